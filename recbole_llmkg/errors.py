@@ -1,0 +1,21 @@
+"""Errors a user can fix: each message names the file, field or config key, and the fix.
+
+The command line prints these as one line (no traceback); anything else is a bug and keeps its
+traceback.
+"""
+
+
+class LLMKGError(Exception):
+    """Base class: bad input that the user can correct."""
+
+
+class ConfigError(LLMKGError, ValueError):
+    """A config key or value is wrong (unknown model, bad option, missing file in a key)."""
+
+
+class DataError(LLMKGError, ValueError):
+    """A data file is malformed or inconsistent (names the file and, where known, the line)."""
+
+
+class DatasetFileNotFoundError(LLMKGError, FileNotFoundError):
+    """A dataset file the model needs is missing."""

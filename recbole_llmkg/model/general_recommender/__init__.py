@@ -1,0 +1,1 @@
+"""General (collaborative-filtering) plugin models."""

@@ -1,0 +1,1 @@
+"""Knowledge-aware plugin models, and drop-in repairs of RecBole KG models (KGAT, KGIN, MCCLK)."""

@@ -1,0 +1,143 @@
+"""Model, trainer and dataset lookup: the plugin first, then RecBole.
+
+A plugin model is any :class:`~recbole.model.abstract_recommender.AbstractRecommender` subclass
+defined in a module under ``recbole_llmkg/model/<sub-package>/``; its name is the class name.
+Dropping a new file there (plus ``properties/model/<Name>.yaml``) is all it takes to register
+one: nothing keeps a hand-written list.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import pkgutil
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import recbole
+from recbole.model.abstract_recommender import AbstractRecommender
+from recbole.utils import ModelType
+from recbole.utils import get_trainer as recbole_get_trainer
+
+from recbole_llmkg.errors import ConfigError, DatasetFileNotFoundError
+from recbole_llmkg.trainer import with_safe_checkpoints
+
+MODEL_SUBPACKAGES = ("general_recommender", "knowledge_aware_recommender")
+_PLUGIN_MODEL_PACKAGE = "recbole_llmkg.model"
+
+
+@lru_cache(maxsize=None)
+def plugin_models() -> dict[str, type[AbstractRecommender]]:
+    """All plugin model classes by name, discovered from the ``model`` sub-packages."""
+    models: dict[str, type[AbstractRecommender]] = {}
+    for sub in MODEL_SUBPACKAGES:
+        package = importlib.import_module(f"{_PLUGIN_MODEL_PACKAGE}.{sub}")
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for name, obj in inspect.getmembers(module, inspect.isclass):
+                if (
+                    issubclass(obj, AbstractRecommender)
+                    and obj.__module__ == module.__name__
+                    and not name.startswith("_")
+                ):
+                    models[name] = obj
+    return models
+
+
+def own_models() -> dict[str, type[AbstractRecommender]]:
+    """Plugin models that are new here (not drop-in repairs of a RecBole model of the same name)."""
+    builtin = set(recbole_model_names())
+    return {name: cls for name, cls in plugin_models().items() if name not in builtin}
+
+
+@lru_cache(maxsize=None)
+def recbole_model_names() -> tuple[str, ...]:
+    """Names of RecBole's built-in models, read from its bundled per-model YAML defaults."""
+    folder = Path(recbole.__file__).parent / "properties" / "model"
+    return tuple(sorted(p.stem for p in folder.glob("*.yaml")))
+
+
+def _recbole_model(name: str) -> type[AbstractRecommender] | None:
+    """RecBole's class for ``name``; None when RecBole has no such model.
+
+    Checked against RecBole's own model list first: ``recbole.utils.get_model`` on an unknown
+    name ends by importing ``exlib_recommender``, i.e. lightgbm/xgboost, and fails on that.
+    """
+    if name not in recbole_model_names():
+        return None
+    for sub in ("general_recommender", "context_aware_recommender",
+                "sequential_recommender", "knowledge_aware_recommender"):
+        module_name = f"recbole.model.{sub}.{name.lower()}"
+        if importlib.util.find_spec(module_name) is not None:
+            return getattr(importlib.import_module(module_name), name)
+    return None
+
+
+def available_models() -> list[str]:
+    """Every model name the plugin can run: its own and RecBole's."""
+    return sorted(set(plugin_models()) | set(recbole_model_names()))
+
+
+def get_model(model_name: str) -> type[AbstractRecommender]:
+    """Resolve a model name: plugin models first, then RecBole's built-ins."""
+    if model_name in plugin_models():
+        return plugin_models()[model_name]
+    model_class = _recbole_model(model_name)
+    if model_class is not None:
+        return model_class
+    names = available_models()
+    close = difflib.get_close_matches(model_name, names, n=3, cutoff=0.6)
+    close += [n for n in names if n.lower() == model_name.lower() and n not in close]
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ConfigError(
+        f"Unknown model '{model_name}' (config key 'model').{hint}\n"
+        f"Plugin models: {', '.join(sorted(plugin_models()))}\n"
+        f"RecBole models: {', '.join(recbole_model_names())}"
+    )
+
+
+def get_trainer(model_type: ModelType, model_name: str) -> type:
+    """The trainer for a model, with safe checkpoint handling mixed in.
+
+    A plugin trainer named ``<Model>Trainer`` in :mod:`recbole_llmkg.trainer` wins; otherwise
+    RecBole's choice (``KGATTrainer``, ``KGTrainer``, ``Trainer``, ...).
+    """
+    plugin_trainers = importlib.import_module("recbole_llmkg.trainer")
+    trainer = getattr(plugin_trainers, f"{model_name}Trainer", None)
+    if trainer is None:
+        trainer = recbole_get_trainer(model_type, model_name)
+    return with_safe_checkpoints(trainer)
+
+
+def required_dataset_files(config: Any) -> list[str]:
+    """Atomic-file suffixes the model cannot run without."""
+    suffixes = ["inter"]
+    if config["MODEL_TYPE"] == ModelType.KNOWLEDGE:
+        suffixes += ["kg", "link"]
+    return suffixes + list(getattr(config.model_class, "required_dataset_files", ()))
+
+
+def check_dataset_files(config: Any) -> None:
+    """Fail early, naming the missing file and the ``data_path`` it was looked for in."""
+    folder = Path(config["data_path"])
+    for suffix in dict.fromkeys(required_dataset_files(config)):
+        path = folder / f"{config['dataset']}.{suffix}"
+        if not path.is_file():
+            raise DatasetFileNotFoundError(
+                f"Dataset file '{path}' not found: model {config['model']} needs "
+                f"'{config['dataset']}.{suffix}'. Put it in that folder, or point the config key "
+                f"'data_path' at the folder that holds the '{config['dataset']}' directory."
+            )
+
+
+def create_dataset(config: Any):
+    """Build the dataset: the model's own ``dataset_class`` if it names one, else RecBole's."""
+    check_dataset_files(config)
+    dataset_class = getattr(config.model_class, "dataset_class", None)
+    if dataset_class is None:
+        from recbole.data import create_dataset as recbole_create_dataset
+
+        return recbole_create_dataset(config)
+    return dataset_class(config)
