@@ -27,8 +27,8 @@ what it repairs and why, and has a test in ``tests/test_compat.py`` that fails w
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -66,7 +66,7 @@ def _dok_update(self: sp.dok_matrix, data: dict) -> None:
 
 
 def patch_scipy_dok_update() -> None:
-    """Re-add ``dok_matrix._update`` where scipy >= 1.13 removed it (RecBole graph models use it)."""
+    """Re-add ``dok_matrix._update`` (gone in scipy >= 1.13; RecBole graph models call it)."""
     if not hasattr(sp.dok_matrix, "_update"):
         sp.dok_matrix._update = _dok_update
 

@@ -91,7 +91,8 @@ class Config(RecBoleConfig):
             dataset = self.external_config_dict.get("dataset")
             if dataset is None:
                 raise ConfigError(
-                    "No dataset given: pass -d/--dataset, dataset=..., or 'dataset:' in a config file."
+                    "No dataset given: pass -d/--dataset, dataset=..., "
+                    "or 'dataset:' in a config file."
                 )
         return model.__name__, model, dataset
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from functools import lru_cache
+from functools import cache
 
 from recbole.trainer import Trainer
 from recbole.utils import set_color
@@ -80,7 +80,7 @@ class SafeCheckpointMixin:
         return result
 
 
-@lru_cache(maxsize=None)
+@cache
 def with_safe_checkpoints(trainer_class: type) -> type:
     """``trainer_class`` with :class:`SafeCheckpointMixin` mixed in (same name, cached)."""
     if issubclass(trainer_class, SafeCheckpointMixin) or not issubclass(trainer_class, Trainer):

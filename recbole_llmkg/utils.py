@@ -12,7 +12,7 @@ import difflib
 import importlib
 import inspect
 import pkgutil
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ MODEL_SUBPACKAGES = ("general_recommender", "knowledge_aware_recommender")
 _PLUGIN_MODEL_PACKAGE = "recbole_llmkg.model"
 
 
-@lru_cache(maxsize=None)
+@cache
 def plugin_models() -> dict[str, type[AbstractRecommender]]:
     """All plugin model classes by name, discovered from the ``model`` sub-packages."""
     models: dict[str, type[AbstractRecommender]] = {}
@@ -52,7 +52,7 @@ def own_models() -> dict[str, type[AbstractRecommender]]:
     return {name: cls for name, cls in plugin_models().items() if name not in builtin}
 
 
-@lru_cache(maxsize=None)
+@cache
 def recbole_model_names() -> tuple[str, ...]:
     """Names of RecBole's built-in models, read from its bundled per-model YAML defaults."""
     folder = Path(recbole.__file__).parent / "properties" / "model"
