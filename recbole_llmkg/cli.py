@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     except LLMKGError as error:
         print(f"recbole-llmkg: error: {error}", file=sys.stderr)
         return 2
-    print(f"best valid: {dict(result['best_valid_result'])}")
-    print(f"test result: {dict(result['test_result'])}")
+    for label, metrics in (("best valid", result["best_valid_result"]),
+                           ("test result", result["test_result"])):
+        print(f"{label}: " + "  ".join(f"{k}={float(v):.4f}" for k, v in metrics.items()))
     return 0

@@ -1,0 +1,187 @@
+"""TextEncoder: a local Hugging Face model that turns texts into fixed-size vectors.
+
+Runs fully offline (``local_files_only`` and ``HF_HUB_OFFLINE``): a recommender run must never
+reach for the network. Texts are tokenised once, sorted by length so each batch pads little, and
+put back in input order. Frozen use runs under ``torch.inference_mode`` (and fp16/bf16 autocast
+on CUDA); ``encode(texts, grad=True)`` keeps the graph for models that fine-tune the encoder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from recbole_llmkg.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+POOLINGS = ("mean", "cls", "last")
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
+    """Pool token states ``[B, L, H]`` with attention mask ``[B, L]`` into ``[B, H]``.
+
+    ``last`` takes the last non-padding token, wherever the padding is (left or right), which is
+    where a decoder LM summarises the text.
+    """
+    if how == "mean":
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+    if how == "cls":
+        return hidden[:, 0]
+    if how == "last":
+        positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
+        last = (positions * mask.long()).argmax(dim=1)
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+    raise ConfigError(f"llm_pooling must be one of {', '.join(POOLINGS)}, got '{how}'.")
+
+
+class TextEncoder:
+    """Frozen (or trainable) sentence encoder over a local Hugging Face model folder.
+
+    Args:
+        model_path: local folder with config, weights and tokenizer (``llm_model_path``).
+        pooling: ``mean`` | ``cls`` | ``last`` (``llm_pooling``).
+        max_length: tokens kept per text (``llm_max_length``).
+        batch_size: texts per forward pass (``llm_batch_size``).
+        normalize: L2-normalise outputs (``llm_normalize``).
+        device: where the model runs.
+        show_progress: tqdm bar over batches.
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike,
+        pooling: str = "mean",
+        max_length: int = 64,
+        batch_size: int = 128,
+        normalize: bool = True,
+        device: str | torch.device = "cpu",
+        show_progress: bool = False,
+    ) -> None:
+        path = Path(model_path).expanduser()
+        if not path.is_dir() or not (path / "config.json").is_file():
+            raise ConfigError(
+                f"llm_model_path '{model_path}' is not a local Hugging Face model folder "
+                "(expected a directory with config.json, weights and tokenizer files). Set the "
+                "config key 'llm_model_path' to such a folder; models are never downloaded."
+            )
+        if pooling not in POOLINGS:
+            raise ConfigError(f"llm_pooling must be one of {', '.join(POOLINGS)}, got '{pooling}'.")
+        if int(max_length) < 1 or int(batch_size) < 1:
+            raise ConfigError("llm_max_length and llm_batch_size must be positive integers.")
+        from transformers import AutoModel, AutoTokenizer
+
+        self.model_path = path.resolve()
+        self.pooling = pooling
+        self.max_length = int(max_length)
+        self.batch_size = int(batch_size)
+        self.normalize = bool(normalize)
+        self.device = torch.device(device)
+        self.show_progress = show_progress
+        start = time.perf_counter()
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
+        if self.tokenizer.pad_token is None:  # decoder LMs often ship without one
+            self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
+        self.model = AutoModel.from_pretrained(self.model_path, local_files_only=True)
+        self.model.to(self.device).eval()
+        logger.info(
+            "Loaded text encoder %s in %.1f s", self.model_path, time.perf_counter() - start
+        )
+
+    @property
+    def dim(self) -> int:
+        """Width of the embeddings (the model's hidden size)."""
+        return int(self.model.config.hidden_size)
+
+    def _autocast(self):
+        if self.device.type != "cuda":
+            return nullcontext()
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+
+    def encode(self, texts: Sequence[str], grad: bool = False) -> torch.Tensor:
+        """Embed ``texts`` -> float32 ``[len(texts), dim]`` on ``self.device``, in input order.
+
+        With ``grad=True`` the forward keeps its autograd graph (for end-to-end fine-tuning);
+        otherwise it runs under ``torch.inference_mode``.
+        """
+        texts = list(texts)
+        if not texts:
+            return torch.zeros(0, self.dim, device=self.device)
+        start = time.perf_counter()
+        ids = self.tokenizer(
+            texts, truncation=True, max_length=self.max_length, add_special_tokens=True
+        )["input_ids"]
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]), reverse=True)
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        if self.show_progress:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc="Encoding texts", unit="batch")
+        chunks = []
+        context = nullcontext() if grad else torch.inference_mode()
+        with context, self._autocast():
+            for batch in batches:
+                padded = self.tokenizer.pad(
+                    {"input_ids": [ids[i] for i in batch]}, return_tensors="pt"
+                )
+                padded = {k: v.to(self.device) for k, v in padded.items()}
+                hidden = self.model(**padded).last_hidden_state
+                chunks.append(pool(hidden, padded["attention_mask"], self.pooling).float())
+        out = torch.cat(chunks)
+        if self.normalize:
+            out = F.normalize(out, dim=-1)
+        inverse = torch.empty(len(order), dtype=torch.long)
+        inverse[torch.tensor(order)] = torch.arange(len(order))
+        out = out[inverse.to(out.device)]
+        seconds = time.perf_counter() - start
+        logger.info(
+            "Encoded %d texts in %.2f s (%.0f texts/s)",
+            len(texts),
+            seconds,
+            len(texts) / max(seconds, 1e-9),
+        )
+        return out
+
+
+_LOADED: dict[tuple, TextEncoder] = {}
+
+
+def get_encoder(
+    model_path: str | os.PathLike,
+    pooling: str = "mean",
+    max_length: int = 64,
+    batch_size: int = 128,
+    normalize: bool = True,
+    device: str | torch.device = "cpu",
+    show_progress: bool = False,
+) -> TextEncoder:
+    """A shared frozen encoder: loading a model takes seconds, so one per settings is kept."""
+    key = (
+        str(Path(model_path).expanduser().resolve()),
+        pooling,
+        int(max_length),
+        int(batch_size),
+        bool(normalize),
+        str(torch.device(device)),
+    )
+    encoder = _LOADED.get(key)
+    if encoder is None:
+        _LOADED.clear()  # keep at most one model in memory
+        encoder = TextEncoder(
+            model_path, pooling, max_length, batch_size, normalize, device, show_progress
+        )
+        _LOADED[key] = encoder
+    encoder.show_progress = show_progress
+    return encoder

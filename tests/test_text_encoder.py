@@ -1,0 +1,84 @@
+"""TextEncoder: pooling, order restoration, normalisation, grad mode, offline, bad path."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from recbole_llmkg.data.settings import default_model_path
+from recbole_llmkg.errors import ConfigError
+from recbole_llmkg.llm.encoder import TextEncoder, get_encoder, pool
+
+TEXTS = [
+    "Toy Story (1995). Genres: Animation, Children's, Comedy",
+    "A",
+    "A 24-year-old M technician who likes long science fiction films with space battles",
+    "GoldenEye (1995). Genres: Action, Adventure, Thriller",
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def encoder() -> TextEncoder:
+    return get_encoder(default_model_path(), batch_size=2)
+
+
+def test_pool_mean_cls_last_right_and_left_padding():
+    hidden = torch.arange(2 * 4 * 1, dtype=torch.float32).reshape(2, 4, 1)
+    right = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])
+    left = torch.tensor([[0, 1, 1, 1], [0, 0, 1, 1]])
+    assert pool(hidden, right, "mean").flatten().tolist() == [1.0, 4.5]
+    assert pool(hidden, right, "cls").flatten().tolist() == [0.0, 4.0]
+    # last non-padding token: position 2 / 1 with right padding, 3 / 3 with left padding
+    assert pool(hidden, right, "last").flatten().tolist() == [2.0, 5.0]
+    assert pool(hidden, left, "last").flatten().tolist() == [3.0, 7.0]
+    with pytest.raises(ConfigError, match="llm_pooling"):
+        pool(hidden, right, "max")
+
+
+def test_batches_sorted_by_length_but_output_in_input_order(encoder):
+    together = encoder.encode(TEXTS)
+    one_by_one = torch.cat([encoder.encode([t]) for t in TEXTS])
+    assert together.shape == (len(TEXTS), encoder.dim) == (5, 384)
+    assert together.dtype == torch.float32
+    torch.testing.assert_close(together, one_by_one, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(together[0], together[3])  # different texts differ
+
+
+def test_normalised_and_unnormalised(encoder):
+    norms = encoder.encode(TEXTS).norm(dim=1)
+    torch.testing.assert_close(norms, torch.ones(len(TEXTS)), atol=1e-5, rtol=0)
+    raw = TextEncoder(default_model_path(), normalize=False, pooling="cls").encode(TEXTS[:2])
+    assert not torch.allclose(raw.norm(dim=1), torch.ones(2))
+
+
+def test_frozen_by_default_trainable_with_grad(encoder):
+    frozen = encoder.encode(TEXTS[:2])
+    assert not frozen.requires_grad
+    trainable = encoder.encode(TEXTS[:2], grad=True)
+    assert trainable.requires_grad
+    trainable.sum().backward()
+    grads = [p.grad for p in encoder.model.parameters() if p.grad is not None]
+    assert grads, "no gradient reached the language model"
+    encoder.model.zero_grad(set_to_none=True)
+
+
+def test_truncation_to_max_length():
+    short = TextEncoder(default_model_path(), max_length=4)
+    long_a = "alpha beta gamma delta epsilon zeta"
+    long_b = "alpha beta gamma something else entirely"
+    a, b = short.encode([long_a, long_b])
+    torch.testing.assert_close(a, b)  # only [CLS] alpha beta [SEP] survives in both
+
+
+def test_missing_model_path_is_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="llm_model_path"):
+        TextEncoder(tmp_path / "no-such-model")
+    with pytest.raises(ConfigError, match="llm_pooling"):
+        TextEncoder(default_model_path(), pooling="max")
+
+
+def test_offline_mode_is_set():
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
