@@ -56,7 +56,12 @@ class SafeCheckpointMixin:
     def _save_checkpoint(self, epoch, verbose=True, **kwargs):
         target = kwargs.pop("saved_model_file", self.saved_model_file)
         temp = f"{target}.tmp"
-        super()._save_checkpoint(epoch, verbose=False, saved_model_file=temp, **kwargs)
+        try:
+            super()._save_checkpoint(epoch, verbose=False, saved_model_file=temp, **kwargs)
+        except BaseException:
+            if os.path.exists(temp):
+                os.remove(temp)
+            raise
         if os.path.exists(temp):  # RecBole skips the write on non-zero ranks
             os.replace(temp, target)
             if verbose:

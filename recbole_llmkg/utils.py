@@ -25,6 +25,8 @@ from recbole_llmkg.errors import ConfigError, DatasetFileNotFoundError
 from recbole_llmkg.trainer import with_safe_checkpoints
 
 MODEL_SUBPACKAGES = ("general_recommender", "knowledge_aware_recommender")
+# RecBole models that wrap an optional library (their module imports it at load time).
+_EXTERNAL_LIBRARY_MODELS = {"lightgbm": "lightgbm", "xgboost": "xgboost"}
 _PLUGIN_MODEL_PACKAGE = "recbole_llmkg.model"
 
 
@@ -67,6 +69,14 @@ def _recbole_model(name: str) -> type[AbstractRecommender] | None:
     """
     if name not in recbole_model_names():
         return None
+    if name in _EXTERNAL_LIBRARY_MODELS:
+        package = _EXTERNAL_LIBRARY_MODELS[name]
+        if importlib.util.find_spec(package) is None:
+            raise ConfigError(
+                f"Model '{name}' (config key 'model') wraps the {package} library, which is not "
+                f"installed: pip install {package}"
+            )
+        return getattr(importlib.import_module(f"recbole.model.exlib_recommender.{name}"), name)
     for sub in ("general_recommender", "context_aware_recommender",
                 "sequential_recommender", "knowledge_aware_recommender"):
         module_name = f"recbole.model.{sub}.{name.lower()}"
