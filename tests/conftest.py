@@ -49,6 +49,20 @@ def check_metrics():
     return assert_metrics_valid
 
 
+@pytest.fixture(scope="session", autouse=True)
+def embedding_cache_home(tmp_path_factory):
+    """Text-embedding caches go to one session temp dir, never the user's ``~/.cache``
+    (shared across tests, so the encoder runs once per text set)."""
+    home = tmp_path_factory.mktemp("xdg_cache")
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(home)
+    yield home
+    if saved is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved
+
+
 @pytest.fixture(autouse=True)
 def isolated_cwd(tmp_path, monkeypatch):
     """Run from ``tmp_path`` with an argv RecBole will not misread."""
