@@ -43,13 +43,23 @@ def main(argv: list[str] | None = None) -> int:
         print("RecBole models:", ", ".join(recbole_model_names()))
         return 0
 
+    from recbole_llmkg.errors import LLMKGError
+
     if args.benchmark:
         from recbole_llmkg.benchmark.runner import run_benchmark
 
-        run_benchmark(args.benchmark, profile=args.profile, rerun=args.rerun, cmd_args=overrides)
+        try:
+            run_benchmark(args.benchmark, profile=args.profile, rerun=args.rerun,
+                          cmd_args=overrides)
+        except LLMKGError as error:
+            print(f"recbole-llmkg: error: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("recbole-llmkg: interrupted; finished runs are saved and the same command "
+                  "resumes", file=sys.stderr)
+            return 130
         return 0
 
-    from recbole_llmkg.errors import LLMKGError
     from recbole_llmkg.quick_start import run_recbole_llmkg
 
     config_files = args.config_files.strip().split() if args.config_files else None

@@ -22,13 +22,18 @@ what it repairs and why, and has a test in ``tests/test_compat.py`` that fails w
    numbers, no error). Rewriting RecBole's loaders would mean carrying a fork of them, so we pin
    ``pandas<3`` (where those calls work) and :func:`check_pandas` refuses to run under pandas 3
    with a message that says how to fix the environment, instead of silently computing on NaN.
+5. RecBole's beyond-accuracy metrics (ItemCoverage, GiniIndex, AveragePopularity,
+   TailPercentage) crash in its Collector (``.cpu()`` on an int; ``train_data.dataset`` missing
+   on the KG loader): :func:`repair_beyond_accuracy_metrics` wraps the two methods.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -113,8 +118,53 @@ def trusted_checkpoint(path: str | os.PathLike) -> Iterator[None]:
         torch.load = original
 
 
+def repair_beyond_accuracy_metrics() -> None:
+    """Let RecBole 1.2.1 compute ItemCoverage, GiniIndex, AveragePopularity, TailPercentage.
+
+    Two bugs in its ``Collector`` stop them: ``get_data_struct`` calls ``.cpu()`` on every
+    collected value, but these metrics store a plain int (``data.num_items``) or a Counter
+    (``data.count_items``): ``AttributeError: 'int' object has no attribute 'cpu'``; and
+    ``data_collect`` reads ``train_data.dataset``, which knowledge-aware models' training loader
+    (``KnowledgeBasedDataLoader``) lacks: ``AttributeError: ... no attribute 'dataset'``.
+    Non-tensor values are set aside around the original method and handed back unchanged; a
+    loader without ``dataset`` is given its ``_dataset`` (the training split). Idempotent.
+    """
+    from recbole.evaluator.collector import Collector
+
+    get_original = Collector.get_data_struct
+    if not getattr(get_original, "_scalar_safe", False):
+
+        def get_data_struct(self):
+            stored = self.data_struct._data_dict
+            scalars = {k: v for k, v in stored.items() if not isinstance(v, torch.Tensor)}
+            for key in scalars:
+                del stored[key]
+            try:
+                returned = get_original(self)
+            finally:
+                stored.update(scalars)
+            for key, value in scalars.items():
+                returned.set(key, copy.deepcopy(value))
+            return returned
+
+        get_data_struct._scalar_safe = True
+        Collector.get_data_struct = get_data_struct
+
+    collect_original = Collector.data_collect
+    if not getattr(collect_original, "_loader_safe", False):
+
+        def data_collect(self, train_data):
+            if not hasattr(train_data, "dataset") and hasattr(train_data, "_dataset"):
+                train_data = SimpleNamespace(dataset=train_data._dataset)
+            return collect_original(self, train_data)
+
+        data_collect._loader_safe = True
+        Collector.data_collect = data_collect
+
+
 def apply() -> None:
     """Apply every process-wide fix; idempotent. Called when ``recbole_llmkg`` is imported."""
     check_pandas()
     restore_numpy_aliases()
     patch_scipy_dok_update()
+    repair_beyond_accuracy_metrics()

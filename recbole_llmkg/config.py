@@ -127,3 +127,8 @@ class Config(RecBoleConfig):
         ):
             self.final_config_dict["data_path"] = str(shipped.parent)
         super()._set_default_parameters()
+        # RecBole pins ml-100k to its bundled copy even when data_path is given; an explicit
+        # data_path (e.g. a benchmark's cold-item split of ml-100k) is honoured instead.
+        explicit = self.external_config_dict.get("data_path")
+        if self.dataset == "ml-100k" and explicit is not None:
+            self.final_config_dict["data_path"] = os.path.join(explicit, self.dataset)

@@ -15,7 +15,7 @@ from typing import Any
 
 from recbole.data import data_preparation
 from recbole.data.transform import construct_transform
-from recbole.utils import get_environment, get_flops, init_logger, init_seed, set_color
+from recbole.utils import get_flops, init_logger, init_seed, set_color
 
 from recbole_llmkg.config import Config
 from recbole_llmkg.utils import create_dataset, get_trainer
@@ -58,8 +58,6 @@ def execute(config: Config, saved: bool = True) -> RunOutcome:
     test_result = trainer.evaluate(
         test_data, load_best_model=saved, show_progress=config["show_progress"]
     )
-    logger.info("The running environment of this training is as follows:\n"
-                + get_environment(config).draw())
     logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
     logger.info(set_color("test result", "yellow") + f": {test_result}")
     result = {

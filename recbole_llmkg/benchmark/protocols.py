@@ -1,0 +1,268 @@
+"""Evaluation protocols: how a run's data is split, as RecBole config the run receives.
+
+``standard``
+    RecBole's default, written out so no model or dataset YAML can change it: interactions
+    shuffled, split 8:1:1 per user, full ranking on valid and test.
+``cold_item``
+    A seeded ``cold_fraction`` of the items (default 10%) is held out entirely: every interaction
+    with a cold item is in the test set, none in train or valid. Warm interactions are split per
+    user, about 8:1, into train and valid. Test ranks all items, so the test metrics measure how
+    well a model finds items it never saw an interaction for (text and KG models can still score
+    them: .item/.link/.kg are kept whole). The split is written once per (dataset, fraction, seed)
+    as RecBole "benchmark files" (``<dataset>.train.inter`` etc.) under the results folder and
+    read with ``benchmark_filename``; RecBole applies no filtering to such files, so no cold item
+    or interaction is dropped (the worker checks this on the loaded dataset).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recbole_llmkg.benchmark.spec import ProtocolEntry, RunSpec
+from recbole_llmkg.config import Config
+from recbole_llmkg.errors import ConfigError, DataError
+
+SPLIT_FILES = ("train", "valid", "test")
+SPLIT_FORMAT_VERSION = 2
+
+# name -> parameter defaults; a parameter not listed here is an error.
+PROTOCOLS: dict[str, dict[str, Any]] = {
+    "standard": {},
+    "cold_item": {"cold_fraction": 0.1},
+}
+
+_FULL_RANKING = {"valid": "full", "test": "full"}
+STANDARD_EVAL_ARGS = {
+    "split": {"RS": [0.8, 0.1, 0.1]}, "order": "RO", "group_by": "user", "mode": _FULL_RANKING,
+}
+
+
+def parse_protocol(entry: Any, where: str, key: str) -> ProtocolEntry:
+    """A protocol from the file: a name, or ``{name: ..., <param>: ...}``; defaults filled in."""
+    if isinstance(entry, str):
+        entry = {"name": entry}
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
+        raise ConfigError(f"{where}: key '{key}' must be a protocol name or a mapping with "
+                          f"'name' (protocols: {', '.join(PROTOCOLS)}).")
+    name = entry["name"]
+    if name not in PROTOCOLS:
+        raise ConfigError(f"{where}: key '{key}': unknown protocol '{name}' "
+                          f"(protocols: {', '.join(PROTOCOLS)}).")
+    params = dict(PROTOCOLS[name])
+    for param, value in entry.items():
+        if param == "name":
+            continue
+        if param not in params:
+            allowed = ", ".join(PROTOCOLS[name]) or "none"
+            raise ConfigError(f"{where}: unknown key '{key}.{param}' for protocol '{name}' "
+                              f"(parameters: {allowed}).")
+        params[param] = value
+    if name == "cold_item":
+        fraction = params["cold_fraction"]
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) \
+                or not 0 < fraction < 1:
+            raise ConfigError(f"{where}: key '{key}.cold_fraction' must be a number strictly "
+                              f"between 0 and 1, got {fraction!r}.")
+        params["cold_fraction"] = float(fraction)
+    return ProtocolEntry(name, params)
+
+
+def protocol_slug(protocol: ProtocolEntry) -> str:
+    """``standard``, ``cold_item``, or ``cold_item-cold_fraction0.2`` when a default changed."""
+    defaults = PROTOCOLS.get(protocol.name, {})
+    changed = [f"{k}{v:g}" if isinstance(v, float) else f"{k}{v}"
+               for k, v in sorted(protocol.params.items()) if defaults.get(k) != v]
+    return "-".join([protocol.name, *changed])
+
+
+def prepare(run: RunSpec, data_root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Config entries that put ``run`` under its protocol, and facts about the split.
+
+    ``data_root`` is where derived datasets (the cold-item split) are cached.
+    """
+    if run.protocol.name == "standard":
+        return {"eval_args": STANDARD_EVAL_ARGS}, {}
+    if run.protocol.name == "cold_item":
+        base = Config(run.model.name, run.dataset, config_dict=run.config, cmd_args=[])
+        split = write_cold_item_split(
+            source_dir=Path(base["data_path"]),
+            dataset=run.dataset,
+            user_field=base["USER_ID_FIELD"],
+            item_field=base["ITEM_ID_FIELD"],
+            separator=base["field_separator"],
+            encoding=base["encoding"],
+            fraction=run.protocol.params["cold_fraction"],
+            seed=run.seed,
+            data_root=data_root,
+        )
+        extra = {
+            "data_path": str(split["data_path"]),
+            "benchmark_filename": list(SPLIT_FILES),
+            "eval_args": {**STANDARD_EVAL_ARGS, "split": {"RS": [0.8, 0.1, 0.1]}},
+        }
+        return extra, split
+    raise ConfigError(f"Unknown protocol '{run.protocol.name}'.")
+
+
+def verify_loaded(run: RunSpec, dataset: Any, info: Mapping[str, Any]) -> dict[str, Any]:
+    """Check that RecBole loaded the split as written; returns counts for the run record.
+
+    Raises if a cold item leaked into train/valid or any test interaction was dropped, so a
+    silently different protocol can never reach the leaderboard.
+    """
+    loaded = {"interactions": int(len(dataset.inter_feat)), "users": int(dataset.user_num - 1),
+              "items": int(dataset.item_num - 1)}  # minus RecBole's [PAD] id
+    if run.protocol.name != "cold_item":
+        return loaded
+    sizes = list(getattr(dataset, "file_size_list", []) or [])
+    expected = [info["counts"][name] for name in SPLIT_FILES]
+    if sizes != expected:
+        raise DataError(f"cold_item split: RecBole loaded {sizes} train/valid/test interactions, "
+                        f"the split files hold {expected}.")
+    item_field = dataset.iid_field
+    items = np.asarray(dataset.inter_feat[item_field])
+    tokens = dataset.id2token(item_field, items)
+    cold = set(info["cold_items"])
+    warm_part = tokens[: sizes[0] + sizes[1]]
+    test_part = tokens[sizes[0] + sizes[1]:]
+    if any(t in cold for t in warm_part):
+        raise DataError("cold_item split: a cold item appears in train or valid.")
+    if not all(t in cold for t in test_part):
+        raise DataError("cold_item split: a warm item appears in test.")
+    known = set(dataset.field2token_id[item_field])
+    missing = cold - known
+    if missing:
+        raise DataError(f"cold_item split: {len(missing)} cold items unknown to the dataset.")
+    users = np.asarray(dataset.inter_feat[dataset.uid_field])[sizes[0] + sizes[1]:]
+    return {
+        **loaded,
+        "cold_items": len(cold),
+        "test_interactions": int(sizes[2]),
+        "test_users": int(len(np.unique(users))),
+        "train_interactions": int(sizes[0]),
+        "valid_interactions": int(sizes[1]),
+    }
+
+
+def write_cold_item_split(
+    source_dir: Path, dataset: str, user_field: str, item_field: str, separator: str,
+    encoding: str, fraction: float, seed: int, data_root: Path,
+) -> dict[str, Any]:
+    """Write (or reuse) the cold-item split of ``<source_dir>/<dataset>.inter``.
+
+    Layout: ``<data_root>/<dataset>-cold<fraction>-seed<seed>/<dataset>/`` with the three
+    ``.inter`` split files, ``split.json`` (cold items, counts, source fingerprint) and links to
+    every other file of the source folder. ``<dataset>.inter`` there holds the warm (train and
+    valid) interactions only: RecBole does not read it under ``benchmark_filename``, but code that
+    checks for it or reads its header finds it, and nothing that opens it can see a test
+    interaction. Built in a temp folder and renamed into place, so an
+    interrupted run never leaves half a split behind.
+    """
+    source = source_dir / f"{dataset}.inter"
+    if not source.is_file():
+        raise DataError(f"cold_item protocol: '{source}' not found (dataset '{dataset}').")
+    stat = source.stat()
+    fingerprint = {"path": str(source.resolve()), "size": stat.st_size,
+                   "mtime_ns": stat.st_mtime_ns}
+    root = data_root / f"{dataset}-cold{fraction:g}-seed{seed}"
+    folder = root / dataset
+    meta_path = folder / "split.json"
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = {}
+        if meta.get("version") == SPLIT_FORMAT_VERSION and meta.get("source") == fingerprint:
+            return {**meta, "data_path": str(root)}
+        shutil.rmtree(root)
+
+    lines = source.read_text(encoding=encoding).splitlines()
+    header, rows = lines[0], [line for line in lines[1:] if line.strip()]
+    names = [column.split(":")[0] for column in header.split(separator)]
+    for field in (user_field, item_field):
+        if field not in names:
+            raise DataError(f"cold_item protocol: '{source}' has no column '{field}' "
+                            f"(header: {header!r}).")
+    u_col, i_col = names.index(user_field), names.index(item_field)
+    cells = [row.split(separator) for row in rows]
+    item_of = [c[i_col] for c in cells]
+    user_of = [c[u_col] for c in cells]
+
+    rng = np.random.default_rng(seed)
+    items = sorted(set(item_of))
+    n_cold = max(1, int(round(fraction * len(items))))
+    if n_cold >= len(items):
+        raise DataError(f"cold_item protocol: cold_fraction {fraction} leaves no warm item "
+                        f"({len(items)} items in '{source}').")
+    cold = set(rng.choice(np.array(items, dtype=object), size=n_cold, replace=False).tolist())
+
+    test_rows = [i for i, item in enumerate(item_of) if item in cold]
+    by_user: dict[str, list[int]] = {}
+    for i, item in enumerate(item_of):
+        if item not in cold:
+            by_user.setdefault(user_of[i], []).append(i)
+    train_rows: list[int] = []
+    valid_rows: list[int] = []
+    for user in sorted(by_user):
+        rows_of_user = [by_user[user][j] for j in rng.permutation(len(by_user[user]))]
+        n_valid = int(round(len(rows_of_user) / 9))
+        if n_valid == 0 and len(rows_of_user) >= 3:
+            n_valid = 1
+        valid_rows += rows_of_user[:n_valid]
+        train_rows += rows_of_user[n_valid:]
+    parts = {"train": sorted(train_rows), "valid": sorted(valid_rows), "test": test_rows}
+
+    data_root.mkdir(parents=True, exist_ok=True)
+    temp_root = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=data_root))
+    try:
+        temp = temp_root / dataset
+        temp.mkdir()
+        warm = sorted(parts["train"] + parts["valid"])
+        for name, indices in [*parts.items(), ("", warm)]:
+            body = "\n".join([header, *(rows[i] for i in indices)]) + "\n"
+            suffix = f"{name}.inter" if name else "inter"
+            (temp / f"{dataset}.{suffix}").write_text(body, encoding=encoding)
+        _link_side_files(source_dir, temp, dataset)
+        meta = {
+            "version": SPLIT_FORMAT_VERSION,
+            "source": fingerprint,
+            "cold_fraction": fraction,
+            "seed": seed,
+            "cold_items": sorted(cold),
+            "counts": {name: len(indices) for name, indices in parts.items()},
+        }
+        (temp / "split.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        os.chmod(temp_root, 0o755)  # mkdtemp makes it private; the split is ordinary data
+        try:
+            os.replace(temp_root, root)
+        except OSError:  # another process finished the same split first
+            if not (root / dataset / "split.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(temp_root, ignore_errors=True)
+    return {**meta, "data_path": str(root)}
+
+
+def _link_side_files(source_dir: Path, target: Path, dataset: str) -> None:
+    """Make every other file of the dataset folder (.user, .item, .kg, .link, text/embedding
+    caches) visible in the split folder: a symlink, or a copy where links are not allowed."""
+    skip = {f"{dataset}.inter"} | {f"{dataset}.{name}.inter" for name in SPLIT_FILES}
+    for entry in sorted(source_dir.iterdir()):
+        if entry.name in skip or entry.name.startswith("."):
+            continue
+        destination = target / entry.name
+        try:
+            os.symlink(entry.resolve(), destination, target_is_directory=entry.is_dir())
+        except OSError:
+            if entry.is_dir():
+                shutil.copytree(entry, destination)
+            else:
+                shutil.copy2(entry, destination)

@@ -1,0 +1,404 @@
+"""Leaderboard outputs, rebuilt from the saved run records every time.
+
+``leaderboard.md`` (one table per dataset x protocol, sorted by the headline mean, the plugin's
+own models marked), ``runs.csv`` / ``runs.jsonl`` (one row per run), ``aggregate.csv`` (mean and
+std per model), and two PNG charts per table: the headline metric with error bars, and accuracy
+against training time. Only runs of the current plan are reported, so a quick profile never
+mixes with a full one even though both keep their records in the same ``runs/`` folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from recbole_llmkg.benchmark.spec import BenchmarkSpec, RunSpec
+from recbole_llmkg.benchmark.store import write_text_atomic
+
+OURS_MARK = "★"
+VERSION_KEYS = ("python", "torch", "recbole", "numpy", "scipy", "pandas", "transformers",
+                "recbole_llmkg", "recbole_llmkg_git")
+RUN_COLUMNS = (
+    "key", "status", "benchmark", "profile", "dataset", "protocol", "protocol_slug", "model",
+    "label", "ours", "seed", "eval_batch_size", "best_epoch", "epochs_run",
+    "epoch_seconds_mean", "train_seconds", "build_seconds", "fit_seconds", "eval_seconds",
+    "valid_eval_seconds_mean",
+    "wall_seconds", "elapsed_seconds", "peak_rss_mb", "rss_method", "peak_gpu_mb", "params",
+    "device", "device_name", "threads", "started_at", "finished_at", "log_file",
+)
+
+
+@dataclass
+class ModelRow:
+    """One model's line in one table: its runs aggregated over seeds."""
+
+    label: str
+    model: str
+    ours: bool
+    planned: int
+    ok: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+    def values(self, part: str, metric: str) -> list[float]:
+        return [float(r[part][metric]) for r in self.ok
+                if isinstance(r.get(part, {}).get(metric), (int, float))]
+
+    def stat(self, name: str) -> list[float]:
+        return [float(r[name]) for r in self.ok if isinstance(r.get(name), (int, float))]
+
+
+def metric_columns(spec: BenchmarkSpec) -> list[str]:
+    """``NDCG@10``-style names, headline first, in the file's order otherwise."""
+    columns = [f"{m}@{k}" for m in spec.metrics for k in spec.topk]
+    columns.remove(spec.headline)
+    return [spec.headline, *columns]
+
+
+def mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (n-1); std is None for fewer than two values."""
+    if not values:
+        return None, None
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def group(spec: BenchmarkSpec, plan: list[RunSpec],
+          records: dict[str, dict[str, Any]]) -> dict[tuple[str, str], list[ModelRow]]:
+    """Rows per (dataset, protocol slug), sorted best headline first, failed-only rows last."""
+    from recbole.evaluator.register import smaller_metrics
+
+    tables: dict[tuple[str, str], dict[str, ModelRow]] = {}
+    for run in plan:
+        rows = tables.setdefault((run.dataset, run.protocol.slug), {})
+        row = rows.get(run.model.label)
+        record = records.get(run.key)
+        if row is None:
+            ours = bool(record and record.get("ours"))
+            row = rows[run.model.label] = ModelRow(run.model.label, run.model.name, ours, 0)
+        row.planned += 1
+        if record is not None:
+            row.ours = row.ours or bool(record.get("ours"))
+            (row.ok if record.get("status") == "ok" else row.failed).append(record)
+    headline = spec.headline_key
+    smaller = headline.split("@")[0] in smaller_metrics
+
+    def order(row: ModelRow) -> tuple[int, float]:
+        mean, _ = mean_std(row.values("test", headline))
+        if mean is None:
+            return (1, 0.0)
+        return (0, mean if smaller else -mean)
+
+    return {key: sorted(rows.values(), key=order) for key, rows in tables.items()}
+
+
+def _cell(values: list[float], digits: int = 4) -> str:
+    mean, std = mean_std(values)
+    if mean is None:
+        return "–"
+    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
+
+
+def _number(values: list[float], digits: int = 1) -> str:
+    mean, _ = mean_std(values)
+    return "–" if mean is None else f"{mean:,.{digits}f}"
+
+
+def tables_markdown(spec: BenchmarkSpec, plan: list[RunSpec],
+                    records: dict[str, dict[str, Any]]) -> str:
+    """The leaderboard tables alone (what the command prints at the end).
+
+    Per dataset x protocol: every metric at the headline's cutoff plus cost columns, then (when
+    ``topk`` has more cutoffs) the same models at the other cutoffs.
+    """
+    headline_k = spec.headline.split("@")[1]
+    columns = [c for c in metric_columns(spec) if c.split("@")[1] == headline_k]
+    others = [c for c in metric_columns(spec) if c.split("@")[1] != headline_k]
+    lines: list[str] = []
+    for (dataset, protocol), rows in group(spec, plan, records).items():
+        lines += [f"## {dataset} · {protocol}", ""]
+        header = ["#", "model", *columns, f"valid {spec.headline}", "best epoch", "s/epoch",
+                  "fit s", "test eval s", "wall s", "peak RSS MB", "params", "seeds ok"]
+        lines += _table(header, rows, lambda row: [
+            *[_cell(row.values("test", c.lower())) for c in columns],
+            _cell(row.values("valid", spec.headline_key)),
+            _number(row.stat("best_epoch")),
+            _number(row.stat("epoch_seconds_mean"), 2),
+            _number(row.stat("fit_seconds"), 2),
+            _number(row.stat("eval_seconds"), 2),
+            _number(row.stat("wall_seconds")),
+            _number(row.stat("peak_rss_mb"), 0),
+            f"{int(row.stat('params')[0]):,}" if row.stat("params") else "–",
+        ])
+        if others:
+            lines += [f"Other cutoffs ({dataset} · {protocol}, test):", ""]
+            lines += _table(["#", "model", *others, "seeds ok"], rows, lambda row: [
+                _cell(row.values("test", c.lower())) for c in others])
+    return "\n".join(lines)
+
+
+def _table(header: list[str], rows: list[ModelRow], cells: Any) -> list[str]:
+    """A markdown table: rank and model name, ``cells(row)``, then seeds ok/planned."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    rank = 0
+    for row in rows:
+        name = f"{OURS_MARK} **{row.label}**" if row.ours else row.label
+        seeds = f"{len(row.ok)}/{row.planned}"
+        if row.failed:
+            seeds += f" ({len(row.failed)} failed)"
+        if row.ok:
+            rank += 1
+            body = [str(rank), name, *cells(row), seeds]
+        else:
+            error = (row.failed[0].get("error") or {}) if row.failed else {}
+            reason = (f"failed: {error.get('type', 'Error')}: "
+                      f"{_one_line(error.get('message', ''))}" if row.failed else "not run yet")
+            body = ["–", name, reason, *[""] * (len(header) - 4), seeds]
+        lines.append("| " + " | ".join(body) + " |")
+    return [*lines, ""]
+
+
+def leaderboard_markdown(spec: BenchmarkSpec, plan: list[RunSpec],
+                         records: dict[str, dict[str, Any]], command: str) -> str:
+    """The whole leaderboard.md: provenance, tables, and the failures with their errors."""
+    current = [records[r.key] for r in plan if r.key in records]
+    ok = [r for r in current if r.get("status") == "ok"]
+    failed = [r for r in current if r.get("status") != "ok"]
+    title = f"# Leaderboard: {spec.name}" + (f" (profile {spec.profile})" if spec.profile else "")
+    devices = _distinct(
+        f"{r.get('device')} ({r.get('device_name')}, {r.get('threads')} torch threads)"
+        for r in ok
+    )
+    lines = [title, ""]
+    if spec.description:
+        lines += [spec.description.strip(), ""]
+    lines += [
+        f"- Command: `{command}`",
+        f"- Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Device: {devices or 'n/a'}",
+        f"- Versions: {_versions(ok)}",
+        f"- Seeds {spec.seeds}; topk {spec.topk}; valid metric {spec.valid_metric} (early "
+        f"stopping / best epoch); eval_batch_size {spec.eval_batch_size} (fixed for every run).",
+        f"- Runs: {len(plan)} planned, {len(ok)} ok, {len(failed)} failed, "
+        f"{len(plan) - len(current)} not run.",
+        "",
+        f"Test-set mean ± sample std over seeds (no ± with one seed); sorted by "
+        f"{spec.headline}. {OURS_MARK} marks this plugin's own models. s/epoch: mean training "
+        "epoch; fit s: model construction (where closed-form models fit) plus all training "
+        "epochs; test eval s: the test evaluation; wall s: config to test result, data loading "
+        "and validation included; peak RSS: the run's process (the whole runner process in "
+        "inline mode).",
+        "",
+        tables_markdown(spec, plan, records),
+    ]
+    if failed:
+        lines += ["## Failed runs", "", "Failed runs are retried by the next invocation.", ""]
+        by_error: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        for record in failed:
+            error = record.get("error") or {}
+            signature = (str(record.get("label")), str(error.get("type", "Error")),
+                         _one_line(error.get("message", ""), 300))
+            by_error.setdefault(signature, []).append(record)
+        for (label, kind, message), same in by_error.items():
+            first = same[0]
+            logs = [f"`{r['log_file']}`" for r in same if r.get("log_file")]
+            lines += [
+                f"- **{label}**, {len(same)} run(s): **{kind}**: {message}",
+                "  runs: " + ", ".join(f"`{r['key']}`" for r in same),
+            ]
+            if logs:
+                lines.append(f"  logs: {', '.join(logs)}")
+            traceback = str((first.get("error") or {}).get("traceback", "")).splitlines()
+            lines += ["", "  ```", *[f"  {line}" for line in traceback], "  ```", ""]
+    return "\n".join(lines)
+
+
+def runs_rows(spec: BenchmarkSpec, plan: list[RunSpec],
+              records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One flat row per saved run of the plan, for runs.csv."""
+    metrics = [c.lower() for c in metric_columns(spec)]
+    rows = []
+    for run in plan:
+        record = records.get(run.key)
+        if record is None:
+            continue
+        row = {column: record.get(column) for column in RUN_COLUMNS}
+        row["label"] = run.model.label
+        for part in ("test", "valid"):
+            for metric in metrics:
+                row[f"{part}_{metric}"] = (record.get(part) or {}).get(metric)
+        for name in VERSION_KEYS:
+            row[f"version_{name}"] = (record.get("versions") or {}).get(name)
+        error = record.get("error") or {}
+        row["error_type"] = error.get("type")
+        row["error_message"] = _one_line(error.get("message", ""), 500) or None
+        row["model_config"] = json.dumps(record.get("model_config") or {}, sort_keys=True)
+        row["protocol_info"] = json.dumps(record.get("protocol_info") or {}, sort_keys=True)
+        rows.append(row)
+    return rows
+
+
+def aggregate_rows(spec: BenchmarkSpec, plan: list[RunSpec],
+                   records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and std per (dataset, protocol, model), for aggregate.csv and the charts."""
+    rows = []
+    for (dataset, protocol), models in group(spec, plan, records).items():
+        for row in models:
+            out: dict[str, Any] = {"dataset": dataset, "protocol": protocol,
+                                   "label": row.label, "model": row.model, "ours": row.ours,
+                                   "planned": row.planned, "ok": len(row.ok),
+                                   "failed": len(row.failed)}
+            for part in ("test", "valid"):
+                for column in metric_columns(spec):
+                    mean, std = mean_std(row.values(part, column.lower()))
+                    out[f"{part}_{column.lower()}_mean"] = mean
+                    out[f"{part}_{column.lower()}_std"] = std
+            for stat in ("best_epoch", "epoch_seconds_mean", "train_seconds", "fit_seconds",
+                         "eval_seconds",
+                         "wall_seconds", "peak_rss_mb", "peak_gpu_mb", "params"):
+                out[f"{stat}_mean"], out[f"{stat}_std"] = mean_std(row.stat(stat))
+            rows.append(out)
+    return rows
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def write_tables(spec: BenchmarkSpec, plan: list[RunSpec], records: dict[str, dict[str, Any]],
+                 results_dir: Path, command: str) -> dict[str, Path]:
+    """leaderboard.md, runs.csv, runs.jsonl, aggregate.csv (each written atomically)."""
+    outputs = {
+        "leaderboard": results_dir / "leaderboard.md",
+        "runs_csv": results_dir / "runs.csv",
+        "runs_jsonl": results_dir / "runs.jsonl",
+        "aggregate_csv": results_dir / "aggregate.csv",
+    }
+    write_text_atomic(outputs["leaderboard"],
+                      leaderboard_markdown(spec, plan, records, command))
+    write_text_atomic(outputs["runs_csv"], _csv(runs_rows(spec, plan, records)))
+    jsonl = "".join(json.dumps(records[r.key], sort_keys=True, default=str) + "\n"
+                    for r in plan if r.key in records)
+    write_text_atomic(outputs["runs_jsonl"], jsonl)
+    write_text_atomic(outputs["aggregate_csv"], _csv(aggregate_rows(spec, plan, records)))
+    return outputs
+
+
+def write_all(spec: BenchmarkSpec, plan: list[RunSpec], records: dict[str, dict[str, Any]],
+              results_dir: Path, command: str, charts: bool = True) -> dict[str, Path]:
+    """The tables, plus the charts of every dataset x protocol."""
+    outputs = write_tables(spec, plan, records, results_dir, command)
+    if charts:
+        outputs.update(write_charts(spec, plan, records, results_dir))
+    return outputs
+
+
+def write_charts(spec: BenchmarkSpec, plan: list[RunSpec], records: dict[str, dict[str, Any]],
+                 results_dir: Path) -> dict[str, Path]:
+    """Per dataset x protocol: headline bars with std error bars, and accuracy vs train time."""
+    from matplotlib.figure import Figure  # Figure + savefig uses Agg: no display needed
+
+    outputs: dict[str, Path] = {}
+    headline = spec.headline_key
+    for (dataset, protocol), rows in group(spec, plan, records).items():
+        rows = [r for r in rows if r.values("test", headline)]
+        if not rows:
+            continue
+        slug = _safe(f"{dataset}__{protocol}")
+        labels = [r.label for r in rows]
+        means = [mean_std(r.values("test", headline))[0] for r in rows]
+        stds = [mean_std(r.values("test", headline))[1] or 0.0 for r in rows]
+        colours = ["tab:orange" if r.ours else "tab:blue" for r in rows]
+
+        figure = Figure(figsize=(7, 0.45 * len(rows) + 1.6))
+        axes = figure.subplots()
+        positions = list(range(len(rows)))[::-1]
+        axes.barh(positions, means, xerr=stds, color=colours, capsize=3)
+        axes.set_yticks(positions, [f"{OURS_MARK} {r.label}" if r.ours else r.label
+                                    for r in rows])
+        axes.set_xlabel(f"test {spec.headline} (mean ± std over seeds)")
+        _legend(axes, rows)
+        axes.set_title(f"{spec.name}: {dataset} · {protocol}")
+        figure.tight_layout()
+        path = results_dir / f"{slug}__{_safe(spec.headline)}.png"
+        _save(figure, path)
+        outputs[f"chart_headline_{slug}"] = path
+
+        figure = Figure(figsize=(7, 4.5))
+        axes = figure.subplots()
+        times = [max(mean_std(r.stat("fit_seconds"))[0] or 0.0, 1e-3) for r in rows]
+        axes.errorbar(times, means, yerr=stds, fmt="none", ecolor="grey", capsize=3)
+        axes.scatter(times, means, c=colours, zorder=3)
+        for x, y, label in zip(times, means, labels, strict=True):
+            axes.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        axes.set_xscale("log")
+        axes.set_xlabel("fit time, s: model construction + training epochs "
+                        "(mean over seeds, log scale)")
+        axes.set_ylabel(f"test {spec.headline}")
+        axes.set_title(f"{spec.name}: accuracy vs training time ({dataset} · {protocol})")
+        axes.grid(True, alpha=0.3)
+        _legend(axes, rows)
+        figure.tight_layout()
+        path = results_dir / f"{slug}__accuracy_vs_time.png"
+        _save(figure, path)
+        outputs[f"chart_time_{slug}"] = path
+    return outputs
+
+
+def _legend(axes: Any, rows: list[ModelRow]) -> None:
+    """Colour key, only when both kinds of model are on the chart."""
+    from matplotlib.patches import Patch
+
+    if len({r.ours for r in rows}) == 2:
+        axes.legend(handles=[Patch(color="tab:orange", label=f"{OURS_MARK} this plugin"),
+                             Patch(color="tab:blue", label="RecBole built-in")],
+                    loc="best", fontsize=8)
+
+
+def _save(figure: Any, path: Path) -> None:
+    """PNG via a temp name + rename, like every other output."""
+    temp = path.with_name(f".{path.name}.tmp")
+    figure.savefig(temp, dpi=110, format="png")
+    temp.replace(path)
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]+", "-", text).strip("-")
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    first = str(text).strip().splitlines()[0] if str(text).strip() else ""
+    first = first.replace("|", "\\|")
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+def _distinct(values: Iterable[str]) -> str:
+    return "; ".join(dict.fromkeys(v for v in values if v))
+
+
+def _versions(records: list[dict[str, Any]]) -> str:
+    """Library versions of the runs; a library whose version differed lists every one."""
+    if not records:
+        return "n/a"
+    parts = []
+    for name in VERSION_KEYS:
+        seen = _distinct(str((r.get("versions") or {}).get(name)) for r in records
+                         if (r.get("versions") or {}).get(name))
+        parts.append(f"{name} {seen or 'not installed'}")
+    return ", ".join(parts)

@@ -1,0 +1,555 @@
+"""The benchmark file format: load, validate, apply a profile, and expand into runs.
+
+A benchmark file is YAML (see ``properties/benchmark/*.yaml``)::
+
+    name: ml-100k                   # results go to <output_dir>/<name>/ (output_dir: results)
+    datasets: [ml-100k]
+    models:                         # plugin or RecBole names; a mapping adds a label/overrides
+      - EASE
+      - {name: BPR, label: BPR-64, config: {embedding_size: 64}}
+    seeds: [2020, 2021, 2022]
+    protocols: [standard, {name: cold_item, cold_fraction: 0.1}]
+    metrics: [Recall, NDCG, MRR, Hit, ItemCoverage]
+    topk: [10, 20]
+    headline: NDCG@10               # sorts the leaderboard; also valid_metric unless given
+    eval_batch_size: 4096           # required: fixed per benchmark, recorded in every run
+    threads: 1                      # torch threads per run (null: torch's default)
+    isolation: subprocess           # or inline (same process; for tests)
+    timeout: 1800                   # seconds per run (subprocess only)
+    config: {epochs: 100, stopping_step: 10}   # RecBole overrides for every run
+    profiles:                       # --profile NAME lays one of these over the settings above
+      quick:
+        seeds: [2020]
+        config: {epochs: 5}         # merged key by key into ``config``
+        model_config: {BPR: {epochs: 40}}      # merged into that model's ``config``
+      full: {}
+
+A profile may replace any top-level setting except ``name``, ``eval_batch_size`` and
+``output_dir``; a plain name in a profile's ``models`` reuses the top-level entry of that label.
+Config precedence for a run, lowest first: RecBole and plugin defaults < ``config`` < profile
+``config`` < the model's ``config`` < profile ``model_config`` < command-line ``--key=value``.
+The benchmark's own keys (seed, metrics, topk, valid_metric, eval_batch_size, the protocol's
+split settings) cannot be overridden from ``config``.
+
+Every mistake raises :class:`~recbole_llmkg.errors.ConfigError` naming the file and the key path
+(``models[2].config``), because a typo found after an hour of training is an hour lost.
+
+Run keys hash the fully resolved run (dataset, model, label, every config value, seed, protocol
+and its parameters, threads): a profile that resolves to the same run reuses its result, and
+anything set in the file or on the command line that changes the numbers changes the key. Code
+and the plugin's default YAML files are not hashed: after changing a model, use ``--rerun``.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from recbole_llmkg.errors import ConfigError
+
+KEY_FORMAT_VERSION = 1
+
+TOP_LEVEL_KEYS = (
+    "name", "description", "output_dir", "datasets", "models", "seeds", "protocols", "metrics",
+    "topk", "headline", "valid_metric", "eval_batch_size", "config", "isolation", "timeout",
+    "threads", "profiles",
+)
+PROFILE_KEYS = (
+    "description", "datasets", "models", "seeds", "protocols", "metrics", "topk", "headline",
+    "valid_metric", "config", "model_config", "isolation", "timeout", "threads",
+)
+MODEL_KEYS = ("name", "label", "config")
+ISOLATIONS = ("subprocess", "inline")
+
+# Keys the benchmark itself decides; a run-level ``config`` may not set them.
+RESERVED_CONFIG_KEYS = {
+    "model": "models", "dataset": "datasets", "seed": "seeds", "metrics": "metrics",
+    "topk": "topk", "valid_metric": "valid_metric", "eval_batch_size": "eval_batch_size",
+    "eval_args": "protocols", "benchmark_filename": "protocols", "checkpoint_dir": None,
+}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One leaderboard row: a model name, its display label and its config overrides."""
+
+    name: str
+    label: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProtocolEntry:
+    """An evaluation protocol by name, with its parameters (defaults filled in)."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        """Short, file-name-safe id; parameters appear only when they differ from defaults."""
+        from recbole_llmkg.benchmark.protocols import protocol_slug
+
+        return protocol_slug(self)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One (dataset, model, seed, protocol) cell, fully resolved."""
+
+    dataset: str
+    model: ModelEntry
+    seed: int
+    protocol: ProtocolEntry
+    config: dict[str, Any]
+    threads: int | None = None
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that can change the result: what the key hashes."""
+        return {
+            "v": KEY_FORMAT_VERSION,
+            "dataset": self.dataset,
+            "model": self.model.name,
+            "label": self.model.label,
+            "seed": self.seed,
+            "protocol": {"name": self.protocol.name, **self.protocol.params},
+            "config": self.config,
+            "threads": self.threads,
+        }
+
+    @property
+    def key(self) -> str:
+        """Readable prefix plus a hash of :meth:`identity`; the run's file name under runs/."""
+        blob = json.dumps(self.identity(), sort_keys=True, default=str, separators=(",", ":"))
+        digest = hashlib.sha256(blob.encode()).hexdigest()[:12]
+        parts = [self.dataset, self.model.label, self.protocol.slug, f"seed{self.seed}", digest]
+        return "__".join(_safe(p) for p in parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "model": {"name": self.model.name, "label": self.model.label,
+                      "config": self.model.config},
+            "seed": self.seed,
+            "protocol": {"name": self.protocol.name, "params": self.protocol.params},
+            "config": self.config,
+            "threads": self.threads,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
+        model = data["model"]
+        protocol = data["protocol"]
+        return cls(
+            dataset=data["dataset"],
+            model=ModelEntry(model["name"], model["label"], dict(model["config"])),
+            seed=int(data["seed"]),
+            protocol=ProtocolEntry(protocol["name"], dict(protocol["params"])),
+            config=dict(data["config"]),
+            threads=data.get("threads"),
+        )
+
+
+@dataclass
+class BenchmarkSpec:
+    """A validated benchmark file with one profile applied."""
+
+    name: str
+    path: Path
+    profile: str | None
+    datasets: list[str]
+    models: list[ModelEntry]
+    seeds: list[int]
+    protocols: list[ProtocolEntry]
+    metrics: list[str]
+    topk: list[int]
+    headline: str
+    valid_metric: str
+    eval_batch_size: int
+    config: dict[str, Any]
+    isolation: str = "subprocess"
+    timeout: float | None = None
+    threads: int | None = None
+    output_dir: str = "results"
+    description: str = ""
+
+    @property
+    def headline_key(self) -> str:
+        """The headline as RecBole names it in result dicts (lower case, e.g. ``ndcg@10``)."""
+        return self.headline.lower()
+
+    @property
+    def results_dir(self) -> Path:
+        return Path(self.output_dir) / _safe(self.name)
+
+    def runs(self, overrides: Mapping[str, Any] | None = None) -> list[RunSpec]:
+        """Every (dataset, protocol, model, seed) run, in the order they are executed.
+
+        ``overrides`` (command-line ``--key=value``) beat the file's settings for every run, but
+        not the keys the benchmark fixes (seed, metrics, protocol...).
+        """
+        overrides = dict(overrides or {})
+        for key in overrides:
+            if key in RESERVED_CONFIG_KEYS:
+                raise ConfigError(
+                    f"Command-line override '--{key}' is fixed by the benchmark file "
+                    f"{self.path}; edit its '{RESERVED_CONFIG_KEYS[key] or key}' instead."
+                )
+        fixed = {
+            "metrics": list(self.metrics),
+            "topk": list(self.topk),
+            "valid_metric": self.valid_metric,
+            "eval_batch_size": self.eval_batch_size,
+        }
+        plan = []
+        for dataset in self.datasets:
+            for protocol in self.protocols:
+                for model in self.models:
+                    config = _merge(self.config, model.config, overrides)
+                    for seed in self.seeds:
+                        run_config = {**config, **fixed, "seed": seed}
+                        plan.append(RunSpec(dataset, model, seed, protocol, run_config,
+                                            self.threads))
+        return plan
+
+
+def resolve_path(path: str | Path) -> Path:
+    """A benchmark file path, or a bare name found in the plugin's ``properties/benchmark/``."""
+    candidate = Path(path)
+    if candidate.is_file():
+        return candidate
+    from recbole_llmkg.config import properties_dir
+
+    shipped = properties_dir() / "benchmark" / f"{candidate.stem}.yaml"
+    if candidate.suffix in ("", ".yaml", ".yml") and candidate.parent == Path(".") \
+            and shipped.is_file():
+        return shipped
+    raise ConfigError(f"Benchmark file '{path}' does not exist (--benchmark).")
+
+
+def load_benchmark(
+    path: str | Path, profile: str | None = None, check_models: bool = True
+) -> BenchmarkSpec:
+    """Read, validate and apply ``profile`` (``None``: the file's top-level settings).
+
+    ``check_models=False`` skips resolving model names (for tools that only read the file).
+    """
+    path = resolve_path(path)
+    where = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{where}: not valid YAML: {error}") from error
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a mapping of keys (name, datasets, models, ...).")
+    _check_keys(raw, TOP_LEVEL_KEYS, where, "")
+    for required in ("name", "datasets", "models", "seeds", "protocols", "metrics", "topk",
+                     "headline", "eval_batch_size"):
+        if required not in raw:
+            raise ConfigError(f"{where}: missing required key '{required}'.")
+
+    settings = copy.deepcopy(raw)
+    profiles = settings.pop("profiles", None) or {}
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"{where}: key 'profiles' must map a profile name to its settings.")
+    for name, body in profiles.items():
+        if body is not None and not isinstance(body, dict):
+            raise ConfigError(f"{where}: key 'profiles.{name}' must be a mapping (or empty).")
+        _check_keys(body or {}, PROFILE_KEYS, where, f"profiles.{name}.")
+    base_models = _parse_models(settings["models"], where, "models", check_models, {})
+    if profile is not None:
+        if profile not in profiles:
+            known = ", ".join(profiles) or "none defined"
+            raise ConfigError(f"{where}: unknown profile '{profile}' (--profile); "
+                              f"profiles: {known}.")
+        settings = _apply_profile(settings, profiles[profile] or {}, where, profile,
+                                  base_models, check_models)
+        models = settings.pop("_models")
+    else:
+        models = base_models
+    return _build(settings, models, path, profile)
+
+
+def parse_overrides(args: Iterable[str]) -> dict[str, Any]:
+    """``--key=value`` strings into a dict, typed as RecBole's command line types them.
+
+    A Python literal first (``1e-3``, ``None``, ``[10, 20]``), then YAML (``true``,
+    ``[a, b]``), else the string itself.
+    """
+    parsed: dict[str, Any] = {}
+    for arg in args:
+        if not arg.startswith("--") or "=" not in arg:
+            raise ConfigError(f"Config override '{arg}' must be written --key=value.")
+        key, value = arg[2:].split("=", 1)
+        parsed[key] = _typed(value)
+    return parsed
+
+
+def _typed(value: str) -> Any:
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        pass
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
+# --- validation helpers ---------------------------------------------------------------------
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]+", "-", str(text)).strip("-") or "x"
+
+
+def _merge(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Later layers win; nested mappings merge key by key (e.g. ``train_neg_sample_args``)."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in (layer or {}).items():
+            if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+                merged[key] = _merge(merged[key], value)
+            else:
+                merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _check_keys(body: Mapping[str, Any], allowed: Iterable[str], where: str, prefix: str) -> None:
+    allowed = list(allowed)
+    for key in body:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"{where}: unknown key '{prefix}{key}'.{hint} "
+                              f"Allowed: {', '.join(allowed)}.")
+
+
+def _check_config(config: Any, where: str, key: str) -> dict[str, Any]:
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise ConfigError(f"{where}: key '{key}' must be a mapping of RecBole config keys.")
+    for name in config:
+        if name in RESERVED_CONFIG_KEYS:
+            owner = RESERVED_CONFIG_KEYS[name]
+            fix = f"set the top-level '{owner}' instead" if owner else "the runner manages it"
+            raise ConfigError(f"{where}: key '{key}.{name}' is fixed by the benchmark: {fix}.")
+    return dict(config)
+
+
+def _parse_models(
+    entries: Any, where: str, key: str, check: bool, known: Mapping[str, ModelEntry]
+) -> list[ModelEntry]:
+    """Model entries; a bare string matching a label in ``known`` reuses that entry."""
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{where}: key '{key}' must be a non-empty list of model names.")
+    models: list[ModelEntry] = []
+    for i, entry in enumerate(entries):
+        at = f"{key}[{i}]"
+        if isinstance(entry, str) and entry in known:
+            models.append(known[entry])
+            continue
+        if isinstance(entry, str):
+            entry = {"name": entry}
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: key '{at}' must be a model name or a mapping "
+                              "with 'name' (and optional 'label', 'config').")
+        _check_keys(entry, MODEL_KEYS, where, f"{at}.")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where}: key '{at}.name' is required (a model name).")
+        if check:
+            _check_model(name, where, f"{at}.name")
+        label = str(entry.get("label") or name)
+        config = _check_config(entry.get("config"), where, f"{at}.config")
+        models.append(ModelEntry(name, label, config))
+    labels = [m.label for m in models]
+    for label in labels:
+        if labels.count(label) > 1:
+            raise ConfigError(f"{where}: key '{key}' lists '{label}' twice; give repeated "
+                              "models distinct 'label's.")
+    return models
+
+
+def _check_model(name: str, where: str, key: str) -> None:
+    from recbole_llmkg.utils import get_model
+
+    try:
+        get_model(name)
+    except ConfigError as error:
+        first = str(error).splitlines()[0].replace(" (config key 'model')", "")
+        raise ConfigError(f"{where}: key '{key}': {first}") from error
+
+
+def _apply_profile(
+    settings: dict[str, Any], body: Mapping[str, Any], where: str, profile: str,
+    base_models: list[ModelEntry], check: bool,
+) -> dict[str, Any]:
+    """The top-level settings with one profile laid over them (``config`` merges key by key)."""
+    prefix = f"profiles.{profile}"
+    result = dict(settings)
+    known = {m.label: m for m in base_models}
+    models = base_models
+    if "models" in body:
+        models = _parse_models(body["models"], where, f"{prefix}.models", check, known)
+    model_config = body.get("model_config") or {}
+    if not isinstance(model_config, dict):
+        raise ConfigError(f"{where}: key '{prefix}.model_config' must map a model label to "
+                          "config overrides.")
+    labels = [m.label for m in models]
+    for label, extra in model_config.items():
+        if label not in labels:
+            raise ConfigError(f"{where}: key '{prefix}.model_config.{label}' names no model of "
+                              f"this profile (models: {', '.join(labels)}).")
+        extra = _check_config(extra, where, f"{prefix}.model_config.{label}")
+        models = [ModelEntry(m.name, m.label, _merge(m.config, extra)) if m.label == label
+                  else m for m in models]
+    for key, value in body.items():
+        if key in ("models", "model_config"):
+            continue
+        if key == "config":
+            base = _check_config(settings.get("config"), where, "config")
+            result["config"] = _merge(base, _check_config(value, where, f"{prefix}.config"))
+        else:
+            result[key] = value
+    result["_models"] = models
+    result["_prefix"] = f"{prefix}."
+    result["_set"] = set(body)
+    return result
+
+
+def _list_of(value: Any, kind: type, where: str, key: str) -> list[Any]:
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, kind) and not isinstance(v, bool) for v in values):
+        raise ConfigError(f"{where}: key '{key}' must be a {kind.__name__} or a non-empty list "
+                          f"of them, got {value!r}.")
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{where}: key '{key}' repeats a value: {value!r}.")
+    return values
+
+
+def _build(
+    settings: dict[str, Any], models: list[ModelEntry], path: Path, profile: str | None
+) -> BenchmarkSpec:
+    from recbole.evaluator.register import metric_types
+    from recbole.utils import EvaluatorType
+
+    from recbole_llmkg.benchmark.protocols import parse_protocol
+
+    where = str(path)
+    prefix = settings.pop("_prefix", "")
+    from_profile = settings.pop("_set", set())
+
+    def key(name: str) -> str:
+        """Where a value came from: the profile's key if the profile set it."""
+        return f"{prefix}{name}" if name in from_profile else name
+
+    name = settings["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{where}: key 'name' must be a non-empty string.")
+    datasets = _list_of(settings["datasets"], str, where, key("datasets"))
+    config = _check_config(settings.get("config"), where, "config")
+    for i, dataset in enumerate(datasets):
+        _check_dataset(dataset, config, where, f"{key('datasets')}[{i}]")
+    seeds = _list_of(settings["seeds"], int, where, key("seeds"))
+    metrics = _list_of(settings["metrics"], str, where, key("metrics"))
+    for metric in metrics:
+        kind = metric_types.get(metric.lower())
+        if kind is None:
+            known = sorted(m for m, t in metric_types.items() if t == EvaluatorType.RANKING)
+            raise ConfigError(f"{where}: key '{key('metrics')}': unknown metric '{metric}'. "
+                              f"Ranking metrics: {', '.join(known)}.")
+        if kind != EvaluatorType.RANKING:
+            raise ConfigError(f"{where}: key '{key('metrics')}': '{metric}' is a value metric; "
+                              "the protocols here rank all items, so use ranking metrics.")
+    topk = _list_of(settings["topk"], int, where, key("topk"))
+    if any(k <= 0 for k in topk):
+        raise ConfigError(f"{where}: key '{key('topk')}' must hold positive integers.")
+    headline = _check_metric_at_k(settings["headline"], metrics, topk, where, key("headline"))
+    valid_metric = _check_metric_at_k(settings.get("valid_metric", headline), metrics, topk,
+                                      where, key("valid_metric"))
+    batch = settings["eval_batch_size"]
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch <= 0:
+        raise ConfigError(f"{where}: key 'eval_batch_size' must be a positive integer.")
+    protocols_raw = settings["protocols"]
+    if not isinstance(protocols_raw, list) or not protocols_raw:
+        raise ConfigError(f"{where}: key '{key('protocols')}' must be a non-empty list.")
+    protocols = [parse_protocol(p, where, f"{key('protocols')}[{i}]")
+                 for i, p in enumerate(protocols_raw)]
+    slugs = [p.slug for p in protocols]
+    if len(set(slugs)) != len(slugs):
+        raise ConfigError(f"{where}: key '{key('protocols')}' lists a protocol twice.")
+    isolation = settings.get("isolation", "subprocess")
+    if isolation not in ISOLATIONS:
+        raise ConfigError(f"{where}: key '{key('isolation')}' must be one of "
+                          f"{', '.join(ISOLATIONS)}.")
+    timeout = settings.get("timeout")
+    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ConfigError(f"{where}: key '{key('timeout')}' must be a positive number of seconds.")
+    threads = settings.get("threads")
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool)
+                                or threads <= 0):
+        raise ConfigError(f"{where}: key '{key('threads')}' must be a positive integer "
+                          "(torch threads per run) or null (torch's default).")
+    output_dir = settings.get("output_dir", "results")
+    if not isinstance(output_dir, str):
+        raise ConfigError(f"{where}: key 'output_dir' must be a path.")
+    return BenchmarkSpec(
+        name=name.strip(), path=path, profile=profile, datasets=datasets, models=models,
+        seeds=seeds, protocols=protocols, metrics=metrics, topk=topk, headline=headline,
+        valid_metric=valid_metric, eval_batch_size=batch,
+        config=config, isolation=isolation,
+        timeout=float(timeout) if timeout is not None else None, threads=threads,
+        output_dir=output_dir,
+        description=str(settings.get("description") or ""),
+    )
+
+
+def _check_dataset(name: str, config: Mapping[str, Any], where: str, key: str) -> None:
+    """A dataset folder must exist (``data_path``, the plugin's ``datasets/``), or RecBole must
+    know it (bundled ml-100k, or one of the datasets it can download)."""
+    import recbole
+
+    from recbole_llmkg.config import datasets_dir
+
+    data_path = Path(str(config.get("data_path", "dataset/")))
+    if (data_path / name).is_dir() or (datasets_dir() / name).is_dir():
+        return
+    recbole_dir = Path(recbole.__file__).parent
+    if (recbole_dir / "dataset_example" / name).is_dir():
+        return
+    downloadable: set[str] = set()
+    for listing in ("url.yaml", "kg_url.yaml"):
+        path = recbole_dir / "properties" / "dataset" / listing
+        if path.is_file():
+            downloadable |= set(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    if name not in downloadable:
+        raise ConfigError(f"{where}: key '{key}': unknown dataset '{name}': no folder "
+                          f"'{data_path / name}' (config 'data_path'), none shipped with the "
+                          f"plugin ('{datasets_dir()}'), and RecBole cannot download it.")
+
+
+def _check_metric_at_k(value: Any, metrics: list[str], topk: list[int], where: str,
+                       key: str) -> str:
+    """``Metric@k`` with the metric listed in ``metrics`` and k in ``topk``."""
+    if not isinstance(value, str) or "@" not in value:
+        raise ConfigError(f"{where}: key '{key}' must look like 'NDCG@10', got {value!r}.")
+    metric, _, k = value.partition("@")
+    by_lower = {m.lower(): m for m in metrics}
+    if metric.lower() not in by_lower:
+        raise ConfigError(f"{where}: key '{key}': metric '{metric}' is not in 'metrics' "
+                          f"({', '.join(metrics)}).")
+    if not k.isdigit() or int(k) not in topk:
+        raise ConfigError(f"{where}: key '{key}': k={k} is not in 'topk' {topk}.")
+    return f"{by_lower[metric.lower()]}@{int(k)}"

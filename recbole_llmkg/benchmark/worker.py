@@ -1,0 +1,263 @@
+"""One benchmark run, measured: train, evaluate, and report metrics, times and memory.
+
+The runner starts this module as a child process per run (``python -m
+recbole_llmkg.benchmark.worker PAYLOAD OUT``): peak RSS is then the run's own
+(``ru_maxrss`` is a process-lifetime peak), and a crash, an out-of-memory kill or a hang costs
+one run, not the leaderboard. :func:`execute_run` is also called in-process for
+``isolation: inline`` (fast tests); peak RSS is then sampled with psutil.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+TRACEBACK_LINES = 15
+LIBRARIES = ("torch", "recbole", "numpy", "scipy", "pandas", "transformers")
+
+
+def execute_run(payload: dict[str, Any], in_child: bool = False) -> dict[str, Any]:
+    """Run one benchmark cell in this process; never raises for a failing model.
+
+    Returns the measured part of the run record: status ``ok`` with metrics, or ``failed``
+    with the error. ``KeyboardInterrupt`` is not caught: an interrupted run is not a result.
+    """
+    import torch
+
+    from recbole_llmkg.benchmark.spec import RunSpec
+
+    run = RunSpec.from_dict(payload["run"])
+    record: dict[str, Any] = {"started_at": _now(), "isolation": payload.get("isolation")}
+    sampler = None if in_child else _RssSampler()
+    work_dir = Path(payload["work_dir"])
+    threads_before = torch.get_num_threads()
+    if run.threads:
+        torch.set_num_threads(run.threads)
+    start = time.perf_counter()
+    try:
+        record.update(_train_and_measure(run, payload, work_dir))
+        record["status"] = "ok"
+        record["error"] = None
+    except Exception as error:  # a failing model is a result, not a crash of the runner
+        record["status"] = "failed"
+        record["error"] = error_info(error)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        torch.set_num_threads(threads_before)
+    record["wall_seconds"] = time.perf_counter() - start
+    if in_child:
+        record["peak_rss_mb"] = _child_peak_rss_mb()
+        record["rss_method"] = "ru_maxrss (own process)"
+    elif sampler is not None:
+        record["peak_rss_mb"] = sampler.stop()
+        record["rss_method"] = "psutil sampling (shared process)"
+    record["finished_at"] = _now()
+    record["versions"] = versions()
+    return record
+
+
+def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dict[str, Any]:
+    import torch
+
+    from recbole_llmkg.benchmark import protocols
+    from recbole_llmkg.config import Config
+    from recbole_llmkg.quick_start import execute
+
+    extra, split = protocols.prepare(run, Path(payload["data_root"]))
+    config_dict = {**copy.deepcopy(run.config), **extra, "checkpoint_dir": str(work_dir)}
+    config = Config(run.model.name, run.dataset, config_dict=config_dict, cmd_args=[])
+    device = config["device"]
+    on_cuda = getattr(device, "type", str(device)) == "cuda"
+    if on_cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    with _timed_construction(config.model_class) as build:
+        outcome = execute(config, saved=True)
+    trainer = outcome.trainer
+    protocol_info = protocols.verify_loaded(run, outcome.dataset, split)
+    epoch_seconds = list(getattr(trainer, "epoch_seconds", []))
+    eval_seconds = list(getattr(trainer, "eval_seconds", []))
+    result = outcome.result
+    return {
+        "valid": _floats(result["best_valid_result"]),
+        "test": _floats(result["test_result"]),
+        "best_valid_score": _float(result["best_valid_score"]),
+        "best_epoch": getattr(trainer, "best_epoch", None),
+        "epochs_run": len(epoch_seconds),
+        "epoch_seconds_mean": sum(epoch_seconds) / len(epoch_seconds) if epoch_seconds else None,
+        "train_seconds": sum(epoch_seconds),
+        # closed-form models (EASE, ItemKNN, KASimCF) do their fitting in the constructor
+        "build_seconds": build.seconds,
+        "fit_seconds": build.seconds + sum(epoch_seconds),
+        # the last evaluation is the test one; the others scored the valid set during training
+        "eval_seconds": eval_seconds[-1] if eval_seconds else None,
+        "valid_eval_seconds_mean": (sum(eval_seconds[:-1]) / len(eval_seconds[:-1])
+                                    if len(eval_seconds) > 1 else None),
+        "peak_gpu_mb": torch.cuda.max_memory_allocated(device) / 2**20 if on_cuda else None,
+        "params": int(sum(p.numel() for p in outcome.model.parameters())),
+        "device": str(device),
+        "device_name": device_name(str(device)),
+        "threads": torch.get_num_threads(),
+        "protocol_info": protocol_info,
+        "resolved": {key: _jsonable(config[key]) for key in (
+            "epochs", "train_batch_size", "eval_batch_size", "learning_rate", "stopping_step",
+            "eval_step", "valid_metric", "data_path", "benchmark_filename", "eval_args",
+            "reproducibility", "seed") if key in config},
+    }
+
+
+class _Timer:
+    seconds = 0.0
+
+
+@contextmanager
+def _timed_construction(model_class: type) -> Iterator[_Timer]:
+    """Time ``model_class(...)`` inside the block (restored afterwards, even on error)."""
+    timer = _Timer()
+    own = "__init__" in model_class.__dict__
+    original = model_class.__init__
+
+    def timed_init(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            original(self, *args, **kwargs)
+        finally:
+            timer.seconds += time.perf_counter() - start
+
+    model_class.__init__ = timed_init
+    try:
+        yield timer
+    finally:
+        if own:
+            model_class.__init__ = original
+        else:
+            del model_class.__init__
+
+
+def error_info(error: BaseException) -> dict[str, Any]:
+    """Type, message and the last lines of the traceback: enough to see what broke."""
+    lines = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return {
+        "type": type(error).__name__,
+        "message": str(error).strip() or type(error).__name__,
+        "traceback": "\n".join(lines.rstrip().splitlines()[-TRACEBACK_LINES:]),
+    }
+
+
+def versions() -> dict[str, str | None]:
+    """Library versions, read from package metadata (importing transformers is slow)."""
+    import recbole_llmkg
+
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    found["recbole_llmkg"] = recbole_llmkg.__version__
+    found["recbole_llmkg_git"] = git_revision()
+    return found
+
+
+def git_revision() -> str | None:
+    """Commit of the plugin's checkout (``+dirty`` with local edits); None outside git."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
+                             capture_output=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, text=True, capture_output=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{sha}+dirty" if dirty.strip() else sha
+
+
+def device_name(device: str) -> str:
+    """GPU model for CUDA devices; CPU model and core count otherwise."""
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model} ({os.cpu_count()} cores)"
+
+
+class _RssSampler:
+    """Peak resident memory of this process during a run, sampled every 50 ms."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._process = psutil.Process()
+        self._peak = self._process.memory_info().rss
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.05):
+            self._peak = max(self._peak, self._process.memory_info().rss)
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        self._peak = max(self._peak, self._process.memory_info().rss)
+        return self._peak / 2**20
+
+
+def _child_peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _floats(metrics: Any) -> dict[str, float]:
+    return {str(k): float(v) for k, v in dict(metrics or {}).items()}
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Child entry point: read the payload, run, write the measured record to OUT."""
+    from recbole_llmkg.benchmark.store import write_json_atomic
+
+    payload_path, out_path = (argv if argv is not None else sys.argv[1:])[:2]
+    payload = json.loads(Path(payload_path).read_text(encoding="utf-8"))
+    record = execute_run(payload, in_child=True)
+    write_json_atomic(Path(out_path), record)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""Protocols: the cold-item split, and that runs under it score cold items only."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from recbole_llmkg.benchmark.protocols import write_cold_item_split
+from recbole_llmkg.benchmark.runner import run_benchmark
+from recbole_llmkg.config import Config, datasets_dir
+
+TINY = datasets_dir() / "tiny"
+
+
+def read_inter(path: Path) -> list[tuple[str, str]]:
+    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    return [tuple(line.split("\t")[:2]) for line in lines if line.strip()]
+
+
+def split(tmp_path: Path, seed: int = 7, fraction: float = 0.1) -> dict:
+    return write_cold_item_split(TINY, "tiny", "user_id", "item_id", "\t", "utf-8", fraction,
+                                 seed, tmp_path / "data")
+
+
+def test_cold_items_appear_only_in_test(tmp_path):
+    meta = split(tmp_path)
+    folder = Path(meta["data_path"]) / "tiny"
+    parts = {name: read_inter(folder / f"tiny.{name}.inter") for name in ("train", "valid", "test")}
+    cold = set(meta["cold_items"])
+    source = read_inter(TINY / "tiny.inter")
+    n_items = len({item for _, item in source})
+    assert len(cold) == round(0.1 * n_items)
+    assert all(item in cold for _, item in parts["test"])
+    assert not any(item in cold for name in ("train", "valid") for _, item in parts[name])
+    # every interaction lands in exactly one part; every cold interaction is in test
+    assert Counter(parts["train"] + parts["valid"] + parts["test"]) == Counter(source)
+    assert len(parts["test"]) == sum(1 for _, item in source if item in cold)
+    assert 0.05 < len(parts["valid"]) / (len(parts["train"]) + len(parts["valid"])) < 0.2
+    # <dataset>.inter in the split folder holds warm interactions only (no test leak)
+    assert Counter(read_inter(folder / "tiny.inter")) == Counter(parts["train"] + parts["valid"])
+    # side files are there, so text and KG models still know the cold items
+    for suffix in ("item", "user", "kg", "link"):
+        assert (folder / f"tiny.{suffix}").read_bytes() == (TINY / f"tiny.{suffix}").read_bytes()
+    items_file = (folder / "tiny.item").read_text(encoding="utf-8").splitlines()[1:]
+    assert cold <= {line.split("\t")[0] for line in items_file}
+
+
+def test_split_is_seeded_cached_and_rebuilt_when_stale(tmp_path):
+    first = split(tmp_path, seed=1)
+    assert split(tmp_path, seed=1)["cold_items"] == first["cold_items"]
+    assert split(tmp_path, seed=2)["cold_items"] != first["cold_items"]
+    meta_path = Path(first["data_path"]) / "tiny" / "split.json"
+    meta = json.loads(meta_path.read_text())
+    meta["source"]["size"] = -1  # as if the source .inter changed
+    meta_path.write_text(json.dumps(meta))
+    assert split(tmp_path, seed=1)["source"]["size"] > 0
+    assert not [p for p in (tmp_path / "data").iterdir() if p.name.startswith(".")]
+
+
+def test_explicit_data_path_is_honoured_for_ml100k():
+    """RecBole pins ml-100k to its bundled copy; an explicit data_path (the split) wins."""
+    bundled = Config("Pop", "ml-100k", cmd_args=[])
+    ours = Config("Pop", "ml-100k", config_dict={"data_path": "/elsewhere"}, cmd_args=[])
+    assert ours["data_path"] == str(Path("/elsewhere") / "ml-100k")
+    assert Path(bundled["data_path"]).name == "ml-100k"
+    assert bundled["data_path"] != ours["data_path"]
+
+
+@pytest.mark.parametrize("models", [["Pop", "BPR"], ["CKE", "KGIN"]])
+def test_cold_item_runs_score_cold_items(tmp_path, models):
+    body = {
+        "name": "cold", "datasets": ["tiny"], "models": models, "seeds": [3],
+        "protocols": [{"name": "cold_item", "cold_fraction": 0.1}],
+        "metrics": ["Recall", "NDCG", "Hit", "ItemCoverage"], "topk": [10],
+        "headline": "NDCG@10", "eval_batch_size": 4096, "isolation": "inline", "threads": 1,
+        "config": {"epochs": 1}, "output_dir": str(tmp_path / "results"),
+    }
+    path = tmp_path / "cold.yaml"
+    path.write_text(yaml.safe_dump(body), encoding="utf-8")
+    summary = run_benchmark(path, log=lambda _: None, charts=False)
+    assert not summary.failed, [r.get("error") for r in summary.records.values()]
+    meta = json.loads(next((tmp_path / "results" / "cold" / "data").rglob("split.json"))
+                      .read_text())
+    cold = set(meta["cold_items"])
+    source = read_inter(TINY / "tiny.inter")
+    cold_users = {user for user, item in source if item in cold}
+    for record in summary.records.values():
+        info = record["protocol_info"]
+        # RecBole loaded exactly the split: test = every cold interaction, of every such user
+        assert info["cold_items"] == len(cold)
+        assert info["interactions"] == len(source)  # nothing filtered, KG models included
+        assert info["test_interactions"] == sum(1 for _, item in source if item in cold)
+        assert info["test_users"] == len(cold_users)
+        assert record["resolved"]["benchmark_filename"] == ["train", "valid", "test"]
+        assert 0 <= record["test"]["ndcg@10"] <= 1 and "hit@10" in record["valid"]
+        assert record["protocol_slug"] == "cold_item"

@@ -1,0 +1,157 @@
+"""Benchmark file format: validation errors name the file and the key; run keys are stable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from recbole_llmkg.benchmark.spec import load_benchmark, parse_overrides
+from recbole_llmkg.config import properties_dir
+from recbole_llmkg.errors import ConfigError
+
+BENCHMARKS = properties_dir() / "benchmark"
+BASE = {
+    "name": "t",
+    "datasets": ["tiny"],
+    "models": ["Pop", "EASE"],
+    "seeds": [1, 2],
+    "protocols": ["standard"],
+    "metrics": ["Recall", "NDCG"],
+    "topk": [10],
+    "headline": "NDCG@10",
+    "eval_batch_size": 4096,
+}
+
+
+def write(tmp_path: Path, **changes) -> Path:
+    body = {**BASE, **changes}
+    body = {k: v for k, v in body.items() if v is not None}
+    path = tmp_path / "bench.yaml"
+    path.write_text(yaml.safe_dump(body), encoding="utf-8")
+    return path
+
+
+def error_of(path: Path, profile: str | None = None) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_benchmark(path, profile)
+    message = str(caught.value)
+    assert str(path) in message, message
+    return message
+
+
+def test_shipped_files_load_with_every_profile():
+    for name in ("tiny", "ml-100k"):
+        path = BENCHMARKS / f"{name}.yaml"
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for profile in [None, *raw["profiles"]]:
+            spec = load_benchmark(path, profile)
+            assert spec.runs(), (name, profile)
+            assert spec.eval_batch_size == raw["eval_batch_size"]
+
+
+def test_ml100k_profiles_cover_the_board():
+    quick = load_benchmark(BENCHMARKS / "ml-100k.yaml", "quick")
+    full = load_benchmark(BENCHMARKS / "ml-100k.yaml", "full")
+    board = {"LLMAugRec", "KGLLMGNN", "KASimCF", "Pop", "ItemKNN", "EASE", "BPR", "LightGCN",
+             "KGIN"}
+    assert {m.name for m in quick.models} == board
+    assert {m.name for m in full.models} == board
+    assert {p.name for p in full.protocols} == {"standard", "cold_item"}
+    assert len(full.seeds) == 3
+    assert len(quick.runs()) < len(full.runs())
+    assert all(run.config["epochs"] <= full.config["epochs"] for run in quick.runs())
+    quick_epochs = {r.model.label: r.config["epochs"] for r in quick.runs()}
+    full_epochs = {r.model.label: r.config["epochs"] for r in full.runs()}
+    assert quick_epochs["LLMAugRec"] < full_epochs["LLMAugRec"]  # profile beats model config
+    assert full.runs()[0].config["eval_batch_size"] == quick.runs()[0].config["eval_batch_size"]
+    # the full profile is the top-level settings: same run keys, results shared
+    assert [r.key for r in full.runs()] == [
+        r.key for r in load_benchmark(BENCHMARKS / "ml-100k.yaml").runs()]
+
+
+def test_bare_name_finds_shipped_file():
+    assert load_benchmark("tiny", "quick").name == "tiny"
+
+
+def test_run_keys_are_stable_and_cover_what_changes_results(tmp_path):
+    path = write(tmp_path, config={"epochs": 2})
+    first = [r.key for r in load_benchmark(path).runs()]
+    assert first == [r.key for r in load_benchmark(path).runs()]
+    assert len(set(first)) == len(first) == 4
+    assert set(first).isdisjoint(r.key for r in load_benchmark(path).runs({"epochs": 3}))
+    changed = write(tmp_path, config={"epochs": 2}, eval_batch_size=2048)
+    assert set(first).isdisjoint(r.key for r in load_benchmark(changed).runs())
+    with_override = write(tmp_path, config={"epochs": 2},
+                          models=["Pop", {"name": "EASE", "config": {"reg_weight": 10.0}}])
+    keys = [r.key for r in load_benchmark(with_override).runs()]
+    assert keys[:2] == first[:2] and set(keys[2:]).isdisjoint(first)
+
+
+def test_profile_overrides_and_merges(tmp_path):
+    path = write(tmp_path, config={"epochs": 5, "learning_rate": 0.01}, profiles={
+        "quick": {"seeds": [1], "config": {"epochs": 1},
+                  "model_config": {"EASE": {"reg_weight": 1.0}}},
+        "sub": {"models": ["EASE"]},
+    })
+    quick = load_benchmark(path, "quick")
+    runs = quick.runs()
+    assert quick.seeds == [1] and len(runs) == 2
+    assert all(r.config["epochs"] == 1 and r.config["learning_rate"] == 0.01 for r in runs)
+    assert runs[1].config["reg_weight"] == 1.0 and "reg_weight" not in runs[0].config
+    assert [m.label for m in load_benchmark(path, "sub").models] == ["EASE"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "key"),
+    [
+        ({"modles": ["Pop"]}, "modles"),
+        ({"datasets": ["tiny", "no-such-data"]}, "datasets[1]"),
+        ({"models": ["Pop", "NoSuchModel"]}, "models[1].name"),
+        ({"models": [{"name": "Pop", "confg": {}}]}, "models[0].confg"),
+        ({"protocols": ["standard", "warm_start"]}, "protocols[1]"),
+        ({"protocols": [{"name": "cold_item", "fraction": 0.1}]}, "protocols[0].fraction"),
+        ({"protocols": [{"name": "cold_item", "cold_fraction": 1.5}]},
+         "protocols[0].cold_fraction"),
+        ({"metrics": ["Recall", "Accuracy"]}, "metrics"),
+        ({"metrics": ["Recall", "AUC"]}, "metrics"),
+        ({"headline": "MRR@10"}, "headline"),
+        ({"headline": "NDCG@20"}, "headline"),
+        ({"config": {"seed": 3}}, "config.seed"),
+        ({"config": {"eval_batch_size": 3}}, "config.eval_batch_size"),
+        ({"eval_batch_size": None}, "eval_batch_size"),
+        ({"seeds": [1, 1]}, "seeds"),
+        ({"isolation": "thread"}, "isolation"),
+        ({"models": ["Pop", "Pop"]}, "models"),
+        ({"profiles": {"quick": {"sedes": [1]}}}, "profiles.quick.sedes"),
+        ({"profiles": {"quick": {"model_config": {"BPR": {"epochs": 1}}}}},
+         "profiles.quick.model_config.BPR"),
+    ],
+)
+def test_bad_files_name_file_and_key(tmp_path, changes, key):
+    message = error_of(write(tmp_path, **changes), "quick" if "profiles" in changes else None)
+    assert f"'{key}" in message, message
+
+
+def test_profile_errors_name_the_profile_key(tmp_path):
+    path = write(tmp_path, profiles={"quick": {"protocols": ["nope"]}})
+    assert "'profiles.quick.protocols[0]'" in error_of(path, "quick")
+    assert "unknown profile 'fast'" in error_of(path, "fast")
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_benchmark(tmp_path / "none.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n", encoding="utf-8")
+    assert "YAML" in error_of(bad)
+
+
+def test_overrides_parse_as_yaml_and_reserved_keys_are_refused(tmp_path):
+    assert parse_overrides(["--epochs=3", "--learning_rate=1e-3", "--gpu_id=0",
+                            "--use_gpu=False"]) == {
+        "epochs": 3, "learning_rate": 0.001, "gpu_id": 0, "use_gpu": False}
+    spec = load_benchmark(write(tmp_path))
+    with pytest.raises(ConfigError, match="--seed"):
+        spec.runs({"seed": 5})
