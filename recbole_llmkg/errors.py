@@ -19,3 +19,12 @@ class DataError(LLMKGError, ValueError):
 
 class DatasetFileNotFoundError(LLMKGError, FileNotFoundError):
     """A dataset file the model needs is missing."""
+
+
+def require_choice(key: str, value: object, choices: tuple[str, ...]) -> None:
+    """Raise a :class:`ConfigError` naming ``key`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(
+            f"Config key '{key}' must be one of {', '.join(map(str, choices))}; got '{value}'. "
+            f"Fix it in your YAML file or with --{key}=..."
+        )

@@ -8,7 +8,8 @@
 * the seconds of every training epoch and evaluation, and the best epoch, are recorded for the
   leaderboard.
 
-Plugin models that need their own training loop define ``<Model>Trainer`` in this module.
+Plugin models that need their own training loop define ``<Model>Trainer`` in
+:mod:`recbole_llmkg.model.trainers`; :func:`recbole_llmkg.utils.get_trainer` finds it there.
 """
 
 from __future__ import annotations

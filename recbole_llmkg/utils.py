@@ -111,10 +111,10 @@ def get_model(model_name: str) -> type[AbstractRecommender]:
 def get_trainer(model_type: ModelType, model_name: str) -> type:
     """The trainer for a model, with safe checkpoint handling mixed in.
 
-    A plugin trainer named ``<Model>Trainer`` in :mod:`recbole_llmkg.trainer` wins; otherwise
-    RecBole's choice (``KGATTrainer``, ``KGTrainer``, ``Trainer``, ...).
+    A plugin trainer named ``<Model>Trainer`` in :mod:`recbole_llmkg.model.trainers` wins;
+    otherwise RecBole's choice (``KGATTrainer``, ``KGTrainer``, ``Trainer``, ...).
     """
-    plugin_trainers = importlib.import_module("recbole_llmkg.trainer")
+    plugin_trainers = importlib.import_module("recbole_llmkg.model.trainers")
     trainer = getattr(plugin_trainers, f"{model_name}Trainer", None)
     if trainer is None:
         trainer = recbole_get_trainer(model_type, model_name)

@@ -1,0 +1,243 @@
+r"""LLMAugRec: ID embeddings fused with language-model text embeddings.
+
+Follows the seed design of this project (score ``Y = U V^T + b``, language-model part weighted by
+``alpha``), in the line of text-augmented collaborative filtering such as
+Hou et al., "Towards Universal Sequence Representation Learning for Recommender Systems"
+(UniSRec, KDD 2022; frozen text encoder plus a trainable adapter) and
+Yuan et al., "Where to Go Next for Recommender Systems? ID- vs. Modality-based Recommender
+Models Revisited" (SIGIR 2023; IDs versus text as item representation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from recbole.model.abstract_recommender import GeneralRecommender
+from recbole.model.init import xavier_normal_initialization
+from recbole.model.loss import BPRLoss, EmbLoss
+from recbole.utils import InputType
+
+from recbole_llmkg.data import LLMTextDataset
+from recbole_llmkg.data.settings import model_path, setting
+from recbole_llmkg.errors import require_choice
+from recbole_llmkg.llm.encoder import TextEncoder
+from recbole_llmkg.model.layers import (
+    IDTextFusion,
+    TextAdapter,
+    drop_rows,
+    history_sum,
+)
+
+USER_TEXT_SOURCES = ("none", "profile", "history", "both")
+LOSS_TYPES = ("BPR", "BCE")
+
+
+class LLMAugRec(GeneralRecommender):
+    r"""Two-tower recommender whose user and item towers fuse IDs with adapted text embeddings.
+
+    Item: ``v_i = fuse(ID_i, alpha * A_item(T_i))``; user: ``u = fuse(ID_u, alpha * A_user(T_u))``
+    where ``T_u`` is the profile text embedding, the mean text embedding of the user's training
+    items, or both. Score ``<u, v_i> + b_i``. IDs of items are dropped at random in training, and
+    items with no training interaction are always scored from text alone. Trained pairwise
+    (``loss_type: BPR``) or with binary cross-entropy on the positive and the sampled negative
+    (``loss_type: BCE``); both read the same (user, positive, negative) batches.
+    """
+
+    input_type = InputType.PAIRWISE
+    dataset_class = LLMTextDataset
+
+    def __init__(self, config, dataset):
+        super().__init__(config, dataset)
+
+        # load parameters info
+        self.embedding_size = config["embedding_size"]  # (int) size of ID and fused embeddings
+        self.adapter_hidden_size = config["adapter_hidden_size"]  # (int) adapter width, 0 = linear
+        self.adapter_dropout = config["adapter_dropout"]  # (float) dropout inside the adapters
+        self.fusion = config["fusion"]  # (str) add | concat | gate
+        self.llm_alpha = config["llm_alpha"]  # (float) weight of the language-model part
+        self.user_text = config["user_text"]  # (str) none | profile | history | both
+        self.id_dropout = config["id_dropout"]  # (float) prob. of dropping an item's ID in training
+        self.use_bias = config["use_bias"]  # (bool) learn per-item biases
+        self.loss_type = config["loss_type"]  # (str) BPR | BCE
+        self.reg_weight = config["reg_weight"]  # (float) L2 weight on batch embeddings
+        self.llm_freeze = config["llm_freeze"]  # (bool) precomputed text embeddings vs fine-tuning
+        self.llm_finetune_items = config["llm_finetune_items"]  # (int) items re-encoded per step
+
+        require_choice("user_text", self.user_text, USER_TEXT_SOURCES)
+        require_choice("loss_type", self.loss_type, LOSS_TYPES)
+
+        # frozen text features (not parameters; recomputed from the dataset, so not checkpointed)
+        interactions = dataset.inter_matrix(form="csr").astype(np.float32)
+        item_text = dataset.item_text_embeddings().float()
+        self.register_buffer("item_text", item_text, persistent=False)
+        profile, hist_sum, hist_count = None, None, None
+        if self.user_text in ("profile", "both"):
+            profile = dataset.user_text_embeddings().float()
+        if self.user_text in ("history", "both"):
+            hist_sum, hist_count = history_sum(interactions, item_text)
+        self.register_buffer("user_profile_text", profile, persistent=False)
+        self.register_buffer("history_text_sum", hist_sum, persistent=False)
+        self.register_buffer("history_count", hist_count, persistent=False)
+        counts = torch.from_numpy(np.asarray((interactions > 0).sum(axis=0)).ravel())
+        self.register_buffer("warm_item", (counts > 0).float().unsqueeze(1).to(self.device),
+                             persistent=False)
+
+        # define layers and loss
+        text_dim = item_text.shape[1]
+        self.user_embedding = torch.nn.Embedding(self.n_users, self.embedding_size)
+        self.item_embedding = torch.nn.Embedding(self.n_items, self.embedding_size)
+        self.item_bias = torch.nn.Embedding(self.n_items, 1) if self.use_bias else None
+        self.item_adapter = TextAdapter(text_dim, self.embedding_size, self.adapter_hidden_size,
+                                        self.adapter_dropout)
+        self.item_fusion = IDTextFusion(self.embedding_size, self.fusion, self.llm_alpha)
+        user_text_dim = text_dim * ((profile is not None) + (hist_sum is not None))
+        if user_text_dim:
+            self.user_adapter = TextAdapter(user_text_dim, self.embedding_size,
+                                            self.adapter_hidden_size, self.adapter_dropout)
+            self.user_fusion = IDTextFusion(self.embedding_size, self.fusion, self.llm_alpha)
+        self.bpr_loss = BPRLoss()
+        self.reg_loss = EmbLoss()
+
+        # storage variables for full sort evaluation acceleration
+        self.restore_user_e = None
+        self.restore_item_e = None
+        self.other_parameter_name = ["restore_user_e", "restore_item_e"]
+
+        # parameters initialization
+        self.apply(xavier_normal_initialization)
+        if self.item_bias is not None:
+            torch.nn.init.zeros_(self.item_bias.weight)
+
+        # optional end-to-end fine-tuning of the text encoder (built after the initialisation
+        # above so its pretrained weights are kept; its module is registered, so the optimiser
+        # trains it and checkpoints hold it)
+        self.text_model = None
+        if not self.llm_freeze:
+            encoder = TextEncoder(
+                model_path(config),
+                pooling=setting(config, "llm_pooling"),
+                max_length=setting(config, "llm_max_length"),
+                batch_size=setting(config, "llm_batch_size"),
+                normalize=setting(config, "llm_normalize"),
+                device=self.device,
+            )
+            self.text_model = encoder.model
+            encoder.model = None  # owned by this module from here on
+            self._encoder = encoder
+            self._item_texts = dataset.item_texts()
+
+    # ------------------------------------------------------------------ towers
+    def _encode_items(self, items: torch.Tensor, grad: bool) -> torch.Tensor:
+        """Encode the texts of ``items`` with the fine-tuned encoder (``llm_freeze: False``)."""
+        self._encoder.model = self.text_model
+        try:
+            texts = [self._item_texts[i] for i in items.tolist()]
+            return self._encoder.encode(texts, grad=grad).to(self.item_text.dtype)
+        finally:
+            self._encoder.model = None
+
+    def _item_text_features(self) -> torch.Tensor:
+        """Text features of all items.
+
+        Frozen: the precomputed embeddings. Fine-tuning: in training, ``llm_finetune_items``
+        random warm items are re-encoded with gradients (the rest keep their last encoding); in
+        evaluation every item is re-encoded, which also refreshes the stored encodings.
+        """
+        if self.text_model is None:
+            return self.item_text
+        if not self.training:
+            items = torch.arange(1, self.n_items, device=self.item_text.device)
+            self.item_text[1:] = self._encode_items(items, grad=False)
+            return self.item_text
+        warm = torch.nonzero(self.warm_item.squeeze(1)).squeeze(1)
+        chosen = warm[torch.randperm(len(warm), device=warm.device)[: self.llm_finetune_items]]
+        return self.item_text.index_copy(0, chosen, self._encode_items(chosen, grad=True))
+
+    def item_representation(self) -> torch.Tensor:
+        """``[n_items, d]``: ID (zero for cold items, dropped at random in training) + text."""
+        ids = drop_rows(self.item_embedding.weight * self.warm_item, self.id_dropout, self.training)
+        return self.item_fusion(ids, self.item_adapter(self._item_text_features()))
+
+    def user_text_features(
+        self, users: torch.Tensor, exclude: torch.Tensor | None = None
+    ) -> torch.Tensor | None:
+        """Profile text and/or mean text of the training history of ``users``.
+
+        ``exclude`` (the positive items of a training batch) is left out of each user's history
+        mean, so the model cannot score a positive by matching the item against itself.
+        """
+        parts = []
+        if self.user_profile_text is not None:
+            parts.append(self.user_profile_text[users])
+        if self.history_text_sum is not None:
+            total, count = self.history_text_sum[users], self.history_count[users]
+            if exclude is not None:
+                total, count = total - self.item_text[exclude], count - 1
+            parts.append(total / count.clamp_min(1.0))
+        return torch.cat(parts, dim=1) if parts else None
+
+    def user_representation(
+        self, users: torch.Tensor | None = None, exclude: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``[n_users, d]`` (or the rows of ``users``): ID fused with the user's text."""
+        if users is None:
+            users = torch.arange(self.n_users, device=self.user_embedding.weight.device)
+        ids = self.user_embedding(users)
+        text = self.user_text_features(users, exclude)
+        if text is None:
+            return ids
+        return self.user_fusion(ids, self.user_adapter(text))
+
+    def item_bias_vector(self) -> torch.Tensor:
+        if self.item_bias is None:
+            return torch.zeros(self.n_items, device=self.item_embedding.weight.device)
+        return (self.item_bias.weight * self.warm_item).squeeze(1)
+
+    def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.user_representation(), self.item_representation()
+
+    # ------------------------------------------------------------------ training
+    def calculate_loss(self, interaction):
+        # clear the storage variable when training
+        self.restore_user_e, self.restore_item_e = None, None
+
+        user = interaction[self.USER_ID]
+        pos_item = interaction[self.ITEM_ID]
+        neg_item = interaction[self.NEG_ITEM_ID]
+
+        u_e = self.user_representation(user, exclude=pos_item)
+        item_all = self.item_representation()
+        bias = self.item_bias_vector()
+        pos_scores = (u_e * item_all[pos_item]).sum(dim=1) + bias[pos_item]
+        neg_scores = (u_e * item_all[neg_item]).sum(dim=1) + bias[neg_item]
+        if self.loss_type == "BPR":
+            loss = self.bpr_loss(pos_scores, neg_scores)
+        else:
+            loss = F.binary_cross_entropy_with_logits(
+                torch.cat([pos_scores, neg_scores]),
+                torch.cat([torch.ones_like(pos_scores), torch.zeros_like(neg_scores)]),
+            )
+        reg = self.reg_loss(
+            self.user_embedding(user), self.item_embedding(pos_item), self.item_embedding(neg_item)
+        )
+        return loss + self.reg_weight * reg
+
+    # ------------------------------------------------------------------ evaluation
+    def predict(self, interaction):
+        user = interaction[self.USER_ID]
+        item = interaction[self.ITEM_ID]
+        u_e = self.user_representation(user)
+        i_e = self.item_representation()[item]
+        return (u_e * i_e).sum(dim=1) + self.item_bias_vector()[item]
+
+    def full_sort_predict(self, interaction):
+        user = interaction[self.USER_ID]
+        if self.restore_user_e is None or self.restore_item_e is None:
+            self.restore_user_e = self.user_representation()
+            item_e = self.item_representation()
+            # fold the bias in as an extra column: <[u, 1], [v, b]> = <u, v> + b
+            self.restore_item_e = torch.cat([item_e, self.item_bias_vector().unsqueeze(1)], dim=1)
+        u_e = self.restore_user_e[user]
+        u_e = torch.cat([u_e, torch.ones_like(u_e[:, :1])], dim=1)
+        return torch.matmul(u_e, self.restore_item_e.T).view(-1)

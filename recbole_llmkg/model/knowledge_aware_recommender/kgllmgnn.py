@@ -1,0 +1,183 @@
+r"""KGLLMGNN: a knowledge-graph GNN whose item nodes start from language-model text embeddings.
+
+Relation-aware attentive propagation over the collaborative knowledge graph, with layer outputs
+concatenated and a BPR + KG-embedding objective, follows
+Wang et al., "KGAT: Knowledge Graph Attention Network for Recommendation" (KDD 2019), with
+relation-modulated messages as in Wang et al., "Learning Intents behind Interactions with
+Knowledge Graph for Recommendation" (KGIN, WWW 2021). Item nodes are initialised from frozen
+text embeddings through an adapter, as in this project's seed design (``L = L_R + lambda L_K``).
+"""
+
+from __future__ import annotations
+
+import torch
+from recbole.model.abstract_recommender import KnowledgeRecommender
+from recbole.model.init import xavier_normal_initialization
+from recbole.model.loss import BPRLoss, EmbLoss
+from recbole.utils import InputType
+
+from recbole_llmkg.data import LLMKGDataset
+from recbole_llmkg.errors import require_choice
+from recbole_llmkg.model.layers import (
+    IDTextFusion,
+    KGEmbeddingLoss,
+    RelationAttentivePropagation,
+    TextAdapter,
+    drop_edges,
+    project_rows,
+)
+
+KG_TRAINING_MODES = ("joint", "alternate")
+
+
+class KGLLMGNN(KnowledgeRecommender):
+    r"""Attentive GNN over users, items (text + ID), KG entities and relations.
+
+    Node table: users (ID), items (``fuse(ID, alpha * A(T_i))``), other entities (ID). ``n_layers``
+    rounds of relation-aware attentive message passing; a node's representation is the
+    concatenation of its layer outputs; score = inner product. Loss: BPR + ``kg_loss_weight`` x
+    TransE/TransR on KG triples, either in every batch (``kg_training: joint``; the KG batch comes
+    from RecBole's KnowledgeBasedDataLoader) or in a separate KG pass after each recommendation
+    pass (``alternate``, via ``calculate_kg_loss`` and :class:`~recbole_llmkg.model.trainers.
+    KGLLMGNNTrainer`).
+    """
+
+    input_type = InputType.PAIRWISE
+    dataset_class = LLMKGDataset
+
+    def __init__(self, config, dataset):
+        super().__init__(config, dataset)
+
+        # load parameters info
+        self.embedding_size = config["embedding_size"]  # (int) size of node and relation embeddings
+        self.n_layers = config["n_layers"]  # (int) number of propagation layers
+        self.attention = config["attention"]  # (bool) edge-softmax attention, else mean aggregation
+        self.adapter_hidden_size = config["adapter_hidden_size"]  # (int) adapter width, 0 = linear
+        self.adapter_dropout = config["adapter_dropout"]  # (float) dropout inside the text adapter
+        self.fusion = config["fusion"]  # (str) add | concat | gate, for item ID and text
+        self.llm_alpha = config["llm_alpha"]  # (float) weight of the language-model part
+        self.edge_dropout = config["edge_dropout"]  # (float) share of CKG edges dropped per step
+        self.mess_dropout = config["mess_dropout"]  # (float) dropout on layer outputs
+        self.reverse_edges = config["reverse_edges"]  # (bool) add reverse CKG edges
+        self.relation_text_init = config["relation_text_init"]  # (bool) init relations from names
+        self.reg_weight = config["reg_weight"]  # (float) L2 weight on batch ego embeddings
+        self.kg_loss = config["kg_loss"]  # (str) transe | transr
+        self.kg_loss_weight = config["kg_loss_weight"]  # (float) weight of the KG loss (joint)
+        self.kg_training = config["kg_training"]  # (str) joint | alternate
+
+        require_choice("kg_training", self.kg_training, KG_TRAINING_MODES)
+
+        # graph and frozen text features (recomputed from the dataset, so not checkpointed)
+        edge_index, edge_type = dataset.ckg_edges(reverse=self.reverse_edges)
+        self.register_buffer("edge_index", edge_index.long(), persistent=False)
+        self.register_buffer("edge_type", edge_type.long(), persistent=False)
+        self.n_ckg_relations = dataset.ckg_num_relations(self.reverse_edges)
+        self.register_buffer("item_text", dataset.item_text_embeddings().float(), persistent=False)
+        self.n_nodes = self.n_users + self.n_entities
+
+        # define layers and loss
+        self.user_embedding = torch.nn.Embedding(self.n_users, self.embedding_size)
+        self.entity_embedding = torch.nn.Embedding(self.n_entities, self.embedding_size)
+        self.relation_embedding = torch.nn.Embedding(self.n_ckg_relations, self.embedding_size)
+        self.item_adapter = TextAdapter(self.item_text.shape[1], self.embedding_size,
+                                        self.adapter_hidden_size, self.adapter_dropout)
+        self.item_fusion = IDTextFusion(self.embedding_size, self.fusion, self.llm_alpha)
+        self.propagation = RelationAttentivePropagation(
+            self.n_layers, self.embedding_size, self.mess_dropout, self.attention
+        )
+        self.kg_embedding_loss = KGEmbeddingLoss(
+            self.kg_loss, self.n_relations, self.embedding_size, self.reg_weight
+        )
+        self.bpr_loss = BPRLoss()
+        self.reg_loss = EmbLoss()
+
+        # storage variables for full sort evaluation acceleration
+        self.restore_user_e = None
+        self.restore_item_e = None
+        self.other_parameter_name = ["restore_user_e", "restore_item_e"]
+
+        # parameters initialization
+        self.apply(xavier_normal_initialization)
+        if self.relation_text_init:
+            self._init_relations_from_text(dataset.relation_text_embeddings())
+
+    @torch.no_grad()
+    def _init_relations_from_text(self, relation_text: torch.Tensor) -> None:
+        """Relation rows (and their reverses) from the principal components of the name text."""
+        weight = self.relation_embedding.weight
+        init = project_rows(relation_text.to(weight.device), self.embedding_size,
+                            weight.std().item())
+        repeats = -(-self.n_ckg_relations // init.shape[0])
+        weight.copy_(init.repeat(repeats, 1)[: self.n_ckg_relations])
+
+    # ------------------------------------------------------------------ embeddings
+    def ego_entities(self, entities: torch.Tensor | None = None) -> torch.Tensor:
+        """Layer-0 embeddings of entities (all, or the given ids); items get their text part."""
+        if entities is None:
+            items = self.item_fusion(self.entity_embedding.weight[: self.n_items],
+                                     self.item_adapter(self.item_text))
+            return torch.cat([items, self.entity_embedding.weight[self.n_items:]], dim=0)
+        ego = self.entity_embedding(entities)
+        is_item = entities < self.n_items
+        if is_item.any():
+            item_ids = entities[is_item]
+            ego = ego.clone()
+            text = self.item_adapter(self.item_text[item_ids])
+            ego[is_item] = self.item_fusion(ego[is_item], text)
+        return ego
+
+    def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Propagate over the CKG; returns the concatenated layer outputs of users and items."""
+        ego = torch.cat([self.user_embedding.weight, self.ego_entities()], dim=0)
+        edge_index, edge_type = drop_edges(self.edge_index, self.edge_type, self.edge_dropout,
+                                           self.training)
+        keep = self.n_users + self.n_items
+        layers = self.propagation(ego, edge_index, edge_type, self.relation_embedding.weight, keep)
+        final = torch.cat(layers, dim=1)
+        return final[: self.n_users], final[self.n_users:]
+
+    # ------------------------------------------------------------------ training
+    def calculate_loss(self, interaction):
+        # clear the storage variable when training
+        self.restore_user_e, self.restore_item_e = None, None
+
+        user = interaction[self.USER_ID]
+        pos_item = interaction[self.ITEM_ID]
+        neg_item = interaction[self.NEG_ITEM_ID]
+
+        user_all, item_all = self.forward()
+        u_e, pos_e, neg_e = user_all[user], item_all[pos_item], item_all[neg_item]
+        rec_loss = self.bpr_loss((u_e * pos_e).sum(dim=1), (u_e * neg_e).sum(dim=1))
+        reg_loss = self.reg_loss(
+            self.user_embedding(user),
+            self.entity_embedding(pos_item),
+            self.entity_embedding(neg_item),
+        )
+        loss = rec_loss + self.reg_weight * reg_loss
+        joint = self.kg_training == "joint" and self.kg_loss_weight > 0
+        if joint and self.HEAD_ENTITY_ID in interaction:
+            loss = loss + self.kg_loss_weight * self.calculate_kg_loss(interaction)
+        return loss
+
+    def calculate_kg_loss(self, interaction):
+        """TransE / TransR loss on a batch of ``(head, relation, tail, negative tail)`` triples."""
+        head = interaction[self.HEAD_ENTITY_ID]
+        relation = interaction[self.RELATION_ID]
+        tail = interaction[self.TAIL_ENTITY_ID]
+        neg_tail = interaction[self.NEG_TAIL_ENTITY_ID]
+        ego = self.ego_entities(torch.cat([head, tail, neg_tail]))
+        h_e, t_e, n_e = ego.split(head.shape[0])
+        return self.kg_embedding_loss(h_e, self.relation_embedding(relation), t_e, n_e, relation)
+
+    # ------------------------------------------------------------------ evaluation
+    def predict(self, interaction):
+        user = interaction[self.USER_ID]
+        item = interaction[self.ITEM_ID]
+        user_all, item_all = self.forward()
+        return (user_all[user] * item_all[item]).sum(dim=1)
+
+    def full_sort_predict(self, interaction):
+        user = interaction[self.USER_ID]
+        if self.restore_user_e is None or self.restore_item_e is None:
+            self.restore_user_e, self.restore_item_e = self.forward()
+        return torch.matmul(self.restore_user_e[user], self.restore_item_e.T).view(-1)
