@@ -3,7 +3,7 @@
 Precedence, lowest to highest: RecBole's defaults < the plugin's ``properties/`` (``overall.yaml``,
 ``model/<Model>.yaml``, ``dataset/<dataset>.yaml``) < the user's YAML files < ``config_dict`` <
 command-line ``--key=value``. A model class defined outside the package may keep its defaults in
-``<ClassName>.yaml`` beside its module.
+``<ClassName>.yaml`` beside its module. A subclass of a model first gets its parents' defaults.
 """
 
 from __future__ import annotations
@@ -27,6 +27,18 @@ def _shipped_dir(name: str) -> Path:
     """A top-level folder of the repo: inside the installed package, or beside it in a checkout."""
     installed = _PACKAGE_DIR / name
     return installed if installed.is_dir() else _PACKAGE_DIR.parent / name
+
+
+def _model_lineage(model_class: type) -> list[type]:
+    """``model_class`` and its concrete model ancestors, nearest first (not RecBole's abstract
+    recommender classes, which have no YAML)."""
+    from recbole.model import abstract_recommender
+
+    abstract = {cls for _, cls in inspect.getmembers(abstract_recommender, inspect.isclass)}
+    return [
+        cls for cls in model_class.__mro__
+        if issubclass(cls, abstract_recommender.AbstractRecommender) and cls not in abstract
+    ]
 
 
 def properties_dir() -> Path:
@@ -97,13 +109,23 @@ class Config(RecBoleConfig):
         return model.__name__, model, dataset
 
     def _plugin_default_files(self, model: str, model_class: type, dataset: str) -> list[Path]:
+        """YAML defaults, lowest first: overall, each model class from base to ``model``, dataset.
+
+        A variant that subclasses a model inherits its parent's defaults (RecBole's and the
+        plugin's), so its own YAML only lists the keys it adds or changes.
+        """
         props = properties_dir()
-        files = [props / "overall.yaml", props / "model" / f"{model}.yaml"]
-        module_file = inspect.getsourcefile(model_class)
-        if module_file and not module_file.startswith(str(_PACKAGE_DIR)):
-            files.append(Path(module_file).with_name(f"{model}.yaml"))
+        recbole_models = Path(inspect.getfile(RecBoleConfig)).parents[1] / "properties" / "model"
+        files = [props / "overall.yaml"]
+        for cls in reversed(_model_lineage(model_class)):
+            if cls is not model_class:  # RecBole already loaded its own file for ``model``
+                files.append(recbole_models / f"{cls.__name__}.yaml")
+            files.append(props / "model" / f"{cls.__name__}.yaml")
+            module_file = inspect.getsourcefile(cls)
+            if module_file and not module_file.startswith(str(_PACKAGE_DIR)):
+                files.append(Path(module_file).with_name(f"{cls.__name__}.yaml"))
         files.append(props / "dataset" / f"{dataset}.yaml")
-        return files
+        return list(dict.fromkeys(files))
 
     def _load_internal_config_dict(self, model, model_class, dataset):
         super()._load_internal_config_dict(model, model_class, dataset)

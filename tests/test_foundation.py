@@ -117,6 +117,27 @@ def test_model_class_defined_elsewhere_runs_with_its_yaml_defaults(my_bpr, tiny_
     assert config["embedding_size"] == 8
 
 
+def test_model_variant_inherits_its_parents_yaml_defaults(tmp_path, monkeypatch, tiny_config):
+    folder = tmp_path / "variants"
+    folder.mkdir()
+    (folder / "my_variant_module.py").write_text(
+        "from recbole_llmkg.model.general_recommender.llmaugrec import LLMAugRec\n\n\n"
+        "class MyTextRec(LLMAugRec):\n    pass\n"
+    )
+    (folder / "MyTextRec.yaml").write_text("llm_alpha: 0.5\n")
+    monkeypatch.syspath_prepend(str(folder))
+    try:
+        variant = importlib.import_module("my_variant_module").MyTextRec
+        config = Config(variant, "tiny", config_dict=tiny_config(), cmd_args=[])
+    finally:
+        sys.modules.pop("my_variant_module", None)
+    parent = yaml.safe_load((REPO_ROOT / "properties/model/LLMAugRec.yaml").read_text())
+    assert config["llm_alpha"] == 0.5  # the variant's own YAML
+    assert parent["llm_alpha"] != 0.5
+    for key in ("user_text", "fusion", "id_dropout", "adapter_hidden_size"):
+        assert config[key] == parent[key], key  # inherited from LLMAugRec.yaml
+
+
 # --------------------------------------------------------------------------- precedence
 
 
