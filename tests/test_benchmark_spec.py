@@ -57,7 +57,7 @@ def test_ml100k_profiles_cover_the_board():
     board = {"LLMAugRec", "KGLLMGNN", "KASimCF", "Pop", "ItemKNN", "EASE", "BPR", "LightGCN",
              "KGIN"}
     assert {m.name for m in quick.models} == board
-    assert {m.name for m in full.models} == board
+    assert {m.name for m in full.models} == board | {"CKE"}  # issue 4 compares with CKE
     assert {p.name for p in full.protocols} == {"standard", "cold_item"}
     assert len(full.seeds) == 3
     assert len(quick.runs()) < len(full.runs())
