@@ -60,6 +60,8 @@ def test_ml100k_profiles_cover_the_board():
     assert {m.name for m in full.models} == board | {"CKE"}  # issue 4 compares with CKE
     assert {p.name for p in full.protocols} == {"standard", "cold_item"}
     assert len(full.seeds) == 3
+    # make run (quick) must never overwrite the committed full leaderboard
+    assert full.results_dir.name == "ml-100k" and quick.results_dir.name == "ml-100k-quick"
     assert len(quick.runs()) < len(full.runs())
     assert all(run.config["epochs"] <= full.config["epochs"] for run in quick.runs())
     quick_epochs = {r.model.label: r.config["epochs"] for r in quick.runs()}

@@ -2,7 +2,8 @@
 
 A benchmark file is YAML (see ``properties/benchmark/*.yaml``)::
 
-    name: ml-100k                   # results go to <output_dir>/<name>/ (output_dir: results)
+    name: ml-100k                   # results go to <output_dir>/<name>/ (output_dir: results);
+                                    # a non-empty profile's to <output_dir>/<name>-<profile>/
     datasets: [ml-100k]
     models:                         # plugin or RecBole names; a mapping adds a label/overrides
       - EASE
@@ -182,6 +183,8 @@ class BenchmarkSpec:
     threads: int | None = None
     output_dir: str = "results"
     description: str = ""
+    folder: str = ""  # results folder name: ``name``, or ``name-profile`` for a profile
+
 
     @property
     def headline_key(self) -> str:
@@ -190,7 +193,10 @@ class BenchmarkSpec:
 
     @property
     def results_dir(self) -> Path:
-        return Path(self.output_dir) / _safe(self.name)
+        """``<output_dir>/<name>/``; a profile that changes anything writes to
+        ``<output_dir>/<name>-<profile>/``, so ``make run`` (quick) never overwrites the full
+        leaderboard."""
+        return Path(self.output_dir) / _safe(self.folder or self.name)
 
     def runs(self, overrides: Mapping[str, Any] | None = None) -> list[RunSpec]:
         """Every (dataset, protocol, model, seed) run, in the order they are executed.
@@ -513,6 +519,7 @@ def _build(
         timeout=float(timeout) if timeout is not None else None, threads=threads,
         output_dir=output_dir,
         description=str(settings.get("description") or ""),
+        folder=f"{name.strip()}-{profile}" if profile and from_profile else name.strip(),
     )
 
 
