@@ -154,9 +154,18 @@ class LLMAugRec(GeneralRecommender):
         chosen = warm[torch.randperm(len(warm), device=warm.device)[: self.llm_finetune_items]]
         return self.item_text.index_copy(0, chosen, self._encode_items(chosen, grad=True))
 
-    def item_representation(self) -> torch.Tensor:
-        """``[n_items, d]``: ID (zero for cold items, dropped at random in training) + text."""
-        ids = drop_rows(self.item_embedding.weight * self.warm_item, self.id_dropout, self.training)
+    def item_id_mask(self) -> torch.Tensor:
+        """``[n_items, 1]``: 1 where an item's ID part (embedding and bias) is used.
+
+        0 for cold items (no training interaction) and, in training, for a random ``id_dropout``
+        share of the items: the dropped ones are scored exactly as a cold item is at test time.
+        """
+        return drop_rows(self.warm_item, self.id_dropout, self.training)
+
+    def item_representation(self, id_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``[n_items, d]``: ID (masked by :meth:`item_id_mask`) fused with text."""
+        id_mask = self.item_id_mask() if id_mask is None else id_mask
+        ids = self.item_embedding.weight * id_mask
         return self.item_fusion(ids, self.item_adapter(self._item_text_features()))
 
     def user_text_features(
@@ -189,10 +198,12 @@ class LLMAugRec(GeneralRecommender):
             return ids
         return self.user_fusion(ids, self.user_adapter(text))
 
-    def item_bias_vector(self) -> torch.Tensor:
+    def item_bias_vector(self, id_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``[n_items]`` learned biases, zero where the ID part is masked (cold / dropped)."""
         if self.item_bias is None:
             return torch.zeros(self.n_items, device=self.item_embedding.weight.device)
-        return (self.item_bias.weight * self.warm_item).squeeze(1)
+        id_mask = self.warm_item if id_mask is None else id_mask
+        return (self.item_bias.weight * id_mask).squeeze(1)
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.user_representation(), self.item_representation()
@@ -207,8 +218,9 @@ class LLMAugRec(GeneralRecommender):
         neg_item = interaction[self.NEG_ITEM_ID]
 
         u_e = self.user_representation(user, exclude=pos_item)
-        item_all = self.item_representation()
-        bias = self.item_bias_vector()
+        id_mask = self.item_id_mask()
+        item_all = self.item_representation(id_mask)
+        bias = self.item_bias_vector(id_mask)
         pos_scores = (u_e * item_all[pos_item]).sum(dim=1) + bias[pos_item]
         neg_scores = (u_e * item_all[neg_item]).sum(dim=1) + bias[neg_item]
         if self.loss_type == "BPR":
