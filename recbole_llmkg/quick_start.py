@@ -9,6 +9,7 @@ prediction, which is slow and ran MCCLK out of memory on ml-1m.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from logging import getLogger
 from typing import Any
@@ -32,8 +33,14 @@ class RunOutcome:
     dataset: Any
 
 
-def execute(config: Config, saved: bool = True) -> RunOutcome:
-    """Train on the train split, early-stop on valid, and score the best model on test."""
+def execute(
+    config: Config, saved: bool = True, before_test: Callable[[Any, Any], None] | None = None
+) -> RunOutcome:
+    """Train on the train split, early-stop on valid, and score the best model on test.
+
+    ``before_test(model, dataset)``, if given, runs between training and the test evaluation
+    (the benchmark uses it to restrict the cold-item test ranking).
+    """
     init_seed(config["seed"], config["reproducibility"])
     init_logger(config)
     logger = getLogger()
@@ -55,6 +62,8 @@ def execute(config: Config, saved: bool = True) -> RunOutcome:
     best_valid_score, best_valid_result = trainer.fit(
         train_data, valid_data, saved=saved, show_progress=config["show_progress"]
     )
+    if before_test is not None:
+        before_test(model, dataset)
     test_result = trainer.evaluate(
         test_data, load_best_model=saved, show_progress=config["show_progress"]
     )

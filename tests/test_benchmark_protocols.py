@@ -7,11 +7,17 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
-from recbole_llmkg.benchmark.protocols import write_cold_item_split
+from recbole_llmkg.benchmark.protocols import (
+    parse_protocol,
+    restrict_ranking,
+    write_cold_item_split,
+)
 from recbole_llmkg.benchmark.runner import run_benchmark
 from recbole_llmkg.config import Config, datasets_dir
+from recbole_llmkg.errors import ConfigError
 
 TINY = datasets_dir() / "tiny"
 
@@ -98,3 +104,50 @@ def test_cold_item_runs_score_cold_items(tmp_path, models):
         assert record["resolved"]["benchmark_filename"] == ["train", "valid", "test"]
         assert 0 <= record["test"]["ndcg@10"] <= 1 and "hit@10" in record["valid"]
         assert record["protocol_slug"] == "cold_item"
+
+
+def test_cold_candidates_only_lift_cold_positives(tmp_path):
+    """Ranking only the cold items removes warm items from above every cold positive, so no
+    accuracy metric can fall; the option is part of the run key only when set."""
+    body = {
+        "name": "cand", "datasets": ["tiny"], "models": ["Pop", "LLMAugRec"], "seeds": [3],
+        "protocols": [{"name": "cold_item", "candidates": "all"},
+                      {"name": "cold_item", "candidates": "cold"}],
+        "metrics": ["Recall", "NDCG", "Hit"], "topk": [5],
+        "headline": "NDCG@5", "eval_batch_size": 4096, "isolation": "inline", "threads": 1,
+        "config": {"epochs": 1}, "output_dir": str(tmp_path / "results"),
+    }
+    path = tmp_path / "cand.yaml"
+    path.write_text(yaml.safe_dump(body), encoding="utf-8")
+    summary = run_benchmark(path, log=lambda _: None, charts=False)
+    assert not summary.failed, [r.get("error") for r in summary.records.values()]
+    by = {(r["model"], r["protocol_slug"]): r["test"] for r in summary.records.values()}
+    assert set(by) == {(m, s) for m in ("Pop", "LLMAugRec")
+                       for s in ("cold_item", "cold_item-candidatescold")}
+    for model in ("Pop", "LLMAugRec"):
+        everything, cold_only = by[(model, "cold_item")], by[(model, "cold_item-candidatescold")]
+        for metric in ("recall@5", "ndcg@5", "hit@5"):
+            assert cold_only[metric] >= everything[metric] - 1e-9, (model, metric)
+    # Pop ranks the (never-trained) cold items last among all items: 0 there, > 0 among cold
+    assert by[("Pop", "cold_item")]["hit@5"] == 0
+    assert by[("Pop", "cold_item-candidatescold")]["hit@5"] > 0
+
+
+def test_restrict_ranking_blocks_every_other_item():
+    class Stub:
+        def full_sort_predict(self, interaction):
+            return torch.arange(12, dtype=torch.float)  # 2 users x 6 items
+
+    model = Stub()
+    restrict_ranking(model, torch.tensor([2, 5]), 6)
+    scores = model.full_sort_predict(None).view(2, 6)
+    assert torch.equal(torch.isfinite(scores), torch.tensor([[0, 0, 1, 0, 0, 1]] * 2).bool())
+    assert scores[1, 5] == 11
+
+
+def test_bad_candidates_value_names_the_key():
+    with pytest.raises(ConfigError, match=r"protocols\[0\]\.candidates"):
+        parse_protocol({"name": "cold_item", "candidates": "warm"}, "b.yaml", "protocols[0]")
+    # the default leaves the protocol (and so the keys of finished runs) unchanged
+    assert parse_protocol({"name": "cold_item", "candidates": "all"}, "b.yaml", "p") == \
+        parse_protocol("cold_item", "b.yaml", "p")

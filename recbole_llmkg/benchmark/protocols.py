@@ -12,6 +12,10 @@
     as RecBole "benchmark files" (``<dataset>.train.inter`` etc.) under the results folder and
     read with ``benchmark_filename``; RecBole applies no filtering to such files, so no cold item
     or interaction is dropped (the worker checks this on the loaded dataset).
+    ``candidates: cold`` ranks only the cold items at test (warm items are scored -inf): with all
+    items as candidates a model must also rank never-seen items above the popular warm ones, and
+    on ml-100k every model we ran scores about 0 there, so ``cold`` is what separates models that
+    can describe a new item (text, KG) from those that cannot.
 """
 
 from __future__ import annotations
@@ -33,10 +37,15 @@ from recbole_llmkg.errors import ConfigError, DataError
 SPLIT_FILES = ("train", "valid", "test")
 SPLIT_FORMAT_VERSION = 2
 
-# name -> parameter defaults; a parameter not listed here is an error.
+# name -> parameter defaults; a parameter not listed here (or in OPTIONAL) is an error.
 PROTOCOLS: dict[str, dict[str, Any]] = {
     "standard": {},
     "cold_item": {"cold_fraction": 0.1},
+}
+# name -> {parameter: (default, allowed values)}: parameters that join a run's identity only
+# when set to a non-default value, so adding one never changes the keys of finished runs.
+OPTIONAL: dict[str, dict[str, tuple[Any, tuple[Any, ...]]]] = {
+    "cold_item": {"candidates": ("all", ("all", "cold"))},
 }
 
 _FULL_RANKING = {"valid": "full", "test": "full"}
@@ -57,11 +66,20 @@ def parse_protocol(entry: Any, where: str, key: str) -> ProtocolEntry:
         raise ConfigError(f"{where}: key '{key}': unknown protocol '{name}' "
                           f"(protocols: {', '.join(PROTOCOLS)}).")
     params = dict(PROTOCOLS[name])
+    optional = OPTIONAL.get(name, {})
     for param, value in entry.items():
         if param == "name":
             continue
+        if param in optional:
+            default, allowed_values = optional[param]
+            if value not in allowed_values:
+                raise ConfigError(f"{where}: key '{key}.{param}' must be one of "
+                                  f"{', '.join(map(str, allowed_values))}, got {value!r}.")
+            if value != default:
+                params[param] = value
+            continue
         if param not in params:
-            allowed = ", ".join(PROTOCOLS[name]) or "none"
+            allowed = ", ".join([*PROTOCOLS[name], *optional]) or "none"
             raise ConfigError(f"{where}: unknown key '{key}.{param}' for protocol '{name}' "
                               f"(parameters: {allowed}).")
         params[param] = value
@@ -110,6 +128,35 @@ def prepare(run: RunSpec, data_root: Path) -> tuple[dict[str, Any], dict[str, An
         }
         return extra, split
     raise ConfigError(f"Unknown protocol '{run.protocol.name}'.")
+
+
+def cold_test_candidates(run: RunSpec, dataset: Any, info: Mapping[str, Any]) -> Any:
+    """Internal item ids the test ranking is restricted to, or None for all items."""
+    if run.protocol.params.get("candidates", "all") == "all":
+        return None
+    import torch
+
+    ids = dataset.token2id(dataset.iid_field, list(info["cold_items"]))
+    return torch.as_tensor(np.atleast_1d(ids), dtype=torch.long)
+
+
+def restrict_ranking(model: Any, items: Any, n_items: int) -> None:
+    """Make ``model.full_sort_predict`` score every item outside ``items`` -inf.
+
+    Set on the instance, so it survives the best-checkpoint reload before the test evaluation.
+    """
+    import torch
+
+    original = model.full_sort_predict
+    blocked = torch.ones(n_items, dtype=torch.bool)
+    blocked[items] = False
+
+    def full_sort_predict(interaction):
+        scores = original(interaction).reshape(-1, n_items).clone()
+        scores[:, blocked.to(scores.device)] = -torch.inf
+        return scores.reshape(-1)
+
+    model.full_sort_predict = full_sort_predict
 
 
 def verify_loaded(run: RunSpec, dataset: Any, info: Mapping[str, Any]) -> dict[str, Any]:

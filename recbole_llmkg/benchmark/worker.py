@@ -85,8 +85,13 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
     on_cuda = getattr(device, "type", str(device)) == "cuda"
     if on_cuda:
         torch.cuda.reset_peak_memory_stats(device)
+    def before_test(model: Any, dataset: Any) -> None:
+        candidates = protocols.cold_test_candidates(run, dataset, split)
+        if candidates is not None:
+            protocols.restrict_ranking(model, candidates, dataset.item_num)
+
     with _timed_construction(config.model_class) as build:
-        outcome = execute(config, saved=True)
+        outcome = execute(config, saved=True, before_test=before_test)
     trainer = outcome.trainer
     protocol_info = protocols.verify_loaded(run, outcome.dataset, split)
     epoch_seconds = list(getattr(trainer, "epoch_seconds", []))
