@@ -140,19 +140,27 @@ def cold_test_candidates(run: RunSpec, dataset: Any, info: Mapping[str, Any]) ->
     return torch.as_tensor(np.atleast_1d(ids), dtype=torch.long)
 
 
-def restrict_ranking(model: Any, items: Any, n_items: int) -> None:
+def restrict_ranking(model: Any, items: Any, n_items: int, seed: int = 0) -> None:
     """Make ``model.full_sort_predict`` score every item outside ``items`` -inf.
 
-    Set on the instance, so it survives the best-checkpoint reload before the test evaluation.
+    Ties are broken at random (seeded): a model that gives every cold item the same score (Pop,
+    ItemKNN, EASE have no signal for them) would otherwise be ranked by ``torch.topk``'s tie
+    order, i.e. RecBole's internal item ids, which follow first appearance in the ``.inter``
+    file and so correlate with popularity. Scores become float64 plus a relative jitter below
+    1/8 of a float32 step, which reorders tied scores only. Set on the instance, so it survives
+    the best-checkpoint reload before the test evaluation.
     """
     import torch
 
     original = model.full_sort_predict
     blocked = torch.ones(n_items, dtype=torch.bool)
     blocked[items] = False
+    generator = torch.Generator().manual_seed(seed)
 
     def full_sort_predict(interaction):
-        scores = original(interaction).reshape(-1, n_items).clone()
+        scores = original(interaction).reshape(-1, n_items).double()
+        jitter = torch.rand(scores.shape, generator=generator, dtype=torch.float64)
+        scores = scores + jitter.to(scores.device) * (scores.abs() * 2.0**-26 + 2.0**-80)
         scores[:, blocked.to(scores.device)] = -torch.inf
         return scores.reshape(-1)
 

@@ -88,7 +88,7 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
     def before_test(model: Any, dataset: Any) -> None:
         candidates = protocols.cold_test_candidates(run, dataset, split)
         if candidates is not None:
-            protocols.restrict_ranking(model, candidates, dataset.item_num)
+            protocols.restrict_ranking(model, candidates, dataset.item_num, run.seed)
 
     with _timed_construction(config.model_class) as build:
         outcome = execute(config, saved=True, before_test=before_test)
