@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from recbole_llmkg.data.knowledge import to_torch_sparse
 from recbole_llmkg.errors import ConfigError, require_choice
 from recbole_llmkg.model.layers_scatter import scatter_softmax
 
@@ -37,20 +38,10 @@ KG_LOSSES = ("transe", "transr")
 # ---------------------------------------------------------------------------------------------
 # Tensor helpers
 # ---------------------------------------------------------------------------------------------
-def scipy_to_torch_sparse(matrix: sp.spmatrix, device: torch.device | str) -> torch.Tensor:
-    """A scipy sparse matrix as a coalesced float32 torch COO tensor on ``device``."""
-    coo = sp.coo_matrix(matrix)
-    indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-    values = torch.from_numpy(coo.data.astype(np.float32))
-    return torch.sparse_coo_tensor(
-        indices, values, coo.shape, device=device, check_invariants=False
-    ).coalesce()
-
-
 def to_sparse_coo(matrix: torch.Tensor | sp.spmatrix, device: torch.device | str) -> torch.Tensor:
     """Any sparse (torch or scipy) or dense matrix as a coalesced float32 torch COO tensor."""
     if isinstance(matrix, sp.spmatrix) or sp.issparse(matrix):
-        return scipy_to_torch_sparse(matrix, device)
+        return to_torch_sparse(matrix, device)
     matrix = matrix.to(device=device, dtype=torch.float32)
     if matrix.layout != torch.sparse_coo:
         matrix = matrix.to_sparse_coo() if matrix.is_sparse_csr else matrix.to_sparse()
@@ -105,7 +96,7 @@ def history_sum(
     as FISM does for the target item in training (Kabbur et al., KDD 2013).
     """
     binary = (sp.csr_matrix(interactions) > 0).astype(np.float32)
-    weights = scipy_to_torch_sparse(binary, features.device)
+    weights = to_torch_sparse(binary, features.device)
     counts = torch.from_numpy(np.asarray(binary.sum(axis=1)).astype(np.float32))
     return torch.sparse.mm(weights, features), counts.to(features.device).view(-1, 1)
 

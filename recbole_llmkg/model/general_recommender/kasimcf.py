@@ -22,12 +22,12 @@ from recbole.model.abstract_recommender import GeneralRecommender
 from recbole.utils import InputType, ModelType
 
 from recbole_llmkg.data import LLMKGDataset
+from recbole_llmkg.data.knowledge import to_torch_sparse
 from recbole_llmkg.errors import require_choice
 from recbole_llmkg.model.layers import (
     blended_cosine_topk,
     dense_rows,
     padded_rows,
-    scipy_to_torch_sparse,
     to_sparse_coo,
     topk_to_sparse,
 )
@@ -68,7 +68,7 @@ class KASimCF(GeneralRecommender):
         self.dummy_param = torch.nn.Parameter(torch.zeros(1))
 
         interactions = dataset.inter_matrix(form="csr").astype(np.float32)
-        self.interaction_matrix = scipy_to_torch_sparse(interactions, self.device)
+        self.interaction_matrix = to_torch_sparse(interactions, self.device)
         self.history_index, self.history_value = padded_rows(interactions, self.device)
         self.neighbour_index = None  # [n, k] top-k neighbour ids (item / user modes)
         self.neighbour_value = None  # [n, k] their similarities
