@@ -76,19 +76,27 @@ def test_explicit_data_path_is_honoured_for_ml100k():
     assert bundled["data_path"] != ours["data_path"]
 
 
-@pytest.mark.parametrize("models", [["Pop", "BPR"], ["CKE", "KGIN"]])
-def test_cold_item_runs_score_cold_items(tmp_path, models):
+def run_tiny_board(tmp_path: Path, name: str, **settings):
+    """Run a one-seed, one-epoch benchmark on tiny inline; every run must succeed."""
     body = {
-        "name": "cold", "datasets": ["tiny"], "models": models, "seeds": [3],
-        "protocols": [{"name": "cold_item", "cold_fraction": 0.1}],
-        "metrics": ["Recall", "NDCG", "Hit", "ItemCoverage"], "topk": [10],
-        "headline": "NDCG@10", "eval_batch_size": 4096, "isolation": "inline", "threads": 1,
-        "config": {"epochs": 1}, "output_dir": str(tmp_path / "results"),
+        "name": name, "datasets": ["tiny"], "seeds": [3], "eval_batch_size": 4096,
+        "isolation": "inline", "threads": 1, "config": {"epochs": 1},
+        "output_dir": str(tmp_path / "results"), **settings,
     }
-    path = tmp_path / "cold.yaml"
+    path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(body), encoding="utf-8")
     summary = run_benchmark(path, log=lambda _: None, charts=False)
     assert not summary.failed, [r.get("error") for r in summary.records.values()]
+    return summary
+
+
+@pytest.mark.parametrize("models", [["Pop", "BPR"], ["CKE", "KGIN"]])
+def test_cold_item_runs_score_cold_items(tmp_path, models):
+    summary = run_tiny_board(
+        tmp_path, "cold", models=models,
+        protocols=[{"name": "cold_item", "cold_fraction": 0.1}],
+        metrics=["Recall", "NDCG", "Hit", "ItemCoverage"], topk=[10], headline="NDCG@10",
+    )
     meta = json.loads(next((tmp_path / "results" / "cold" / "data").rglob("split.json"))
                       .read_text())
     cold = set(meta["cold_items"])
@@ -109,18 +117,12 @@ def test_cold_item_runs_score_cold_items(tmp_path, models):
 def test_cold_candidates_only_lift_cold_positives(tmp_path):
     """Ranking only the cold items removes warm items from above every cold positive, so no
     accuracy metric can fall; the option is part of the run key only when set."""
-    body = {
-        "name": "cand", "datasets": ["tiny"], "models": ["Pop", "LLMAugRec"], "seeds": [3],
-        "protocols": [{"name": "cold_item", "candidates": "all"},
-                      {"name": "cold_item", "candidates": "cold"}],
-        "metrics": ["Recall", "NDCG", "Hit"], "topk": [5],
-        "headline": "NDCG@5", "eval_batch_size": 4096, "isolation": "inline", "threads": 1,
-        "config": {"epochs": 1}, "output_dir": str(tmp_path / "results"),
-    }
-    path = tmp_path / "cand.yaml"
-    path.write_text(yaml.safe_dump(body), encoding="utf-8")
-    summary = run_benchmark(path, log=lambda _: None, charts=False)
-    assert not summary.failed, [r.get("error") for r in summary.records.values()]
+    summary = run_tiny_board(
+        tmp_path, "cand", models=["Pop", "LLMAugRec"],
+        protocols=[{"name": "cold_item", "candidates": "all"},
+                   {"name": "cold_item", "candidates": "cold"}],
+        metrics=["Recall", "NDCG", "Hit"], topk=[5], headline="NDCG@5",
+    )
     by = {(r["model"], r["protocol_slug"]): r["test"] for r in summary.records.values()}
     assert set(by) == {(m, s) for m in ("Pop", "LLMAugRec")
                        for s in ("cold_item", "cold_item-candidatescold")}
