@@ -60,6 +60,17 @@ def model_path(config: Any) -> str:
     return default_model_path() if path in (None, "") else os.path.expanduser(str(path))
 
 
+def encoder_settings(config: Any) -> dict[str, Any]:
+    """The :class:`~recbole_llmkg.llm.encoder.TextEncoder` arguments the ``llm_*`` keys give."""
+    return {
+        "model_path": model_path(config),
+        "pooling": str(setting(config, "llm_pooling")),
+        "max_length": int(setting(config, "llm_max_length")),
+        "batch_size": int(setting(config, "llm_batch_size")),
+        "normalize": bool(setting(config, "llm_normalize")),
+    }
+
+
 def cache_dir(config: Any) -> Path | None:
     """Where embeddings are cached; ``None`` when ``llm_cache_dir`` is ``False``."""
     value = setting(config, "llm_cache_dir")

@@ -290,19 +290,9 @@ class TextMixin:
         return list(texts)
 
     # -- embeddings ---------------------------------------------------------------------------
-    def _encoder_settings(self) -> dict[str, Any]:
-        path = settings.model_path(self.config)
-        return {
-            "model_path": path,
-            "pooling": str(self._setting("llm_pooling")),
-            "max_length": int(self._setting("llm_max_length")),
-            "batch_size": int(self._setting("llm_batch_size")),
-            "normalize": bool(self._setting("llm_normalize")),
-        }
-
     def _encode(self, name: str, texts: list[str], template: str | None) -> torch.Tensor:
         """Embed ``texts[1:]`` (row 0 = zeros) through the disk cache and the text encoder."""
-        enc = self._encoder_settings()
+        enc = settings.encoder_settings(self.config)
         path = enc["model_path"]
         if not os.path.isdir(path):
             raise ConfigError(

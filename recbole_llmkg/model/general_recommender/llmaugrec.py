@@ -19,7 +19,7 @@ from recbole.model.loss import BPRLoss, EmbLoss
 from recbole.utils import InputType
 
 from recbole_llmkg.data import LLMTextDataset
-from recbole_llmkg.data.settings import model_path, setting
+from recbole_llmkg.data.settings import encoder_settings
 from recbole_llmkg.errors import require_choice
 from recbole_llmkg.llm.encoder import TextEncoder
 from recbole_llmkg.model.layers import (
@@ -114,14 +114,7 @@ class LLMAugRec(GeneralRecommender):
         # trains it and checkpoints hold it)
         self.text_model = None
         if not self.llm_freeze:
-            encoder = TextEncoder(
-                model_path(config),
-                pooling=setting(config, "llm_pooling"),
-                max_length=setting(config, "llm_max_length"),
-                batch_size=setting(config, "llm_batch_size"),
-                normalize=setting(config, "llm_normalize"),
-                device=self.device,
-            )
+            encoder = TextEncoder(**encoder_settings(config), device=self.device)
             self.text_model = encoder.model
             encoder.model = None  # owned by this module from here on
             self._encoder = encoder
