@@ -7,9 +7,12 @@ directory, so each test runs from its ``tmp_path`` and nothing lands in the repo
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +110,62 @@ def subprocess_env():
         p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
     )
     return env
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared builders (import them with ``from conftest import ...``)
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def tiny_copy(tmp_path) -> Path:
+    """A private copy of datasets/tiny; returns the folder to use as ``data_path``."""
+    from recbole_llmkg.config import datasets_dir
+
+    shutil.copytree(datasets_dir() / "tiny", tmp_path / "data" / "tiny")
+    return tmp_path / "data"
+
+
+def make_config(tmp_path: Path, model: Any = "BPR", data_path: Path | None = None,
+                **overrides: Any):
+    """A plugin :class:`~recbole_llmkg.config.Config` on tiny, embedding cache under tmp."""
+    from recbole_llmkg.config import Config
+
+    config_dict = {"llm_cache_dir": str(tmp_path / "cache"), "show_progress": False, **overrides}
+    if data_path is not None:
+        config_dict["data_path"] = str(data_path)
+    return Config(model=model, dataset="tiny", config_dict=config_dict, cmd_args=[])
+
+
+def rewrite_lines(path: Path, fn: Callable[[list[str]], list[str]]) -> None:
+    """Replace the lines of a text file by ``fn(lines)``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(fn(lines)) + "\n", encoding="utf-8")
+
+
+def warning_messages(caplog) -> list[str]:
+    """The messages of the WARNING records ``caplog`` captured."""
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def build_run(name: Any, tmp_path: Path, **overrides: Any):
+    """Config, model, trainer and (train, valid, test) loaders for ``name`` on tiny (2 epochs)."""
+    from recbole.data import data_preparation
+    from recbole.utils import init_seed
+
+    from recbole_llmkg import Config, create_dataset, get_trainer
+
+    config_dict = {
+        "epochs": 2,
+        "use_gpu": False,
+        "state": "ERROR",
+        "checkpoint_dir": str(tmp_path / "saved"),
+        "train_batch_size": 128,
+        **overrides,
+    }
+    config = Config(name, "tiny", config_dict=config_dict, cmd_args=[])
+    init_seed(config["seed"], config["reproducibility"])
+    dataset = create_dataset(config)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+    init_seed(config["seed"], config["reproducibility"])
+    model = config.model_class(config, train_data._dataset).to(config["device"])
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    return config, model, trainer, (train_data, valid_data, test_data)

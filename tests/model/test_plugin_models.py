@@ -10,41 +10,13 @@ import sys
 
 import pytest
 import torch
-from recbole.data import data_preparation
+from conftest import build_run
 from recbole.utils import ModelType, init_seed
 
-from recbole_llmkg import Config, create_dataset, get_trainer
 from recbole_llmkg.compat import trusted_checkpoint
 from recbole_llmkg.utils import own_models
 
 MODELS = sorted(own_models())
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    """No pytest argv for RecBole's command-line parser; logs and checkpoints under tmp."""
-    monkeypatch.setattr(sys, "argv", ["pytest"])
-    monkeypatch.chdir(tmp_path)
-
-
-def build(name: str, tmp_path, **overrides):
-    """Config, dataset splits, model and trainer for ``name`` on tiny (CPU, 2 epochs)."""
-    config_dict = {
-        "epochs": 2,
-        "use_gpu": False,
-        "state": "ERROR",
-        "checkpoint_dir": str(tmp_path / "saved"),
-        "train_batch_size": 128,
-        **overrides,
-    }
-    config = Config(name, "tiny", config_dict=config_dict, cmd_args=[])
-    init_seed(config["seed"], config["reproducibility"])
-    dataset = create_dataset(config)
-    train_data, valid_data, test_data = data_preparation(config, dataset)
-    init_seed(config["seed"], config["reproducibility"])
-    model = config.model_class(config, train_data._dataset).to(config["device"])
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-    return config, model, trainer, (train_data, valid_data, test_data)
 
 
 def fit_recording_losses(trainer, train_data, valid_data):
@@ -81,7 +53,7 @@ def trained(tmp_path_factory):
             saved_argv = sys.argv
             sys.argv = ["pytest"]
             try:
-                config, model, trainer, data = build(name, tmp)
+                config, model, trainer, data = build_run(name, tmp)
                 losses = fit_recording_losses(trainer, data[0], data[1])
                 test_result = trainer.evaluate(data[2], load_best_model=True)
             finally:

@@ -3,45 +3,20 @@
 from __future__ import annotations
 
 import logging
-import shutil
-from pathlib import Path
 
 import pytest
+from conftest import make_config, rewrite_lines, warning_messages
 from recbole.data.dataset import Dataset
 
-from recbole_llmkg.config import Config, datasets_dir
 from recbole_llmkg.data import LLMKGDataset, LLMTextDataset
 from recbole_llmkg.data.atomic import check_atomic_file
 from recbole_llmkg.errors import ConfigError, DataError
 
 
-@pytest.fixture
-def tiny_copy(tmp_path) -> Path:
-    shutil.copytree(datasets_dir() / "tiny", tmp_path / "data" / "tiny")
-    return tmp_path / "data"
-
-
-def make_config(tmp_path, data_path, model="BPR", **overrides) -> Config:
-    config_dict = {
-        "data_path": str(data_path),
-        "llm_cache_dir": str(tmp_path / "cache"),
-        "show_progress": False,
-        **overrides,
-    }
-    return Config(model=model, dataset="tiny", config_dict=config_dict, cmd_args=[])
-
-
-def edit_lines(path: Path, fn) -> None:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    path.write_text("\n".join(fn(lines)) + "\n", encoding="utf-8")
-
-
-def warnings_of(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-
-
 def test_template_naming_an_unloaded_field(tmp_path, tiny_copy):
-    config = make_config(tmp_path, tiny_copy, item_text_template="{movie_title} by {director}")
+    config = make_config(
+        tmp_path, data_path=tiny_copy, item_text_template="{movie_title} by {director}"
+    )
     with pytest.raises(ConfigError) as err:
         LLMTextDataset(config)
     message = str(err.value)
@@ -51,7 +26,7 @@ def test_template_naming_an_unloaded_field(tmp_path, tiny_copy):
 
 
 def test_template_field_removed_by_unload_col(tmp_path, tiny_copy):
-    config = make_config(tmp_path, tiny_copy, unload_col={"user": ["occupation"]})
+    config = make_config(tmp_path, data_path=tiny_copy, unload_col={"user": ["occupation"]})
     with pytest.raises(
         ConfigError, match="'user_text_template' names field 'occupation'.*tiny.user"
     ):
@@ -59,7 +34,7 @@ def test_template_field_removed_by_unload_col(tmp_path, tiny_copy):
 
 
 def test_bad_template_syntax(tmp_path, tiny_copy):
-    config = make_config(tmp_path, tiny_copy, item_text_template="{movie_title[0]}")
+    config = make_config(tmp_path, data_path=tiny_copy, item_text_template="{movie_title[0]}")
     with pytest.raises(ConfigError, match="item_text_template"):
         LLMTextDataset(config)
 
@@ -75,24 +50,25 @@ def test_empty_and_missing_texts_get_placeholder_and_one_warning(tmp_path, tiny_
                 out.append(line)
         return out
 
-    edit_lines(tiny_copy / "tiny" / "tiny.item", blank)
+    rewrite_lines(tiny_copy / "tiny" / "tiny.item", blank)
     caplog.set_level(logging.WARNING, logger="recbole_llmkg")
-    dataset = LLMTextDataset(make_config(tmp_path, tiny_copy))
+    dataset = LLMTextDataset(make_config(tmp_path, data_path=tiny_copy))
     texts = dataset.item_texts()
     for token in ("1", "2", "3", "4", "5"):
         assert texts[dataset.field2token_id["item_id"][token]] == "unknown"
-    plain = Dataset(make_config(tmp_path, tiny_copy))  # RecBole's, not loading .item for BPR
+    # RecBole's own Dataset, which does not load .item for BPR
+    plain = Dataset(make_config(tmp_path, data_path=tiny_copy))
     assert len(dataset.inter_feat) == len(plain.inter_feat)  # rows without .item text are kept
-    about_items = [m for m in warnings_of(caplog) if "item texts are empty" in m]
+    about_items = [m for m in warning_messages(caplog) if "item texts are empty" in m]
     assert len(about_items) == 1 and about_items[0].startswith("5 of 80 item texts")
     assert dataset.item_text_embeddings().shape == (81, 384)
 
 
 def test_link_rows_for_unknown_items_are_counted(tmp_path, tiny_copy, caplog):
-    edit_lines(tiny_copy / "tiny" / "tiny.link", lambda ls: ls + ["9001\tm.d10", "9002\tm.a16"])
+    rewrite_lines(tiny_copy / "tiny" / "tiny.link", lambda ls: ls + ["9001\tm.d10", "9002\tm.a16"])
     caplog.set_level(logging.WARNING, logger="recbole_llmkg")
-    dataset = LLMKGDataset(make_config(tmp_path, tiny_copy, model="CKE"))
-    found = [m for m in warnings_of(caplog) if "tiny.link" in m]
+    dataset = LLMKGDataset(make_config(tmp_path, data_path=tiny_copy, model="CKE"))
+    found = [m for m in warning_messages(caplog) if "tiny.link" in m]
     assert len(found) == 1 and found[0].startswith("2 of 78 rows")
     assert "9001" not in dataset.field2token_id["item_id"]
 
@@ -104,9 +80,9 @@ def test_malformed_kg_line_names_file_and_line(tmp_path, tiny_copy, bad_line):
     def insert(lines):
         return lines[:10] + [bad_line] + lines[10:]
 
-    edit_lines(tiny_copy / "tiny" / "tiny.kg", insert)
+    rewrite_lines(tiny_copy / "tiny" / "tiny.kg", insert)
     with pytest.raises(DataError) as err:
-        LLMKGDataset(make_config(tmp_path, tiny_copy, model="CKE"))
+        LLMKGDataset(make_config(tmp_path, data_path=tiny_copy, model="CKE"))
     message = str(err.value)
     assert str(tiny_copy / "tiny" / "tiny.kg") in message
     assert "line 11" in message and "expected 3 columns" in message
@@ -133,8 +109,8 @@ def test_non_utf8_bytes_are_replaced_with_a_warning(tmp_path, tiny_copy, caplog)
     data = item_file.read_bytes().replace(b"The Endless River 2", b"The Endl\xe9ss River 2")
     item_file.write_bytes(data)
     caplog.set_level(logging.WARNING, logger="recbole_llmkg")
-    dataset = LLMTextDataset(make_config(tmp_path, tiny_copy))
+    dataset = LLMTextDataset(make_config(tmp_path, data_path=tiny_copy))
     text = dataset.item_texts()[dataset.field2token_id["item_id"]["2"]]
     assert text.startswith("The Endl\ufffdss River 2")
-    found = [m for m in warnings_of(caplog) if "not valid utf-8" in m]
+    found = [m for m in warning_messages(caplog) if "not valid utf-8" in m]
     assert len(found) == 1 and str(item_file) in found[0] and "line 3" in found[0]

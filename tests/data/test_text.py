@@ -4,38 +4,18 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import make_config, rewrite_lines
 from recbole.data import data_preparation
 from recbole.data.dataset import Dataset
 
-from recbole_llmkg.config import Config, datasets_dir
 from recbole_llmkg.data import LLMKGDataset, LLMTextDataset
 from recbole_llmkg.errors import ConfigError, DataError
 from recbole_llmkg.llm.templates import render, template_fields
-
-
-@pytest.fixture
-def tiny_copy(tmp_path) -> Path:
-    """A private copy of datasets/tiny (data_path = the returned folder)."""
-    shutil.copytree(datasets_dir() / "tiny", tmp_path / "data" / "tiny")
-    return tmp_path / "data"
-
-
-def make_config(tmp_path, model="BPR", data_path=None, **overrides) -> Config:
-    config_dict = {"llm_cache_dir": str(tmp_path / "cache"), "show_progress": False, **overrides}
-    if data_path is not None:
-        config_dict["data_path"] = str(data_path)
-    return Config(model=model, dataset="tiny", config_dict=config_dict, cmd_args=[])
-
-
-def rewrite(path: Path, fn) -> None:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    path.write_text("\n".join(fn(lines)) + "\n", encoding="utf-8")
 
 
 def test_template_helpers():
@@ -89,7 +69,7 @@ def distinct_titles(data_path: Path) -> None:
             out.append("\t".join(cols))
         return out
 
-    rewrite(data_path / "tiny" / "tiny.item", fn)
+    rewrite_lines(data_path / "tiny" / "tiny.item", fn)
 
 
 @pytest.mark.parametrize("dataset_class,model", [(LLMTextDataset, "BPR"), (LLMKGDataset, "CKE")])

@@ -4,29 +4,21 @@ fine-tuning the text encoder, and KASimCF against hand-computed neighbourhood sc
 from __future__ import annotations
 
 import math
-import sys
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from conftest import build_run
 from recbole.data.interaction import Interaction
 from recbole.utils import KGDataLoaderState
+from test_plugin_models import fit_recording_losses
 
 from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.model.general_recommender.kasimcf import KASimCF
 from recbole_llmkg.model.trainers import KGLLMGNNTrainer
 from recbole_llmkg.trainer import with_safe_checkpoints
-
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-from test_plugin_models import build, fit_recording_losses  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["pytest"])
-    monkeypatch.chdir(tmp_path)
 
 
 def cold_items(train_dataset) -> torch.Tensor:
@@ -47,7 +39,7 @@ def scores_of(model, users: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------------- cold items
 @pytest.mark.parametrize("name", ["LLMAugRec", "KGLLMGNN"])
 def test_cold_items_are_scored_from_text(name, tmp_path):
-    config, model, trainer, data = build(name, tmp_path, epochs=2)
+    config, model, trainer, data = build_run(name, tmp_path, epochs=2)
     trainer.fit(data[0], data[1], saved=False, show_progress=False)
     cold = cold_items(data[0]._dataset)
     assert len(cold) >= 1, "tiny should hold items without training interactions"
@@ -84,18 +76,18 @@ def test_cold_items_are_scored_from_text(name, tmp_path):
     ],
 )
 def test_llmaugrec_options_train(overrides, tmp_path):
-    config, model, trainer, data = build("LLMAugRec", tmp_path, **overrides)
+    config, model, trainer, data = build_run("LLMAugRec", tmp_path, **overrides)
     losses = fit_recording_losses(trainer, data[0], data[1])
     assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0]
 
 
 def test_llmaugrec_rejects_unknown_loss(tmp_path):
     with pytest.raises(ConfigError, match="loss_type"):
-        build("LLMAugRec", tmp_path, loss_type="hinge")
+        build_run("LLMAugRec", tmp_path, loss_type="hinge")
 
 
 def test_llmaugrec_fine_tunes_the_text_encoder(tmp_path):
-    config, model, trainer, data = build(
+    config, model, trainer, data = build_run(
         "LLMAugRec", tmp_path, llm_freeze=False, llm_finetune_items=8, epochs=1,
         learning_rate=1e-3,
     )
@@ -125,13 +117,13 @@ def test_llmaugrec_fine_tunes_the_text_encoder(tmp_path):
     ],
 )
 def test_kgllmgnn_options_train(overrides, tmp_path):
-    config, model, trainer, data = build("KGLLMGNN", tmp_path, **overrides)
+    config, model, trainer, data = build_run("KGLLMGNN", tmp_path, **overrides)
     losses = fit_recording_losses(trainer, data[0], data[1])
     assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0]
 
 
 def test_kgllmgnn_alternate_training_runs_kg_passes(tmp_path):
-    config, model, _, data = build("KGLLMGNN", tmp_path, kg_training="alternate", epochs=2)
+    config, model, _, data = build_run("KGLLMGNN", tmp_path, kg_training="alternate", epochs=2)
     trainer = with_safe_checkpoints(KGLLMGNNTrainer)(config, model)
     calls = []
     kg_loss = model.calculate_kg_loss
@@ -152,7 +144,7 @@ def test_kgllmgnn_alternate_training_runs_kg_passes(tmp_path):
 
 
 def test_kgllmgnn_joint_mode_adds_the_kg_loss(tmp_path):
-    config, model, trainer, data = build("KGLLMGNN", tmp_path, kg_loss_weight=0.0)
+    config, model, trainer, data = build_run("KGLLMGNN", tmp_path, kg_loss_weight=0.0)
     data[0].set_mode(KGDataLoaderState.RSKG)
     batch = next(iter(data[0]))
     assert model.HEAD_ENTITY_ID in batch
