@@ -1,0 +1,70 @@
+"""Tie a child process's life to its parent's, so no run outlives the runner that started it.
+
+``python -m recbole_llmkg.benchmark.lifeline PARENT_PID MODULE [ARGS...]`` arms two checks, then
+runs ``MODULE`` as ``__main__`` with ``ARGS``:
+
+- Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``: the kernel kills this process the moment the
+  parent thread that started it exits (also after ``kill -9`` of the parent alone).
+- Everywhere: a daemon thread that exits the process once ``os.getppid()`` changes (the child
+  was re-parented because its parent died).
+
+An orphaned run would otherwise keep training, compete for the CPU with the resumed benchmark,
+and could write into folders that a newer attempt uses.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import runpy
+import signal
+import sys
+import threading
+import time
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+ORPHANED_EXIT_CODE = 125
+WATCH_INTERVAL_SECONDS = 0.5
+
+
+def set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:
+    """Ask the Linux kernel to send ``sig`` when the parent dies; False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def die_with_parent(parent_pid: int, interval: float = WATCH_INTERVAL_SECONDS) -> None:
+    """Exit now if ``parent_pid`` is no longer the parent, and whenever it stops being it."""
+    set_parent_death_signal()
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(ORPHANED_EXIT_CODE)
+    threading.Thread(target=_watch, args=(parent_pid, interval), daemon=True,
+                     name="lifeline").start()
+
+
+def _watch(parent_pid: int, interval: float) -> None:
+    while True:
+        time.sleep(interval)
+        if os.getppid() != parent_pid:
+            os._exit(ORPHANED_EXIT_CODE)  # no clean-up: the next runner clears the scratch
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Arm :func:`die_with_parent`, then run the given module as the main program."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) < 2 or not args[0].isdigit():
+        raise SystemExit("usage: python -m recbole_llmkg.benchmark.lifeline PARENT_PID MODULE "
+                         "[ARGS...]")
+    parent_pid, module, *rest = args
+    die_with_parent(int(parent_pid))
+    sys.argv = [module, *rest]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main()
