@@ -18,6 +18,7 @@ re-raises.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import secrets
@@ -282,8 +283,8 @@ def check_run_configs(spec: BenchmarkSpec, runs: Sequence[RunSpec]) -> None:
             continue
         checked.add(signature)
         try:
-            Config(run.model.name, run.dataset, cmd_args=[],
-                   config_dict={**run.config, "eval_args": STANDARD_EVAL_ARGS})
+            Config(run.model.name, run.dataset, cmd_args=[],  # RecBole edits nested dicts
+                   config_dict=copy.deepcopy({**run.config, "eval_args": STANDARD_EVAL_ARGS}))
         except Exception as error:  # any failure here would fail the run after the others
             message = " ".join(str(error).split()) or type(error).__name__
             where = f"models[{index.get(run.model.label, '?')}].config"
