@@ -1,7 +1,9 @@
 """Tie a child process's life to its parent's, so no run outlives the runner that started it.
 
-``python -m recbole_llmkg.benchmark.lifeline PARENT_PID MODULE [ARGS...]`` arms two checks, then
-runs ``MODULE`` as ``__main__`` with ``ARGS``:
+``python .../benchmark/lifeline.py PARENT_PID MODULE [ARGS...]`` arms two checks, then runs
+``MODULE`` as ``__main__`` with ``ARGS`` (:func:`command` builds that line). It is started by
+file path, not with ``-m``, so it is armed before the package (torch, RecBole) is imported,
+which takes seconds; it imports nothing from the package itself. The checks:
 
 - Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``: the kernel kills this process the moment the
   parent thread that started it exits (also after ``kill -9`` of the parent alone).
@@ -54,12 +56,16 @@ def _watch(parent_pid: int, interval: float) -> None:
             os._exit(ORPHANED_EXIT_CODE)  # no clean-up: the next runner clears the scratch
 
 
+def command(parent_pid: int, module: str, *args: str) -> list[str]:
+    """The child's command line: this file under the current interpreter, then the module."""
+    return [sys.executable, os.path.abspath(__file__), str(parent_pid), module, *args]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Arm :func:`die_with_parent`, then run the given module as the main program."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) < 2 or not args[0].isdigit():
-        raise SystemExit("usage: python -m recbole_llmkg.benchmark.lifeline PARENT_PID MODULE "
-                         "[ARGS...]")
+        raise SystemExit("usage: lifeline.py PARENT_PID MODULE [ARGS...]")
     parent_pid, module, *rest = args
     die_with_parent(int(parent_pid))
     sys.argv = [module, *rest]
@@ -67,4 +73,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+        del sys.path[0]  # run by path: the package's folder must not shadow top-level modules
     main()

@@ -25,7 +25,6 @@ import secrets
 import shlex
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from recbole_llmkg.benchmark import lifeline
 from recbole_llmkg.benchmark.scratch import Scratch, clean_stale
 from recbole_llmkg.benchmark.spec import (
     BenchmarkSpec,
@@ -371,8 +371,8 @@ def _execute_in_child(payload: dict[str, Any], scratch: Scratch, log_file: Path,
     out_path = scratch.path / "result.json"
     write_json_atomic(payload_path, payload)
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "recbole_llmkg.benchmark.lifeline", str(os.getpid()),
-               "recbole_llmkg.benchmark.worker", str(payload_path), str(out_path)]
+    command = lifeline.command(os.getpid(), "recbole_llmkg.benchmark.worker", str(payload_path),
+                               str(out_path))
     with open(log_file, "w", encoding="utf-8") as log:
         child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                  env=_child_env(payload["run"].get("threads")))

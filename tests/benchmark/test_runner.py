@@ -269,14 +269,15 @@ def start_cli(path: Path, cwd: Path, env: dict[str, str]) -> subprocess.Popen:
 def killed_mid_run(tmp_path: Path, env: dict[str, str], kill) -> tuple[Path, dict[str, Any]]:
     """Start a 2-run subprocess board, let Pop finish, ``kill(runner)`` while BPR trains;
     returns the board file and the saved Pop record."""
-    slow_bpr = {"name": "BPR", "config": {"epochs": 60, "stopping_step": 100}}
+    # BPR on tiny takes a few ms per epoch: 2000 epochs keep a worker busy for seconds after
+    # the kill, so an orphan would still be running when the test looks for it
+    slow_bpr = {"name": "BPR", "config": {"epochs": 2000, "stopping_step": 10000}}
     path = bench(tmp_path, isolation="subprocess", models=["Pop", slow_bpr], seeds=[1])
     runs = tmp_path / "results" / "unit" / "runs"
     runner_process = start_cli(path, tmp_path, env)
     try:
         wait_for(lambda: len(list(runs.glob("*.json"))) == 1, what="the Pop run to finish")
-        wait_for(lambda: processes_mentioning(f"{tmp_path}/results/unit/tmp/unit")
-                 or processes_mentioning(str(tmp_path / "results" / "unit" / "tmp")),
+        wait_for(lambda: processes_mentioning(str(tmp_path / "results" / "unit" / "tmp")),
                  what="the BPR worker to start")
         time.sleep(1.0)
         kill(runner_process)
@@ -288,14 +289,21 @@ def killed_mid_run(tmp_path: Path, env: dict[str, str], kill) -> tuple[Path, dic
     return path, json.loads(pop_file.read_text())
 
 
+def assert_no_orphan(tmp_path: Path) -> None:
+    """Within a few seconds of the kill no process works in the board's scratch folder."""
+    scratch = str(tmp_path / "results" / "unit" / "tmp")
+    try:
+        wait_for(lambda: not processes_mentioning(scratch), seconds=5,
+                 what="the orphaned worker to exit")
+    finally:
+        for pid in processes_mentioning(scratch):  # leave nothing behind, even on failure
+            os.kill(pid, signal.SIGKILL)
+
+
 def assert_no_orphan_then_resume(tmp_path: Path, path: Path, pop: dict[str, Any],
                                  env: dict[str, str]) -> None:
     """No worker outlives the runner; the same command then finishes only the missing run."""
-    scratch = str(tmp_path / "results" / "unit" / "tmp")
-    wait_for(lambda: not processes_mentioning(scratch), seconds=15,
-             what="the orphaned worker to exit")
-    time.sleep(1.0)  # an orphan polling slowly would show up again here
-    assert not processes_mentioning(scratch)
+    assert_no_orphan(tmp_path)
 
     resumed = subprocess.run([sys.executable, "-c", "import sys; from recbole_llmkg.cli "
                               "import main; sys.exit(main())", "--benchmark", str(path)],
@@ -309,7 +317,7 @@ def assert_no_orphan_then_resume(tmp_path: Path, path: Path, pop: dict[str, Any]
     again = next(r for r in records if r["label"] == "Pop")
     assert again == pop  # the finished run was not redone
     bpr = next(r for r in records if r["label"] == "BPR")
-    assert bpr["epochs_run"] == 60
+    assert bpr["epochs_run"] == 2000
     assert "Runs: 2 planned, 2 ok, 0 failed, 0 not run" in (out / "leaderboard.md").read_text()
     assert not (out / "tmp").exists()  # the killed attempt's scratch was cleaned
 
@@ -326,9 +334,7 @@ def test_killing_the_runner_process_group_leaves_no_orphan_and_resumes(tmp_path,
 def test_killing_only_the_runner_takes_its_worker_with_it(tmp_path, subprocess_env):
     """kill -9 of the runner process alone: the parent-death check ends the worker."""
     killed_mid_run(tmp_path, subprocess_env, lambda p: p.kill())
-    scratch = str(tmp_path / "results" / "unit" / "tmp")
-    wait_for(lambda: not processes_mentioning(scratch), seconds=15,
-             what="the orphaned worker to exit")
+    assert_no_orphan(tmp_path)
 
 
 def test_each_attempt_gets_its_own_scratch_folder(tmp_path, monkeypatch):
