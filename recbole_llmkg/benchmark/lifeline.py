@@ -45,6 +45,12 @@ def die_with_parent(parent_pid: int, interval: float = WATCH_INTERVAL_SECONDS) -
     set_parent_death_signal()
     if os.getppid() != parent_pid:  # the parent died before the signal was armed
         os._exit(ORPHANED_EXIT_CODE)
+    watch_parent(parent_pid, interval)
+
+
+def watch_parent(parent_pid: int, interval: float = WATCH_INTERVAL_SECONDS) -> None:
+    """Start a daemon thread that exits the process once ``parent_pid`` stops being its parent
+    (the portable check: works where ``prctl`` does not exist)."""
     threading.Thread(target=_watch, args=(parent_pid, interval), daemon=True,
                      name="lifeline").start()
 
