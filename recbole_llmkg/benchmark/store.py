@@ -1,8 +1,9 @@
 """Run records on disk: one JSON file per finished run, always written whole.
 
 Every file is written with :mod:`recbole_llmkg.files` (temp file, then an atomic rename), so a
-crash or Ctrl-C at any moment leaves either the old file or the new one, never half of one. The leaderboard and the CSV/JSONL
-tables are regenerated from these records, so losing a table never loses a result.
+crash or Ctrl-C at any moment leaves either the old file or the new one, never half of one.
+The leaderboard and the CSV/JSONL tables are regenerated from these records, so losing a table
+never loses a result.
 """
 
 from __future__ import annotations
