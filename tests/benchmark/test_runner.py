@@ -331,9 +331,14 @@ def test_killing_the_runner_process_group_leaves_no_orphan_and_resumes(tmp_path,
     assert_no_orphan_then_resume(tmp_path, path, pop, subprocess_env)
 
 
-def test_killing_only_the_runner_takes_its_worker_with_it(tmp_path, subprocess_env):
-    """kill -9 of the runner process alone: the parent-death check ends the worker."""
-    killed_mid_run(tmp_path, subprocess_env, lambda p: p.kill())
+@pytest.mark.parametrize("kill", [
+    pytest.param(lambda p: p.kill(), id="kill-9-runner-only"),
+    pytest.param(lambda p: os.killpg(p.pid, signal.SIGHUP), id="terminal-closed-SIGHUP"),
+])
+def test_killing_only_the_runner_takes_its_worker_with_it(tmp_path, subprocess_env, kill):
+    """kill -9 of the runner process alone (the parent-death check ends the worker), or the
+    terminal's SIGHUP to the runner's process group (the worker is in it and gets it too)."""
+    killed_mid_run(tmp_path, subprocess_env, kill)
     assert_no_orphan(tmp_path)
 
 
