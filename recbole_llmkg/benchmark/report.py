@@ -352,8 +352,6 @@ def write_all(spec: BenchmarkSpec, plan: list[RunSpec], records: dict[str, dict[
 def write_charts(spec: BenchmarkSpec, plan: list[RunSpec], records: dict[str, dict[str, Any]],
                  results_dir: Path) -> dict[str, Path]:
     """Per dataset x protocol: headline bars with std error bars, and accuracy vs train time."""
-    from matplotlib.figure import Figure  # Figure + savefig uses Agg: no display needed
-
     outputs: dict[str, Path] = {}
     headline = spec.headline_key
     for (dataset, protocol), rows in group(spec, plan, records).items():
@@ -361,44 +359,66 @@ def write_charts(spec: BenchmarkSpec, plan: list[RunSpec], records: dict[str, di
         if not rows:
             continue
         slug = _safe(f"{dataset}__{protocol}")
-        labels = [r.label for r in rows]
-        means = [mean_std(r.values("test", headline))[0] for r in rows]
-        stds = [mean_std(r.values("test", headline))[1] or 0.0 for r in rows]
-        colours = ["tab:orange" if r.ours else "tab:blue" for r in rows]
-
-        figure = Figure(figsize=(7, 0.45 * len(rows) + 1.6))
-        axes = figure.subplots()
-        positions = list(range(len(rows)))[::-1]
-        axes.barh(positions, means, xerr=stds, color=colours, capsize=3)
-        axes.set_yticks(positions, [f"{OURS_MARK} {r.label}" if r.ours else r.label
-                                    for r in rows])
-        axes.set_xlabel(f"test {spec.headline} (mean ± std over seeds)")
-        _legend(axes, rows)
-        axes.set_title(f"{spec.name}: {dataset} · {protocol}")
-        figure.tight_layout()
         path = results_dir / f"{slug}__{_safe(spec.headline)}.png"
-        _save(figure, path)
+        _headline_chart(spec, rows, f"{spec.name}: {dataset} · {protocol}", path)
         outputs[f"chart_headline_{slug}"] = path
-
-        figure = Figure(figsize=(7, 4.5))
-        axes = figure.subplots()
-        times = [max(mean_std(r.stat("fit_seconds"))[0] or 0.0, 1e-3) for r in rows]
-        axes.errorbar(times, means, yerr=stds, fmt="none", ecolor="grey", capsize=3)
-        axes.scatter(times, means, c=colours, zorder=3)
-        for x, y, label in zip(times, means, labels, strict=True):
-            axes.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-        axes.set_xscale("log")
-        axes.set_xlabel("fit time, s: model construction + training epochs "
-                        "(mean over seeds, log scale)")
-        axes.set_ylabel(f"test {spec.headline}")
-        axes.set_title(f"{spec.name}: accuracy vs training time ({dataset} · {protocol})")
-        axes.grid(True, alpha=0.3)
-        _legend(axes, rows)
-        figure.tight_layout()
         path = results_dir / f"{slug}__accuracy_vs_time.png"
-        _save(figure, path)
+        _time_chart(spec, rows, f"{spec.name}: accuracy vs training time ({dataset} · {protocol})",
+                    path)
         outputs[f"chart_time_{slug}"] = path
     return outputs
+
+
+def _headline_stats(spec: BenchmarkSpec, rows: list[ModelRow]) -> tuple[list[float],
+                                                                         list[float]]:
+    """Mean and std (0 for one seed) of the test headline per row."""
+    values = [mean_std(r.values("test", spec.headline_key)) for r in rows]
+    return [mean for mean, _ in values], [std or 0.0 for _, std in values]
+
+
+def _colours(rows: list[ModelRow]) -> list[str]:
+    return ["tab:orange" if r.ours else "tab:blue" for r in rows]
+
+
+def _headline_chart(spec: BenchmarkSpec, rows: list[ModelRow], title: str, path: Path) -> None:
+    """Horizontal bars of the test headline, best on top, with std error bars."""
+    from matplotlib.figure import Figure  # Figure + savefig uses Agg: no display needed
+
+    means, stds = _headline_stats(spec, rows)
+    figure = Figure(figsize=(7, 0.45 * len(rows) + 1.6))
+    axes = figure.subplots()
+    positions = list(range(len(rows)))[::-1]
+    axes.barh(positions, means, xerr=stds, color=_colours(rows), capsize=3)
+    axes.set_yticks(positions, [f"{OURS_MARK} {r.label}" if r.ours else r.label for r in rows])
+    axes.set_xlabel(f"test {spec.headline} (mean ± std over seeds)")
+    _legend(axes, rows)
+    axes.set_title(title)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def _time_chart(spec: BenchmarkSpec, rows: list[ModelRow], title: str, path: Path) -> None:
+    """Test headline against fit time (log scale), one labelled point per model."""
+    from matplotlib.figure import Figure
+
+    means, stds = _headline_stats(spec, rows)
+    colours = _colours(rows)
+    figure = Figure(figsize=(7, 4.5))
+    axes = figure.subplots()
+    times = [max(mean_std(r.stat("fit_seconds"))[0] or 0.0, 1e-3) for r in rows]
+    axes.errorbar(times, means, yerr=stds, fmt="none", ecolor="grey", capsize=3)
+    axes.scatter(times, means, c=colours, zorder=3)
+    for x, y, row in zip(times, means, rows, strict=True):
+        axes.annotate(row.label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    axes.set_xscale("log")
+    axes.set_xlabel("fit time, s: model construction + training epochs "
+                    "(mean over seeds, log scale)")
+    axes.set_ylabel(f"test {spec.headline}")
+    axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    _legend(axes, rows)
+    figure.tight_layout()
+    _save(figure, path)
 
 
 def _legend(axes: Any, rows: list[ModelRow]) -> None:
