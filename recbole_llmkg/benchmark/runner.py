@@ -166,32 +166,33 @@ class _Invocation:
             self.progress(f"removed scratch folder left by a stopped runner: {folder.name}")
         self.store.clean_temp_files()
         todo = self._select(rerun)
-        check_run_configs(self.spec, todo)
         self._execute_all(todo)
         return self._finish(charts)
 
     def _select(self, rerun: bool) -> list[RunSpec]:
-        """The runs to do, after loading saved records and starting or resuming a rerun."""
+        """The runs to do, after loading saved records; their configs are checked before a
+        new ``--rerun`` is started, so a bad value leaves no rerun behind."""
         existing = self.store.load_many(run.key for run in self.plan)
         for record in existing.values():  # a model may have joined the plugin since it ran
             record["ours"] = record.get("model") in self.ours
         self.summary.records = dict(existing)
         pending = self.marker.current()
-        if rerun and pending is None:
-            pending = self.marker.start()
-        self.summary.rerun = pending
+        fresh = rerun and pending is None
 
         def finished(run: RunSpec) -> bool:
             record = existing.get(run.key)
             ok = bool(record) and record.get("status") == "ok"
-            return ok and (not rerun or pending.covers(record))
+            return ok and (not rerun or (not fresh and pending.covers(record)))
 
         todo = [run for run in self.plan if not finished(run)]
+        check_run_configs(self.spec, todo)
+        self.summary.rerun = self.marker.start() if fresh else pending
         self.summary.skipped = len(self.plan) - len(todo)
-        self._announce(rerun, pending, todo)
+        self._announce(rerun, self.summary.rerun)
         return todo
 
-    def _announce(self, rerun: bool, pending: Rerun | None, todo: list[RunSpec]) -> None:
+    def _announce(self, rerun: bool, pending: Rerun | None) -> None:
+        """What this invocation will do, to the console and progress.log."""
         spec, plan = self.spec, self.plan
         self.progress(
             f"benchmark '{spec.name}'" + (f" (profile {spec.profile})" if spec.profile else "")
@@ -201,14 +202,15 @@ class _Invocation:
         older = len(stale_keys(plan, self.summary.records, pending))
         if rerun:
             self.progress(f"--rerun {pending.id} (started {pending.started_at}): {older} "
-                          f"finished runs are redone; each record is replaced when its new "
-                          "run finishes")
+                          "saved runs from before it are redone; each record is replaced when "
+                          "its new run finishes")
         elif older:
             self.progress(f"{older} runs are from before the unfinished --rerun {pending.id}; "
                           "add --rerun to this command to redo them")
         if self.summary.skipped:
-            self.progress(f"{self.summary.skipped} of {len(plan)} runs already finished: "
-                          "skipped" + ("" if rerun else " (--rerun redoes them)"))
+            self.progress(f"{self.summary.skipped} of {len(plan)} runs already finished"
+                          + (" in this rerun: skipped" if rerun
+                             else ": skipped (--rerun redoes them)"))
 
     def _execute_all(self, todo: list[RunSpec]) -> None:
         """Run ``todo`` in order, saving each record and the tables as it finishes."""

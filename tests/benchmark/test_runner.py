@@ -467,3 +467,6 @@ def test_bad_model_config_fails_before_any_run_trains(tmp_path, monkeypatch):
     assert "key 'models[3].config': model 'NeuMF'" in message
     assert "bogus" in message
     assert not (tmp_path / "results" / "unit" / "runs").exists()
+    with pytest.raises(ConfigError):  # a --rerun that cannot start leaves no rerun marker
+        run_benchmark(path, rerun=True, log=quiet, charts=False)
+    assert not (tmp_path / "results" / "unit" / "rerun.json").exists()
