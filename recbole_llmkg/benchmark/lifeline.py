@@ -7,8 +7,9 @@ which takes seconds; it imports nothing from the package itself. The checks:
 
 - Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``: the kernel kills this process the moment the
   parent thread that started it exits (also after ``kill -9`` of the parent alone).
-- Everywhere: a daemon thread that exits the process once ``os.getppid()`` changes (the child
-  was re-parented because its parent died).
+- Everywhere: a daemon thread that exits the process once the parent is gone
+  (``os.getppid()`` changed because the child was re-parented, or the parent pid no longer
+  exists).
 
 An orphaned run would otherwise keep training, compete for the CPU with the resumed benchmark,
 and could write into folders that a newer attempt uses.
@@ -56,9 +57,12 @@ def watch_parent(parent_pid: int, interval: float = WATCH_INTERVAL_SECONDS) -> N
 
 
 def _watch(parent_pid: int, interval: float) -> None:
+    import psutil  # here, not at the top: the watchdog must not slow the child's start
+
     while True:
         time.sleep(interval)
-        if os.getppid() != parent_pid:
+        # POSIX re-parents an orphan; Windows keeps the dead parent's pid in getppid()
+        if os.getppid() != parent_pid or not psutil.pid_exists(parent_pid):
             os._exit(ORPHANED_EXIT_CODE)  # no clean-up: the next runner clears the scratch
 
 
