@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         from recbole_llmkg.benchmark.runner import run_benchmark
 
         try:
-            run_benchmark(args.benchmark, profile=args.profile, rerun=args.rerun,
-                          cmd_args=overrides)
+            summary = run_benchmark(args.benchmark, profile=args.profile, rerun=args.rerun,
+                                    cmd_args=overrides)
         except LLMKGError as error:
             print(f"recbole-llmkg: error: {error}", file=sys.stderr)
             return 2
@@ -58,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
             print("recbole-llmkg: interrupted; finished runs are saved and the same command "
                   "resumes", file=sys.stderr)
             return 130
+        if summary.failed:
+            print(f"recbole-llmkg: {len(summary.failed)} run(s) failed:", file=sys.stderr)
+            for line in summary.failure_lines():
+                print(f"  {line}", file=sys.stderr)
+            return 1
         return 0
 
     from recbole_llmkg.quick_start import run_recbole_llmkg

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from recbole_llmkg.benchmark.spec import BenchmarkSpec, RunSpec
-from recbole_llmkg.benchmark.store import write_text_atomic
+from recbole_llmkg.benchmark.store import Rerun
+from recbole_llmkg.files import write_atomic, write_text_atomic
 
 OURS_MARK = "★"
 VERSION_KEYS = ("python", "torch", "recbole", "numpy", "scipy", "pandas", "transformers",
@@ -32,7 +33,8 @@ RUN_COLUMNS = (
     "epoch_seconds_mean", "train_seconds", "build_seconds", "fit_seconds", "eval_seconds",
     "valid_eval_seconds_mean",
     "wall_seconds", "elapsed_seconds", "peak_rss_mb", "rss_method", "peak_gpu_mb", "params",
-    "device", "device_name", "threads", "started_at", "finished_at", "log_file",
+    "device", "device_name", "threads", "started_at", "finished_at", "invocation", "rerun_id",
+    "log_file",
 )
 
 
@@ -165,28 +167,16 @@ def _table(header: list[str], rows: list[ModelRow], cells: Any) -> list[str]:
 
 
 def leaderboard_markdown(spec: BenchmarkSpec, plan: list[RunSpec],
-                         records: dict[str, dict[str, Any]], command: str) -> str:
-    """The whole leaderboard.md: provenance, tables, and the failures with their errors."""
+                         records: dict[str, dict[str, Any]], command: str,
+                         rerun: Rerun | None = None) -> str:
+    """The whole leaderboard.md: provenance, tables, an unfinished rerun, the failures."""
     current = [records[r.key] for r in plan if r.key in records]
-    ok = [r for r in current if r.get("status") == "ok"]
-    failed = [r for r in current if r.get("status") != "ok"]
     title = f"# Leaderboard: {spec.name}" + (f" (profile {spec.profile})" if spec.profile else "")
-    devices = _distinct(
-        f"{r.get('device')} ({r.get('device_name')}, {r.get('threads')} torch threads)"
-        for r in ok
-    )
     lines = [title, ""]
     if spec.description:
         lines += [spec.description.strip(), ""]
     lines += [
-        f"- Command: `{command}`",
-        f"- Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- Device: {devices or 'n/a'}",
-        f"- Versions: {_versions(ok)}",
-        f"- Seeds {spec.seeds}; topk {spec.topk}; valid metric {spec.valid_metric} (early "
-        f"stopping / best epoch); eval_batch_size {spec.eval_batch_size} (fixed for every run).",
-        f"- Runs: {len(plan)} planned, {len(ok)} ok, {len(failed)} failed, "
-        f"{len(plan) - len(current)} not run.",
+        *_provenance(spec, plan, current, command),
         "",
         f"Test-set mean ± sample std over seeds (no ± with one seed); sorted by "
         f"{spec.headline}. {OURS_MARK} marks this plugin's own models. s/epoch: mean training "
@@ -197,26 +187,74 @@ def leaderboard_markdown(spec: BenchmarkSpec, plan: list[RunSpec],
         "",
         tables_markdown(spec, plan, records),
     ]
+    if rerun is not None:
+        lines += _rerun_section(plan, records, rerun, command)
+    failed = [r for r in current if r.get("status") != "ok"]
     if failed:
-        lines += ["## Failed runs", "", "Failed runs are retried by the next invocation.", ""]
-        by_error: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-        for record in failed:
-            error = record.get("error") or {}
-            signature = (str(record.get("label")), str(error.get("type", "Error")),
-                         _one_line(error.get("message", ""), 300))
-            by_error.setdefault(signature, []).append(record)
-        for (label, kind, message), same in by_error.items():
-            first = same[0]
-            logs = [f"`{r['log_file']}`" for r in same if r.get("log_file")]
-            lines += [
-                f"- **{label}**, {len(same)} run(s): **{kind}**: {message}",
-                "  runs: " + ", ".join(f"`{r['key']}`" for r in same),
-            ]
-            if logs:
-                lines.append(f"  logs: {', '.join(logs)}")
-            traceback = str((first.get("error") or {}).get("traceback", "")).splitlines()
-            lines += ["", "  ```", *[f"  {line}" for line in traceback], "  ```", ""]
+        lines += _failures_section(failed)
     return "\n".join(lines)
+
+
+def _provenance(spec: BenchmarkSpec, plan: list[RunSpec], current: list[dict[str, Any]],
+                command: str) -> list[str]:
+    """Command, date, device, versions, settings and run counts."""
+    ok = [r for r in current if r.get("status") == "ok"]
+    devices = _distinct(
+        f"{r.get('device')} ({r.get('device_name')}, {r.get('threads')} torch threads)"
+        for r in ok
+    )
+    return [
+        f"- Command: `{command}`",
+        f"- Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Device: {devices or 'n/a'}",
+        f"- Versions: {_versions(ok)}",
+        f"- Seeds {spec.seeds}; topk {spec.topk}; valid metric {spec.valid_metric} (early "
+        f"stopping / best epoch); eval_batch_size {spec.eval_batch_size} (fixed for every run).",
+        f"- Runs: {len(plan)} planned, {len(ok)} ok, {len(current) - len(ok)} failed, "
+        f"{len(plan) - len(current)} not run.",
+    ]
+
+
+def _rerun_section(plan: list[RunSpec], records: dict[str, dict[str, Any]], rerun: Rerun,
+                   command: str) -> list[str]:
+    """The runs an unfinished ``--rerun`` has not redone yet: they are from an older attempt."""
+    older = rerun.older((run.key for run in plan), records)
+    if not older:
+        return []
+    finish = command if "--rerun" in command.split() else f"{command} --rerun"
+    lines = ["## Unfinished rerun", "",
+             f"`--rerun` {rerun.id} (started {rerun.started_at}) has not finished: "
+             f"{len(older)} of {len(plan)} runs above are still from an older attempt (finished "
+             f"before it). `{finish}` redoes only these.", ""]
+    for key in older:
+        record = records[key]
+        lines.append(f"- {record.get('label')} {record.get('dataset')} seed={record.get('seed')} "
+                     f"{record.get('protocol_slug')}: finished {record.get('finished_at')}, "
+                     f"`{key}`")
+    return [*lines, ""]
+
+
+def _failures_section(failed: list[dict[str, Any]]) -> list[str]:
+    """Failed runs grouped by model and error, with their logs and traceback."""
+    lines = ["## Failed runs", "", "Failed runs are retried by the next invocation.", ""]
+    by_error: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for record in failed:
+        error = record.get("error") or {}
+        signature = (str(record.get("label")), str(error.get("type", "Error")),
+                     _one_line(error.get("message", ""), 300))
+        by_error.setdefault(signature, []).append(record)
+    for (label, kind, message), same in by_error.items():
+        first = same[0]
+        logs = [f"`{r['log_file']}`" for r in same if r.get("log_file")]
+        lines += [
+            f"- **{label}**, {len(same)} run(s): **{kind}**: {message}",
+            "  runs: " + ", ".join(f"`{r['key']}`" for r in same),
+        ]
+        if logs:
+            lines.append(f"  logs: {', '.join(logs)}")
+        traceback = str((first.get("error") or {}).get("traceback", "")).splitlines()
+        lines += ["", "  ```", *[f"  {line}" for line in traceback], "  ```", ""]
+    return lines
 
 
 def runs_rows(spec: BenchmarkSpec, plan: list[RunSpec],
@@ -282,7 +320,8 @@ def _csv(rows: list[dict[str, Any]]) -> str:
 
 
 def write_tables(spec: BenchmarkSpec, plan: list[RunSpec], records: dict[str, dict[str, Any]],
-                 results_dir: Path, command: str) -> dict[str, Path]:
+                 results_dir: Path, command: str,
+                 rerun: Rerun | None = None) -> dict[str, Path]:
     """leaderboard.md, runs.csv, runs.jsonl, aggregate.csv (each written atomically)."""
     outputs = {
         "leaderboard": results_dir / "leaderboard.md",
@@ -291,7 +330,7 @@ def write_tables(spec: BenchmarkSpec, plan: list[RunSpec], records: dict[str, di
         "aggregate_csv": results_dir / "aggregate.csv",
     }
     write_text_atomic(outputs["leaderboard"],
-                      leaderboard_markdown(spec, plan, records, command))
+                      leaderboard_markdown(spec, plan, records, command, rerun))
     write_text_atomic(outputs["runs_csv"], _csv(runs_rows(spec, plan, records)))
     jsonl = "".join(json.dumps(records[r.key], sort_keys=True, default=str) + "\n"
                     for r in plan if r.key in records)
@@ -301,9 +340,10 @@ def write_tables(spec: BenchmarkSpec, plan: list[RunSpec], records: dict[str, di
 
 
 def write_all(spec: BenchmarkSpec, plan: list[RunSpec], records: dict[str, dict[str, Any]],
-              results_dir: Path, command: str, charts: bool = True) -> dict[str, Path]:
+              results_dir: Path, command: str, rerun: Rerun | None = None,
+              charts: bool = True) -> dict[str, Path]:
     """The tables, plus the charts of every dataset x protocol."""
-    outputs = write_tables(spec, plan, records, results_dir, command)
+    outputs = write_tables(spec, plan, records, results_dir, command, rerun)
     if charts:
         outputs.update(write_charts(spec, plan, records, results_dir))
     return outputs
@@ -312,8 +352,6 @@ def write_all(spec: BenchmarkSpec, plan: list[RunSpec], records: dict[str, dict[
 def write_charts(spec: BenchmarkSpec, plan: list[RunSpec], records: dict[str, dict[str, Any]],
                  results_dir: Path) -> dict[str, Path]:
     """Per dataset x protocol: headline bars with std error bars, and accuracy vs train time."""
-    from matplotlib.figure import Figure  # Figure + savefig uses Agg: no display needed
-
     outputs: dict[str, Path] = {}
     headline = spec.headline_key
     for (dataset, protocol), rows in group(spec, plan, records).items():
@@ -321,44 +359,66 @@ def write_charts(spec: BenchmarkSpec, plan: list[RunSpec], records: dict[str, di
         if not rows:
             continue
         slug = _safe(f"{dataset}__{protocol}")
-        labels = [r.label for r in rows]
-        means = [mean_std(r.values("test", headline))[0] for r in rows]
-        stds = [mean_std(r.values("test", headline))[1] or 0.0 for r in rows]
-        colours = ["tab:orange" if r.ours else "tab:blue" for r in rows]
-
-        figure = Figure(figsize=(7, 0.45 * len(rows) + 1.6))
-        axes = figure.subplots()
-        positions = list(range(len(rows)))[::-1]
-        axes.barh(positions, means, xerr=stds, color=colours, capsize=3)
-        axes.set_yticks(positions, [f"{OURS_MARK} {r.label}" if r.ours else r.label
-                                    for r in rows])
-        axes.set_xlabel(f"test {spec.headline} (mean ± std over seeds)")
-        _legend(axes, rows)
-        axes.set_title(f"{spec.name}: {dataset} · {protocol}")
-        figure.tight_layout()
         path = results_dir / f"{slug}__{_safe(spec.headline)}.png"
-        _save(figure, path)
+        _headline_chart(spec, rows, f"{spec.name}: {dataset} · {protocol}", path)
         outputs[f"chart_headline_{slug}"] = path
-
-        figure = Figure(figsize=(7, 4.5))
-        axes = figure.subplots()
-        times = [max(mean_std(r.stat("fit_seconds"))[0] or 0.0, 1e-3) for r in rows]
-        axes.errorbar(times, means, yerr=stds, fmt="none", ecolor="grey", capsize=3)
-        axes.scatter(times, means, c=colours, zorder=3)
-        for x, y, label in zip(times, means, labels, strict=True):
-            axes.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-        axes.set_xscale("log")
-        axes.set_xlabel("fit time, s: model construction + training epochs "
-                        "(mean over seeds, log scale)")
-        axes.set_ylabel(f"test {spec.headline}")
-        axes.set_title(f"{spec.name}: accuracy vs training time ({dataset} · {protocol})")
-        axes.grid(True, alpha=0.3)
-        _legend(axes, rows)
-        figure.tight_layout()
         path = results_dir / f"{slug}__accuracy_vs_time.png"
-        _save(figure, path)
+        _time_chart(spec, rows, f"{spec.name}: accuracy vs training time ({dataset} · {protocol})",
+                    path)
         outputs[f"chart_time_{slug}"] = path
     return outputs
+
+
+def _headline_stats(spec: BenchmarkSpec, rows: list[ModelRow]) -> tuple[list[float],
+                                                                         list[float]]:
+    """Mean and std (0 for one seed) of the test headline per row."""
+    values = [mean_std(r.values("test", spec.headline_key)) for r in rows]
+    return [mean for mean, _ in values], [std or 0.0 for _, std in values]
+
+
+def _colours(rows: list[ModelRow]) -> list[str]:
+    return ["tab:orange" if r.ours else "tab:blue" for r in rows]
+
+
+def _headline_chart(spec: BenchmarkSpec, rows: list[ModelRow], title: str, path: Path) -> None:
+    """Horizontal bars of the test headline, best on top, with std error bars."""
+    from matplotlib.figure import Figure  # Figure + savefig uses Agg: no display needed
+
+    means, stds = _headline_stats(spec, rows)
+    figure = Figure(figsize=(7, 0.45 * len(rows) + 1.6))
+    axes = figure.subplots()
+    positions = list(range(len(rows)))[::-1]
+    axes.barh(positions, means, xerr=stds, color=_colours(rows), capsize=3)
+    axes.set_yticks(positions, [f"{OURS_MARK} {r.label}" if r.ours else r.label for r in rows])
+    axes.set_xlabel(f"test {spec.headline} (mean ± std over seeds)")
+    _legend(axes, rows)
+    axes.set_title(title)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def _time_chart(spec: BenchmarkSpec, rows: list[ModelRow], title: str, path: Path) -> None:
+    """Test headline against fit time (log scale), one labelled point per model."""
+    from matplotlib.figure import Figure
+
+    means, stds = _headline_stats(spec, rows)
+    colours = _colours(rows)
+    figure = Figure(figsize=(7, 4.5))
+    axes = figure.subplots()
+    times = [max(mean_std(r.stat("fit_seconds"))[0] or 0.0, 1e-3) for r in rows]
+    axes.errorbar(times, means, yerr=stds, fmt="none", ecolor="grey", capsize=3)
+    axes.scatter(times, means, c=colours, zorder=3)
+    for x, y, row in zip(times, means, rows, strict=True):
+        axes.annotate(row.label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    axes.set_xscale("log")
+    axes.set_xlabel("fit time, s: model construction + training epochs "
+                    "(mean over seeds, log scale)")
+    axes.set_ylabel(f"test {spec.headline}")
+    axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    _legend(axes, rows)
+    figure.tight_layout()
+    _save(figure, path)
 
 
 def _legend(axes: Any, rows: list[ModelRow]) -> None:
@@ -372,10 +432,8 @@ def _legend(axes: Any, rows: list[ModelRow]) -> None:
 
 
 def _save(figure: Any, path: Path) -> None:
-    """PNG via a temp name + rename, like every other output."""
-    temp = path.with_name(f".{path.name}.tmp")
-    figure.savefig(temp, dpi=110, format="png")
-    temp.replace(path)
+    """PNG written atomically, like every other output."""
+    write_atomic(path, lambda file: figure.savefig(file, dpi=110, format="png"))
 
 
 def _safe(text: str) -> str:

@@ -1,21 +1,30 @@
 """Run a benchmark file: every (dataset, protocol, model, seed), resumable, one run at a time.
 
 Each run goes to a child process by default (``isolation: subprocess``): its peak memory is its
-own and a crash, an out-of-memory kill or a ``timeout`` fails that run only. A finished run is
-saved at once as ``runs/<key>.json`` (atomically); re-running the same file skips every run
-whose record says ``ok``, and redoes failed and missing ones. Ctrl-C kills the run in progress,
-keeps every finished one, rewrites the tables from what is saved, and re-raises.
+own and a crash, an out-of-memory kill or a ``timeout`` fails that run only. The child shares the
+runner's process group and dies with the runner (:mod:`~recbole_llmkg.benchmark.lifeline`), so
+killing the runner, its group or its terminal leaves no run behind. Every attempt works in its
+own scratch folder (:mod:`~recbole_llmkg.benchmark.scratch`); folders left by a killed runner
+are removed at the next start.
+
+A finished run is saved at once as ``runs/<key>.json`` (atomically); re-running the same file
+skips every run whose record says ``ok``, and redoes failed and missing ones. ``--rerun`` redoes
+finished runs too, replacing each record only when its new run finishes; an interrupted rerun is
+resumed by the same command (see :class:`~recbole_llmkg.benchmark.store.RerunMarker`). Before
+the first run trains, every run's config is built, so a bad value fails in seconds. Ctrl-C kills
+the run in progress, keeps every finished one, rewrites the tables from what is saved, and
+re-raises.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import secrets
 import shlex
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,13 +32,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from recbole_llmkg.benchmark import lifeline
+from recbole_llmkg.benchmark.scratch import Scratch, clean_stale
 from recbole_llmkg.benchmark.spec import (
     BenchmarkSpec,
     RunSpec,
     load_benchmark,
     parse_overrides,
 )
-from recbole_llmkg.benchmark.store import RunStore, exclusive, write_json_atomic
+from recbole_llmkg.benchmark.store import (
+    Rerun,
+    RerunMarker,
+    RunStore,
+    exclusive,
+    write_json_atomic,
+)
+from recbole_llmkg.errors import ConfigError
 
 LOG_TAIL_LINES = 15
 Logger = Callable[[str], None]
@@ -48,6 +66,30 @@ class BenchmarkSummary:
     failed: list[str] = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
     command: str = ""
+    rerun: Rerun | None = None  # a --rerun that is still unfinished after this invocation
+
+    def failure_lines(self) -> list[str]:
+        """One line per failed run: which run, and the last line of its error."""
+        lines = []
+        for key in self.failed:
+            record = self.records.get(key, {})
+            lines.append(f"{record.get('label')} {record.get('dataset')} "
+                         f"seed={record.get('seed')} {record.get('protocol_slug')}: "
+                         f"{error_last_line(record.get('error'))}  [{key}]")
+        return lines
+
+
+def error_last_line(error: dict[str, Any] | None) -> str:
+    """The exception line of a record's error: the traceback's last line when it names the
+    error, else ``Type: message`` (a timeout's or crash's traceback is the log's tail)."""
+    error = error or {}
+    kind = str(error.get("type") or "Error")
+    tail = [line.strip() for line in str(error.get("traceback") or "").splitlines()
+            if line.strip()]
+    if tail and kind in tail[-1]:
+        return tail[-1]
+    message = str(error.get("message") or "").strip().splitlines()
+    return f"{kind}: {message[0]}" if message else kind
 
 
 def run_benchmark(
@@ -66,12 +108,15 @@ def run_benchmark(
     Args:
         path: benchmark YAML file (or the name of one in ``properties/benchmark/``).
         profile: profile to apply (e.g. ``quick``); ``None`` uses the top-level settings.
-        rerun: redo runs that already finished.
+        rerun: redo runs that already finished (or resume the unfinished ``--rerun``).
         cmd_args: ``--key=value`` RecBole overrides for every run (they change run keys).
         output_dir: overrides the file's ``output_dir``; results go to ``<output_dir>/<name>``.
         isolation: overrides the file's ``isolation`` (``subprocess`` or ``inline``).
         charts: write the PNG charts (tests may skip them for speed).
         log: progress sink; defaults to printing to stdout.
+
+    Raises:
+        ConfigError: the file, or the config of any run still to do, is invalid (nothing ran).
     """
     cmd_args = list(cmd_args or [])
     spec = load_benchmark(path, profile)
@@ -80,67 +125,9 @@ def run_benchmark(
     if isolation is not None:
         spec.isolation = isolation
     plan = spec.runs(parse_overrides(cmd_args))
-    results_dir = spec.results_dir
-    with exclusive(results_dir):
-        return _run_plan(spec, plan, profile, rerun, cmd_args, path, charts, log)
-
-
-def _run_plan(spec: BenchmarkSpec, plan: list[RunSpec], profile: str | None, rerun: bool,
-              cmd_args: list[str], path: str | Path, charts: bool,
-              log: Logger | None) -> BenchmarkSummary:
-    """The body of :func:`run_benchmark`, holding the results folder's lock."""
-    from recbole_llmkg.benchmark import report
-    from recbole_llmkg.utils import own_models
-
-    results_dir = spec.results_dir
-    progress = _ProgressLog(results_dir / "progress.log", log)
-    store = RunStore(results_dir / "runs")
-    store.clean_temp_files()
-    ours = set(own_models())
-    command = cli_command(path, profile, rerun, cmd_args)
-    summary = BenchmarkSummary(spec, results_dir, plan, {}, command=command)
-
-    existing = store.load_many(run.key for run in plan)
-    for record in existing.values():  # a model may have joined the plugin since it ran
-        record["ours"] = record.get("model") in ours
-    todo = [run for run in plan
-            if rerun or existing.get(run.key, {}).get("status") != "ok"]
-    summary.skipped = len(plan) - len(todo)
-    summary.records = dict(existing)
-    progress(f"benchmark '{spec.name}'" + (f" (profile {profile})" if profile else "")
-             + f": {len(plan)} runs (datasets {len(spec.datasets)} x protocols "
-             f"{len(spec.protocols)} x models {len(spec.models)} x seeds {len(spec.seeds)}) "
-             f"-> {results_dir}")
-    if summary.skipped:
-        progress(f"{summary.skipped} of {len(plan)} runs already finished: skipped "
-                 "(--rerun redoes them)")
-    eta = _Eta(existing.values())
-    try:
-        for i, run in enumerate(todo, 1):
-            progress(f"run {i}/{len(todo)}: {run.model.label} {run.dataset} seed={run.seed} "
-                     f"{run.protocol.slug}  [ETA {eta.remaining(todo[i - 1:])}]")
-            record = _execute(spec, run, results_dir, ours)
-            store.save(record)
-            summary.records[run.key] = record
-            summary.executed += 1
-            eta.add(record)
-            progress("  " + _outcome_line(record, spec))
-            if record["status"] != "ok":
-                summary.failed.append(run.key)
-            report.write_tables(spec, plan, summary.records, results_dir, command)
-    except KeyboardInterrupt:
-        progress(f"interrupted: {summary.executed} runs finished in this invocation are saved; "
-                 "the same command resumes with the missing ones")
-        report.write_tables(spec, plan, summary.records, results_dir, command)
-        raise
-    summary.outputs = report.write_all(spec, plan, summary.records, results_dir, command,
-                                       charts=charts)
-    done = sum(1 for r in summary.records.values() if r.get("status") == "ok")
-    progress(f"done: {summary.executed} runs executed, {summary.skipped} skipped, "
-             f"{len(summary.failed)} failed; {done}/{len(plan)} ok. "
-             f"Leaderboard: {summary.outputs['leaderboard']}")
-    (log or _print)(report.tables_markdown(spec, plan, summary.records))
-    return summary
+    with exclusive(spec.results_dir):
+        invocation = _Invocation(spec, plan, cli_command(path, profile, rerun, cmd_args), log)
+        return invocation.run(rerun, charts)
 
 
 def cli_command(path: str | Path, profile: str | None, rerun: bool,
@@ -154,19 +141,178 @@ def cli_command(path: str | Path, profile: str | None, rerun: bool,
     return shlex.join([*parts, *cmd_args])
 
 
+class _Invocation:
+    """One call of :func:`run_benchmark`, holding the results folder's lock."""
+
+    def __init__(self, spec: BenchmarkSpec, plan: list[RunSpec], command: str,
+                 log: Logger | None) -> None:
+        from recbole_llmkg.utils import own_models
+
+        self.spec = spec
+        self.plan = plan
+        self.results_dir = spec.results_dir
+        self.progress = _ProgressLog(self.results_dir / "progress.log", log)
+        self.log = log or _print
+        self.store = RunStore(self.results_dir / "runs")
+        self.marker = RerunMarker(self.results_dir)
+        self.ours = set(own_models())
+        self.id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{os.getpid()}-" \
+                  f"{secrets.token_hex(3)}"
+        self.summary = BenchmarkSummary(spec, self.results_dir, plan, {}, command=command)
+
+    def run(self, rerun: bool, charts: bool) -> BenchmarkSummary:
+        """Clean up after crashed attempts, pick the runs to do, check them, run them."""
+        for folder in clean_stale(self.results_dir / "tmp"):
+            self.progress(f"removed scratch folder left by a stopped runner: {folder.name}")
+        self.store.clean_temp_files()
+        todo = self._select(rerun)
+        self._execute_all(todo)
+        return self._finish(charts)
+
+    def _select(self, rerun: bool) -> list[RunSpec]:
+        """The runs to do, after loading saved records; their configs are checked before a
+        new ``--rerun`` is started, so a bad value leaves no rerun behind."""
+        existing = self.store.load_many(run.key for run in self.plan)
+        for record in existing.values():  # a model may have joined the plugin since it ran
+            record["ours"] = record.get("model") in self.ours
+        self.summary.records = dict(existing)
+        pending = self.marker.current()
+        fresh = rerun and pending is None
+
+        def finished(run: RunSpec) -> bool:
+            record = existing.get(run.key)
+            ok = bool(record) and record.get("status") == "ok"
+            return ok and (not rerun or (not fresh and pending.covers(record)))
+
+        todo = [run for run in self.plan if not finished(run)]
+        check_run_configs(self.spec, todo)
+        self.summary.rerun = self.marker.start() if fresh else pending
+        self.summary.skipped = len(self.plan) - len(todo)
+        self._announce(rerun, self.summary.rerun)
+        return todo
+
+    def _announce(self, rerun: bool, pending: Rerun | None) -> None:
+        """What this invocation will do, to the console and progress.log."""
+        spec, plan = self.spec, self.plan
+        self.progress(
+            f"benchmark '{spec.name}'" + (f" (profile {spec.profile})" if spec.profile else "")
+            + f": {len(plan)} runs (datasets {len(spec.datasets)} x protocols "
+            f"{len(spec.protocols)} x models {len(spec.models)} x seeds {len(spec.seeds)}) "
+            f"-> {self.results_dir}")
+        older = len(stale_keys(plan, self.summary.records, pending))
+        if rerun:
+            self.progress(f"--rerun {pending.id} (started {pending.started_at}): {older} "
+                          "saved runs from before it are redone; each record is replaced when "
+                          "its new run finishes")
+        elif older:
+            self.progress(f"{older} runs are from before the unfinished --rerun {pending.id}; "
+                          "add --rerun to this command to redo them")
+        if self.summary.skipped:
+            self.progress(f"{self.summary.skipped} of {len(plan)} runs already finished"
+                          + (" in this rerun: skipped" if rerun
+                             else ": skipped (--rerun redoes them)"))
+
+    def _execute_all(self, todo: list[RunSpec]) -> None:
+        """Run ``todo`` in order, saving each record and the tables as it finishes."""
+        from recbole_llmkg.benchmark import report
+
+        summary = self.summary
+        eta = _Eta(summary.records.values())
+        try:
+            for i, run in enumerate(todo, 1):
+                self.progress(f"run {i}/{len(todo)}: {run.model.label} {run.dataset} "
+                              f"seed={run.seed} {run.protocol.slug}  "
+                              f"[ETA {eta.remaining(todo[i - 1:])}]")
+                record = _execute(self.spec, run, self.results_dir, self.ours)
+                record["invocation"] = self.id
+                record["rerun_id"] = summary.rerun.id if summary.rerun else None
+                self.store.save(record)
+                summary.records[run.key] = record
+                summary.executed += 1
+                eta.add(record)
+                self.progress("  " + _outcome_line(record, self.spec))
+                if record["status"] != "ok":
+                    summary.failed.append(run.key)
+                report.write_tables(self.spec, self.plan, summary.records, self.results_dir,
+                                    summary.command, summary.rerun)
+        except KeyboardInterrupt:
+            self.progress(f"interrupted: {summary.executed} runs finished in this invocation "
+                          "are saved; the same command resumes with the missing ones")
+            report.write_tables(self.spec, self.plan, summary.records, self.results_dir,
+                                summary.command, summary.rerun)
+            raise
+
+    def _finish(self, charts: bool) -> BenchmarkSummary:
+        """Close a completed rerun, write every output, print the tables and failures."""
+        from recbole_llmkg.benchmark import report
+
+        summary = self.summary
+        if summary.rerun and not stale_keys(self.plan, summary.records, summary.rerun):
+            self.marker.finish()
+            summary.rerun = None
+        summary.outputs = report.write_all(self.spec, self.plan, summary.records,
+                                           self.results_dir, summary.command, summary.rerun,
+                                           charts=charts)
+        done = sum(1 for r in summary.records.values() if r.get("status") == "ok")
+        self.progress(f"done: {summary.executed} runs executed, {summary.skipped} skipped, "
+                      f"{len(summary.failed)} failed; {done}/{len(self.plan)} ok. "
+                      f"Leaderboard: {summary.outputs['leaderboard']}")
+        for line in summary.failure_lines():
+            self.progress(f"  FAILED {line}")
+        self.log(report.tables_markdown(self.spec, self.plan, summary.records))
+        return summary
+
+
+def stale_keys(plan: Sequence[RunSpec], records: dict[str, dict[str, Any]],
+               rerun: Rerun | None) -> list[str]:
+    """Keys of the plan's saved runs that an unfinished ``rerun`` has not redone yet."""
+    return rerun.older((run.key for run in plan), records) if rerun else []
+
+
+def check_run_configs(spec: BenchmarkSpec, runs: Sequence[RunSpec]) -> None:
+    """Build the RecBole config of every (dataset, protocol, model) among ``runs`` (no data is
+    loaded); raise one :class:`ConfigError` listing every invalid one, before anything trains."""
+    from recbole_llmkg.benchmark.protocols import STANDARD_EVAL_ARGS
+    from recbole_llmkg.config import Config
+
+    index = {model.label: i for i, model in enumerate(spec.models)}
+    checked: set[str] = set()
+    errors = []
+    for run in runs:
+        config = {key: value for key, value in run.config.items() if key != "seed"}
+        signature = json.dumps([run.dataset, run.model.name, config], sort_keys=True, default=str)
+        if signature in checked:
+            continue
+        checked.add(signature)
+        try:
+            Config(run.model.name, run.dataset, cmd_args=[],  # RecBole edits nested dicts
+                   config_dict=copy.deepcopy({**run.config, "eval_args": STANDARD_EVAL_ARGS}))
+        except Exception as error:  # any failure here would fail the run after the others
+            message = " ".join(str(error).split()) or type(error).__name__
+            where = f"models[{index.get(run.model.label, '?')}].config"
+            if spec.profile:
+                where += f" (profile {spec.profile})"
+            errors.append(f"  key '{where}': model '{run.model.label}', dataset "
+                          f"'{run.dataset}', protocol '{run.protocol.slug}': "
+                          f"{type(error).__name__}: {message}")
+    if errors:
+        raise ConfigError(
+            f"{spec.path}: {len(errors)} run config(s) are invalid; nothing was run. A run's "
+            "config is the file's 'config', then the model's 'config', then command-line "
+            "--key=value; fix the value there:\n" + "\n".join(errors))
+
+
 def _execute(spec: BenchmarkSpec, run: RunSpec, results_dir: Path,
              ours: set[str]) -> dict[str, Any]:
-    """Run one cell (child process or inline) and build its full record."""
+    """Run one cell (child process or inline) in a fresh scratch folder; its full record."""
     from recbole_llmkg.benchmark import worker
 
-    work = (results_dir / "tmp" / run.key).resolve()
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    scratch = Scratch(results_dir / "tmp", run.key)
     log_file = results_dir / "logs" / f"{run.key}.log"
     payload = {
         "run": run.to_dict(),
         "data_root": str((results_dir / "data").resolve()),
-        "work_dir": str(work / "checkpoints"),
+        "work_dir": str(scratch.path / "checkpoints"),
         "isolation": spec.isolation,
     }
     start = time.perf_counter()
@@ -174,14 +320,19 @@ def _execute(spec: BenchmarkSpec, run: RunSpec, results_dir: Path,
         if spec.isolation == "inline":
             measured = worker.execute_run(payload)
         else:
-            measured = _execute_in_child(payload, work, log_file, spec.timeout)
+            measured = _execute_in_child(payload, scratch, log_file, spec.timeout)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-        try:
-            work.parent.rmdir()  # tmp/ itself, once no run is using it
-        except OSError:
-            pass
-    record = {
+        scratch.remove()
+    record = _record_header(spec, run, ours)
+    record["elapsed_seconds"] = time.perf_counter() - start
+    record["log_file"] = str(log_file) if spec.isolation != "inline" else None
+    record.update(measured)
+    return record
+
+
+def _record_header(spec: BenchmarkSpec, run: RunSpec, ours: set[str]) -> dict[str, Any]:
+    """What the runner knows of a run before it starts (the measured part comes after)."""
+    return {
         "key": run.key,
         "benchmark": spec.name,
         "profile": spec.profile,
@@ -196,35 +347,39 @@ def _execute(spec: BenchmarkSpec, run: RunSpec, results_dir: Path,
         "model_config": run.model.config,
         "config": run.config,
         "eval_batch_size": run.config["eval_batch_size"],
-        "elapsed_seconds": time.perf_counter() - start,
-        "log_file": str(log_file) if spec.isolation != "inline" else None,
     }
-    record.update(measured)
-    return record
 
 
-def _execute_in_child(payload: dict[str, Any], work: Path, log_file: Path,
-                      timeout: float | None) -> dict[str, Any]:
-    """Run the worker in a fresh interpreter; a crash or timeout becomes a failed record."""
-    payload_path = work / "payload.json"
-    out_path = work / "result.json"
-    write_json_atomic(payload_path, payload)
-    log_file.parent.mkdir(parents=True, exist_ok=True)
+def _child_env(threads: int | None) -> dict[str, str]:
+    """The runner's environment, with this checkout importable and the thread count fixed."""
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     env.setdefault("PYTHONUNBUFFERED", "1")
-    threads = payload["run"].get("threads")
     if threads:  # OpenMP/MKL read these at start-up; torch.set_num_threads alone is too late
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             env[name] = str(threads)
-    command = [sys.executable, "-m", "recbole_llmkg.benchmark.worker", str(payload_path),
-               str(out_path)]
+    return env
+
+
+def _execute_in_child(payload: dict[str, Any], scratch: Scratch, log_file: Path,
+                      timeout: float | None) -> dict[str, Any]:
+    """Run the worker in a fresh interpreter; a crash or timeout becomes a failed record.
+
+    The child stays in the runner's process group (a signal to the group, e.g. the terminal's
+    SIGHUP or Ctrl-C, reaches both) and runs under the lifeline, so it dies with the runner.
+    """
+    payload_path = scratch.path / "payload.json"
+    out_path = scratch.path / "result.json"
+    write_json_atomic(payload_path, payload)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    command = lifeline.command(os.getpid(), "recbole_llmkg.benchmark.worker", str(payload_path),
+                               str(out_path))
     with open(log_file, "w", encoding="utf-8") as log:
-        # own session: Ctrl-C reaches the runner only, which then stops the child itself
-        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                 start_new_session=True)
+        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                 env=_child_env(payload["run"].get("threads")))
         try:
+            scratch.add_owner(child.pid)
             child.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             _stop(child)
@@ -245,14 +400,11 @@ def _execute_in_child(payload: dict[str, Any], work: Path, log_file: Path,
 
 
 def _stop(child: subprocess.Popen) -> None:
-    """Terminate the child's process group, then kill it if it lingers."""
-    for sig, grace in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+    """Terminate the child, then kill it if it lingers."""
+    for stop, grace in ((child.terminate, 5), (child.kill, 5)):
         if child.poll() is not None:
             return
-        try:
-            os.killpg(child.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            child.send_signal(sig)
+        stop()
         try:
             child.wait(timeout=grace)
         except subprocess.TimeoutExpired:

@@ -445,22 +445,26 @@ def _list_of(value: Any, kind: type, where: str, key: str) -> list[Any]:
     return values
 
 
+class _KeyPath:
+    """Names a setting as the user wrote it: the profile's key if the profile set it."""
+
+    def __init__(self, where: str, prefix: str, from_profile: set[str]) -> None:
+        self.where = where
+        self._prefix = prefix
+        self._from_profile = from_profile
+
+    def __call__(self, name: str) -> str:
+        return f"{self._prefix}{name}" if name in self._from_profile else name
+
+
 def _build(
     settings: dict[str, Any], models: list[ModelEntry], path: Path, profile: str | None
 ) -> BenchmarkSpec:
-    from recbole.evaluator.register import metric_types
-    from recbole.utils import EvaluatorType
-
-    from recbole_llmkg.benchmark.protocols import parse_protocol
-
+    """Validate the merged settings and build the spec, one named check per group of keys."""
     where = str(path)
     prefix = settings.pop("_prefix", "")
     from_profile = settings.pop("_set", set())
-
-    def key(name: str) -> str:
-        """Where a value came from: the profile's key if the profile set it."""
-        return f"{prefix}{name}" if name in from_profile else name
-
+    key = _KeyPath(where, prefix, from_profile)
     name = settings["name"]
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"{where}: key 'name' must be a non-empty string.")
@@ -469,6 +473,33 @@ def _build(
     for i, dataset in enumerate(datasets):
         _check_dataset(dataset, config, where, f"{key('datasets')}[{i}]")
     seeds = _list_of(settings["seeds"], int, where, key("seeds"))
+    metrics, topk, headline, valid_metric = _check_metrics(settings, key)
+    batch = settings["eval_batch_size"]
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch <= 0:
+        raise ConfigError(f"{where}: key 'eval_batch_size' must be a positive integer.")
+    protocols = _check_protocols(settings["protocols"], key)
+    isolation, timeout, threads = _check_execution(settings, key)
+    output_dir = settings.get("output_dir", "results")
+    if not isinstance(output_dir, str):
+        raise ConfigError(f"{where}: key 'output_dir' must be a path.")
+    return BenchmarkSpec(
+        name=name.strip(), path=path, profile=profile, datasets=datasets, models=models,
+        seeds=seeds, protocols=protocols, metrics=metrics, topk=topk,
+        headline=headline, valid_metric=valid_metric, eval_batch_size=batch,
+        config=config, isolation=isolation, timeout=timeout, threads=threads,
+        output_dir=output_dir,
+        description=str(settings.get("description") or ""),
+        folder=f"{name.strip()}-{profile}" if profile and from_profile else name.strip(),
+    )
+
+
+def _check_metrics(settings: Mapping[str, Any], key: _KeyPath) -> tuple[list[str], list[int],
+                                                                         str, str]:
+    """``metrics`` (RecBole ranking metrics), ``topk``, ``headline`` and ``valid_metric``."""
+    from recbole.evaluator.register import metric_types
+    from recbole.utils import EvaluatorType
+
+    where = key.where
     metrics = _list_of(settings["metrics"], str, where, key("metrics"))
     for metric in metrics:
         kind = metric_types.get(metric.lower())
@@ -485,17 +516,27 @@ def _build(
     headline = _check_metric_at_k(settings["headline"], metrics, topk, where, key("headline"))
     valid_metric = _check_metric_at_k(settings.get("valid_metric", headline), metrics, topk,
                                       where, key("valid_metric"))
-    batch = settings["eval_batch_size"]
-    if not isinstance(batch, int) or isinstance(batch, bool) or batch <= 0:
-        raise ConfigError(f"{where}: key 'eval_batch_size' must be a positive integer.")
-    protocols_raw = settings["protocols"]
-    if not isinstance(protocols_raw, list) or not protocols_raw:
+    return metrics, topk, headline, valid_metric
+
+
+def _check_protocols(raw: Any, key: _KeyPath) -> list[ProtocolEntry]:
+    """The ``protocols`` list, each parsed with its parameters; no protocol twice."""
+    from recbole_llmkg.benchmark.protocols import parse_protocol
+
+    where = key.where
+    if not isinstance(raw, list) or not raw:
         raise ConfigError(f"{where}: key '{key('protocols')}' must be a non-empty list.")
-    protocols = [parse_protocol(p, where, f"{key('protocols')}[{i}]")
-                 for i, p in enumerate(protocols_raw)]
+    protocols = [parse_protocol(p, where, f"{key('protocols')}[{i}]") for i, p in enumerate(raw)]
     slugs = [p.slug for p in protocols]
     if len(set(slugs)) != len(slugs):
         raise ConfigError(f"{where}: key '{key('protocols')}' lists a protocol twice.")
+    return protocols
+
+
+def _check_execution(settings: Mapping[str, Any],
+                     key: _KeyPath) -> tuple[str, float | None, int | None]:
+    """How runs execute: ``isolation``, ``timeout`` (seconds) and ``threads``."""
+    where = key.where
     isolation = settings.get("isolation", "subprocess")
     if isolation not in ISOLATIONS:
         raise ConfigError(f"{where}: key '{key('isolation')}' must be one of "
@@ -508,19 +549,7 @@ def _build(
                                 or threads <= 0):
         raise ConfigError(f"{where}: key '{key('threads')}' must be a positive integer "
                           "(torch threads per run) or null (torch's default).")
-    output_dir = settings.get("output_dir", "results")
-    if not isinstance(output_dir, str):
-        raise ConfigError(f"{where}: key 'output_dir' must be a path.")
-    return BenchmarkSpec(
-        name=name.strip(), path=path, profile=profile, datasets=datasets, models=models,
-        seeds=seeds, protocols=protocols, metrics=metrics, topk=topk, headline=headline,
-        valid_metric=valid_metric, eval_batch_size=batch,
-        config=config, isolation=isolation,
-        timeout=float(timeout) if timeout is not None else None, threads=threads,
-        output_dir=output_dir,
-        description=str(settings.get("description") or ""),
-        folder=f"{name.strip()}-{profile}" if profile and from_profile else name.strip(),
-    )
+    return isolation, float(timeout) if timeout is not None else None, threads
 
 
 def _check_dataset(name: str, config: Mapping[str, Any], where: str, key: str) -> None:

@@ -1,43 +1,29 @@
 """Run records on disk: one JSON file per finished run, always written whole.
 
-Every file is written to a temp file in the same folder and renamed over the target
-(``os.replace`` is atomic on POSIX and Windows), so a crash or Ctrl-C at any moment leaves
-either the old file or the new one, never half of one. The leaderboard and the CSV/JSONL
-tables are regenerated from these records, so losing a table never loses a result.
+Every file is written with :mod:`recbole_llmkg.files` (temp file, then an atomic rename), so a
+crash or Ctrl-C at any moment leaves either the old file or the new one, never half of one.
+The leaderboard and the CSV/JSONL tables are regenerated from these records, so losing a table
+never loses a result.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from recbole_llmkg.errors import LLMKGError
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file + rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
+from recbole_llmkg.files import write_text_atomic
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
+    """``data`` as indented JSON, written atomically."""
     write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
 
 
@@ -77,6 +63,52 @@ class RunStore:
                     leftover.unlink()
                 except OSError:
                     pass
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """A ``--rerun`` that has not finished: a record is redone once it carries this ``id``."""
+
+    id: str
+    started_at: str
+
+    def covers(self, record: dict[str, Any] | None) -> bool:
+        """Whether ``record`` was written after this rerun began (so is not from an older
+        attempt)."""
+        return bool(record) and record.get("rerun_id") == self.id
+
+    def older(self, keys: Iterable[str], records: dict[str, dict[str, Any]]) -> list[str]:
+        """Those of ``keys`` whose saved record is from before this rerun (not redone yet)."""
+        return [key for key in keys if key in records and not self.covers(records[key])]
+
+
+class RerunMarker:
+    """``rerun.json`` in the results folder: the ``--rerun`` in progress, until it finishes.
+
+    ``--rerun`` writes it with a new id before the first run; every record saved while it exists
+    carries that id. The same command after an interruption finds the marker and redoes only the
+    runs without the id; once every planned run carries it, the marker is removed.
+    """
+
+    def __init__(self, results_dir: Path) -> None:
+        self.path = results_dir / "rerun.json"
+
+    def current(self) -> Rerun | None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return Rerun(str(data["id"]), str(data["started_at"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def start(self) -> Rerun:
+        now = datetime.now(timezone.utc)
+        rerun = Rerun(f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}",
+                      now.isoformat(timespec="seconds"))
+        write_json_atomic(self.path, {"id": rerun.id, "started_at": rerun.started_at})
+        return rerun
+
+    def finish(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 class BenchmarkBusyError(LLMKGError):

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -15,6 +21,7 @@ import yaml
 from recbole_llmkg.benchmark import runner, worker
 from recbole_llmkg.benchmark.runner import run_benchmark
 from recbole_llmkg.config import datasets_dir
+from recbole_llmkg.errors import ConfigError
 
 METRICS = ["Recall", "NDCG", "MRR", "Hit", "ItemCoverage", "GiniIndex", "AveragePopularity",
            "TailPercentage"]
@@ -220,3 +227,246 @@ def test_second_runner_on_the_same_folder_is_refused(tmp_path):
             run_benchmark(path, log=quiet, charts=False)
     assert isinstance(caught.value, LLMKGError)
     assert run_benchmark(path, log=quiet, charts=False).executed == 1  # lock released
+
+
+# --- crash safety: kills, scratch folders, reruns, exit codes, up-front config checks --------
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids of live processes whose command line contains ``text`` (zombies excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def wait_for(condition, seconds: float = 120.0, what: str = "condition"):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def start_cli(path: Path, cwd: Path, env: dict[str, str]) -> subprocess.Popen:
+    """The benchmark command in its own process group (as a terminal would start it)."""
+    code = "import sys; from recbole_llmkg.cli import main; sys.exit(main())"
+    return subprocess.Popen([sys.executable, "-c", code, "--benchmark", str(path)], cwd=cwd,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def killed_mid_run(tmp_path: Path, env: dict[str, str], kill) -> tuple[Path, dict[str, Any]]:
+    """Start a 2-run subprocess board, let Pop finish, ``kill(runner)`` while BPR trains;
+    returns the board file and the saved Pop record."""
+    # BPR on tiny takes a few ms per epoch: 2000 epochs keep a worker busy for seconds after
+    # the kill, so an orphan would still be running when the test looks for it
+    slow_bpr = {"name": "BPR", "config": {"epochs": 2000, "stopping_step": 10000}}
+    path = bench(tmp_path, isolation="subprocess", models=["Pop", slow_bpr], seeds=[1])
+    runs = tmp_path / "results" / "unit" / "runs"
+    runner_process = start_cli(path, tmp_path, env)
+    try:
+        wait_for(lambda: len(list(runs.glob("*.json"))) == 1, what="the Pop run to finish")
+        wait_for(lambda: processes_mentioning(str(tmp_path / "results" / "unit" / "tmp")),
+                 what="the BPR worker to start")
+        time.sleep(1.0)
+        kill(runner_process)
+        runner_process.wait(timeout=30)
+    finally:
+        if runner_process.poll() is None:
+            os.killpg(runner_process.pid, signal.SIGKILL)
+    (pop_file,) = runs.glob("*.json")
+    return path, json.loads(pop_file.read_text())
+
+
+def assert_no_orphan(tmp_path: Path) -> None:
+    """Within a few seconds of the kill no process works in the board's scratch folder."""
+    scratch = str(tmp_path / "results" / "unit" / "tmp")
+    try:
+        wait_for(lambda: not processes_mentioning(scratch), seconds=5,
+                 what="the orphaned worker to exit")
+    finally:
+        for pid in processes_mentioning(scratch):  # leave nothing behind, even on failure
+            os.kill(pid, signal.SIGKILL)
+
+
+def assert_no_orphan_then_resume(tmp_path: Path, path: Path, pop: dict[str, Any],
+                                 env: dict[str, str]) -> None:
+    """No worker outlives the runner; the same command then finishes only the missing run."""
+    assert_no_orphan(tmp_path)
+
+    resumed = subprocess.run([sys.executable, "-c", "import sys; from recbole_llmkg.cli "
+                              "import main; sys.exit(main())", "--benchmark", str(path)],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "1 of 2 runs already finished: skipped" in resumed.stdout
+    assert "run 1/1: BPR tiny seed=1 standard" in resumed.stdout
+    out = tmp_path / "results" / "unit"
+    records = [json.loads(p.read_text()) for p in (out / "runs").glob("*.json")]
+    assert {r["label"]: r["status"] for r in records} == {"Pop": "ok", "BPR": "ok"}
+    again = next(r for r in records if r["label"] == "Pop")
+    assert again == pop  # the finished run was not redone
+    bpr = next(r for r in records if r["label"] == "BPR")
+    assert bpr["epochs_run"] == 2000
+    assert "Runs: 2 planned, 2 ok, 0 failed, 0 not run" in (out / "leaderboard.md").read_text()
+    assert not (out / "tmp").exists()  # the killed attempt's scratch was cleaned
+
+
+def test_killing_the_runner_process_group_leaves_no_orphan_and_resumes(tmp_path,
+                                                                        subprocess_env):
+    """kill -9 of the runner's process group mid-run: the worker dies with it (on the old code
+    it ran in its own session and survived), and the same command completes the board."""
+    path, pop = killed_mid_run(tmp_path, subprocess_env,
+                               lambda p: os.killpg(p.pid, signal.SIGKILL))
+    assert_no_orphan_then_resume(tmp_path, path, pop, subprocess_env)
+
+
+@pytest.mark.parametrize("kill", [
+    pytest.param(lambda p: p.kill(), id="kill-9-runner-only"),
+    pytest.param(lambda p: os.killpg(p.pid, signal.SIGHUP), id="terminal-closed-SIGHUP"),
+])
+def test_killing_only_the_runner_takes_its_worker_with_it(tmp_path, subprocess_env, kill):
+    """kill -9 of the runner process alone (the parent-death check ends the worker), or the
+    terminal's SIGHUP to the runner's process group (the worker is in it and gets it too)."""
+    killed_mid_run(tmp_path, subprocess_env, kill)
+    assert_no_orphan(tmp_path)
+
+
+def test_each_attempt_gets_its_own_scratch_folder(tmp_path, monkeypatch):
+    """Two attempts at one run (a rerun) never share a scratch folder: an older attempt's
+    clean-up cannot delete a newer one's checkpoints."""
+    folders: list[Path] = []
+    original = worker.execute_run
+
+    def remember(payload, in_child=False):
+        folders.append(Path(payload["work_dir"]).parent)
+        assert (folders[-1] / "owner.json").is_file()
+        return original(payload, in_child)
+
+    monkeypatch.setattr(worker, "execute_run", remember)
+    path = bench(tmp_path, models=["Pop"], seeds=[1])
+    run_benchmark(path, log=quiet, charts=False)
+    run_benchmark(path, rerun=True, log=quiet, charts=False)
+    key = next((tmp_path / "results" / "unit" / "runs").glob("*.json")).stem
+    assert len(folders) == 2 and folders[0] != folders[1]
+    assert all(f.name.startswith(f"{key}.{os.getpid()}.") for f in folders)
+    assert not (tmp_path / "results" / "unit" / "tmp").exists()
+
+
+def test_stale_scratch_is_cleaned_at_start_unless_a_live_process_owns_it(tmp_path):
+    from recbole_llmkg.benchmark.scratch import OWNER_FILE, process_identity
+
+    tmp = tmp_path / "results" / "unit" / "tmp"
+    dead_process = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead = process_identity(dead_process.pid)
+    dead_process.wait()
+    live = process_identity(os.getpid())
+    folders = {"dead": [dead], "live": [live], "none": None, "reused_pid":
+               [{"pid": os.getpid(), "started": live["started"] - 100}]}
+    for name, owners in folders.items():
+        (tmp / name / "checkpoints").mkdir(parents=True)
+        if owners is not None:
+            (tmp / name / OWNER_FILE).write_text(json.dumps({"owners": owners}))
+    lines: list[str] = []
+    run_benchmark(bench(tmp_path, models=["Pop"], seeds=[1]), log=lines.append, charts=False)
+    assert sorted(p.name for p in tmp.iterdir()) == ["live"]
+    assert sum("removed scratch folder" in line for line in lines) == 3
+
+
+def test_interrupted_rerun_is_resumed_and_the_board_names_older_runs(tmp_path, monkeypatch):
+    """A rerun replaces records only as its runs finish; after an interruption the board lists
+    the runs still from the older attempt, and the same --rerun redoes only those."""
+    path = bench(tmp_path, models=["Pop", "EASE"])
+    first = run_benchmark(path, log=quiet, charts=False)
+    out = tmp_path / "results" / "unit"
+    before = {k: r["invocation"] for k, r in first.records.items()}
+    assert all(r["rerun_id"] is None for r in first.records.values())
+
+    calls = {"n": 0}
+    original = worker.execute_run
+
+    def interrupted_third(payload, in_child=False):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(payload, in_child)
+
+    monkeypatch.setattr(worker, "execute_run", interrupted_third)
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(path, rerun=True, log=quiet, charts=False)
+    marker = json.loads((out / "rerun.json").read_text())
+    records = {p.stem: json.loads(p.read_text()) for p in (out / "runs").glob("*.json")}
+    redone = {k for k, r in records.items() if r["rerun_id"] == marker["id"]}
+    older = set(records) - redone
+    assert len(redone) == 2 and len(older) == 2
+    assert all(records[k]["invocation"] == before[k] for k in older)
+    board = (out / "leaderboard.md").read_text()
+    assert "## Unfinished rerun" in board and f"`--rerun` {marker['id']}" in board
+    assert all(f"`{k}`" in board.split("## Unfinished rerun")[1] for k in older)
+    assert not any(f"`{k}`" in board.split("## Unfinished rerun")[1] for k in redone)
+
+    # a plain resume keeps the older runs and keeps saying so
+    monkeypatch.setattr(worker, "execute_run", no_training)
+    lines: list[str] = []
+    plain = run_benchmark(path, log=lines.append, charts=False)
+    assert plain.executed == 0 and plain.rerun is not None
+    assert any("2 runs are from before the unfinished --rerun" in line for line in lines)
+    assert "## Unfinished rerun" in (out / "leaderboard.md").read_text()
+
+    # the same --rerun command redoes only the two older runs, then the rerun is complete
+    monkeypatch.setattr(worker, "execute_run", original)
+    resumed = run_benchmark(path, rerun=True, log=quiet, charts=False)
+    assert resumed.executed == 2 and resumed.skipped == 2 and resumed.rerun is None
+    assert set(resumed.records) == set(records)
+    assert {r["rerun_id"] for r in resumed.records.values()} == {marker["id"]}
+    assert all(resumed.records[k] == records[k] for k in redone)
+    assert not (out / "rerun.json").exists()
+    assert "## Unfinished rerun" not in (out / "leaderboard.md").read_text()
+    # a later --rerun starts a new rerun of everything
+    assert run_benchmark(path, rerun=True, log=quiet, charts=False).executed == 4
+
+
+def test_cli_exits_nonzero_and_names_failed_runs(tmp_path, capsys):
+    from recbole_llmkg.cli import main
+
+    path = bench(tmp_path, models=["Pop", BROKEN], seeds=[1])
+    assert main(["--benchmark", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "1 run(s) failed" in err
+    (line,) = [line for line in err.splitlines() if "BPR-broken tiny seed=1 standard:" in line]
+    record = next(json.loads(p.read_text()) for p in
+                  (tmp_path / "results" / "unit" / "runs").glob("*.json")
+                  if "BPR-broken" in p.name)
+    assert record["error"]["traceback"].strip().splitlines()[-1].strip() in line
+    assert record["key"] in line
+
+
+def test_bad_model_config_fails_before_any_run_trains(tmp_path, monkeypatch):
+    """A value RecBole's config rejects in the third model is reported at once, with the file
+    and the key path of every bad model, before the first model trains."""
+    monkeypatch.setattr(worker, "execute_run", no_training)
+    bad = {"train_neg_sample_args": {"distribution": "bogus"}}
+    path = bench(tmp_path, models=["Pop", "BPR", {"name": "BPR", "label": "BPR-bad",
+                                                   "config": bad},
+                                   {"name": "NeuMF", "config": bad}])
+    with pytest.raises(ConfigError) as caught:
+        run_benchmark(path, log=quiet, charts=False)
+    message = str(caught.value)
+    assert str(path) in message and "2 run config(s) are invalid" in message
+    assert "key 'models[2].config': model 'BPR-bad'" in message
+    assert "key 'models[3].config': model 'NeuMF'" in message
+    assert "bogus" in message
+    assert not (tmp_path / "results" / "unit" / "runs").exists()
+    with pytest.raises(ConfigError):  # a --rerun that cannot start leaves no rerun marker
+        run_benchmark(path, rerun=True, log=quiet, charts=False)
+    assert not (tmp_path / "results" / "unit" / "rerun.json").exists()
