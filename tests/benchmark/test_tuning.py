@@ -1,0 +1,143 @@
+"""Tuning: search spaces, equal budgets, per-epoch records, and a sweep that survives kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+
+from recbole_llmkg import Config
+from recbole_llmkg.benchmark.splits import write_standard_split
+from recbole_llmkg.benchmark.tuning import (
+    SearchSpace,
+    TuningJob,
+    counted,
+    load_search_spaces,
+    open_storage,
+    remaining,
+    tune,
+    write_trials_tables,
+)
+from recbole_llmkg.config import datasets_dir
+from recbole_llmkg.errors import ConfigError
+
+BOARD_MODELS = ["Pop", "ItemKNN", "EASE", "SLIMElastic", "BPR", "NeuMF", "MultiVAE", "LightGCN",
+                "CKE", "KGIN", "KGAT", "LLMAugRec", "KGLLMGNN", "KASimCF", "TextKNN", "KGKNN"]
+
+
+def test_every_board_model_has_a_space_of_real_config_keys(tmp_path):
+    spaces = load_search_spaces()
+    assert set(BOARD_MODELS) <= set(spaces)
+    for model in BOARD_MODELS:
+        space = spaces[model]
+        assert space.source, f"{model}: no stated source"
+        if not space.params:
+            continue
+        config = Config(model, "tiny", cmd_args=[], config_dict={
+            "use_gpu": False, "llm_cache_dir": str(tmp_path / "cache")})
+        for key in space.params:
+            assert config[key] is not None, f"{model}: '{key}' is not one of its config keys"
+        space.distributions()  # every range converts to an Optuna distribution
+    assert spaces["BPR"].trial_config["valid_metric"] == "NDCG@10"
+
+
+def test_list_choices_round_trip_and_bad_ranges_are_named(tmp_path):
+    space = load_search_spaces()["NeuMF"]
+    choice = space.distributions()["mlp_hidden_size"].choices[0]
+    assert isinstance(choice, str)
+    assert space.decode({"mlp_hidden_size": choice, "learning_rate": 0.01}) == {
+        "mlp_hidden_size": [64, 32, 16], "learning_rate": 0.01}
+    bad = tmp_path / "spaces.yaml"
+    bad.write_text("models:\n  BPR:\n    params:\n      learning_rate: {type: loguniform, "
+                   "low: 0, high: 0.1}\n")
+    with pytest.raises(ConfigError, match=r"models.BPR.params.learning_rate.*low=0"):
+        load_search_spaces(bad)
+
+
+def _job(tmp_path, n_trials, epochs, model="BPR"):
+    split = write_standard_split(datasets_dir() / "tiny", "tiny", 2020, tmp_path / "splits")
+    storage = f"sqlite:///{tmp_path / 'tuning.db'}"
+    config = {"use_gpu": False, "state": "ERROR", "epochs": epochs, "stopping_step": epochs,
+              "checkpoint_dir": str(tmp_path / "saved")}
+    return TuningJob(model, "tiny", "standard", load_search_spaces()[model], storage,
+                     split.config(), config, n_trials=n_trials)
+
+
+def test_sweep_records_every_trial_and_stops_at_the_budget(tmp_path):
+    job = _job(tmp_path, n_trials=2, epochs=3)
+    study = tune(job)
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 2
+    for t in trials:
+        assert sorted(t.intermediate_values) == [0, 1, 2]  # valid NDCG@10 after every epoch
+        assert t.value == max(t.intermediate_values.values())
+        assert t.user_attrs["seconds"] > 0 and t.user_attrs["epochs"] == 3
+        # best epoch within 10% of `epochs` is flagged
+        assert t.user_attrs["at_cap"] == (t.user_attrs["best_epoch"] + 1 >= 0.9 * 3)
+    assert remaining(job, study) == 0
+    assert len(tune(job).get_trials()) == 2  # a finished sweep runs nothing more
+    csv_path, md_path = write_trials_tables(study, tmp_path / "tables")
+    assert csv_path.name == "tiny-standard-BPR.csv"
+    assert "param.learning_rate" in csv_path.read_text().splitlines()[0]
+    assert md_path.read_text().count("| complete |") == 2
+
+
+def test_nothing_to_tune_gets_one_trial(tmp_path):
+    job = _job(tmp_path, n_trials=5, epochs=1, model="Pop")
+    assert job.budget == 1
+    assert len(tune(job).get_trials()) == 1
+
+
+def _study(storage, name):
+    try:
+        return optuna.load_study(study_name=name, storage=open_storage(storage))
+    except KeyError:
+        return None
+
+
+def test_killed_sweep_resumes_without_redoing_finished_trials(tmp_path, subprocess_env):
+    job = _job(tmp_path, n_trials=3, epochs=25)
+    payload = json.dumps({**job.config, **job.split_config})
+    command = [sys.executable, "-m", "recbole_llmkg.benchmark.tuning", "BPR", "tiny",
+               job.storage, "3", payload]
+    child = subprocess.Popen(command, env=subprocess_env, cwd=tmp_path,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline:  # wait until trial 1 is half-way
+            study = _study(job.storage, job.study_name)
+            trials = study.get_trials() if study else []
+            if len(trials) >= 2 and len(trials[1].intermediate_values) >= 2:
+                break
+            assert child.poll() is None, "the sweep ended before it could be killed"
+            time.sleep(0.1)
+        else:
+            pytest.fail("trial 1 never started")
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    finally:
+        if child.poll() is None:
+            child.kill()
+    first = _study(job.storage, job.study_name).get_trials()[0]
+    assert first.state == optuna.trial.TrialState.COMPLETE
+    assert _study(job.storage, job.study_name).get_trials()[1].state.name == "RUNNING"
+
+    subprocess.run(command, env=subprocess_env, cwd=tmp_path, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+    trials = _study(job.storage, job.study_name).get_trials()
+    assert trials[0].datetime_complete == first.datetime_complete  # not redone
+    assert trials[0].value == first.value
+    assert trials[1].user_attrs.get("interrupted") is True and not counted(trials[1])
+    assert sum(counted(t) for t in trials) == 3
+    assert [t.state.name for t in trials[2:]] == ["COMPLETE", "COMPLETE"]
+
+
+def test_int_range_becomes_an_int_distribution():
+    space = SearchSpace("X", {"a": {"type": "int", "low": 1, "high": 3}})
+    assert space.distributions()["a"].high == 3
