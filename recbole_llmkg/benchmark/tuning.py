@@ -39,6 +39,7 @@ from typing import Any
 import optuna
 import yaml
 
+from recbole_llmkg.benchmark.training import prepare_run
 from recbole_llmkg.config import properties_dir
 from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.files import write_text_atomic
@@ -269,12 +270,6 @@ def run_trial(spec: Mapping[str, Any]) -> dict[str, Any]:
     Reports the valid score after every evaluation to the trial in the storage and stops with
     state ``pruned`` when the study's pruner says so.
     """
-    from recbole.data import data_preparation
-    from recbole.utils import init_seed
-
-    from recbole_llmkg.config import Config
-    from recbole_llmkg.utils import create_dataset, get_trainer
-
     start = time.perf_counter()
     result: dict[str, Any] = {"number": spec["number"], "params": dict(spec["params"]),
                               "valid": {}, "best_epoch": None, "value": None, "error": None}
@@ -291,17 +286,10 @@ def run_trial(spec: Mapping[str, Any]) -> dict[str, Any]:
             raise optuna.TrialPruned()
 
     try:
-        config = Config(spec["model"], spec["dataset"], config_dict=dict(spec["config"]),
-                        cmd_args=[])
-        result["epochs"] = int(config["epochs"])
-        init_seed(config["seed"], config["reproducibility"])
-        dataset = create_dataset(config)
-        train_data, valid_data, _ = data_preparation(config, dataset)
-        init_seed(config["seed"], config["reproducibility"])
-        model = config.model_class(config, train_data._dataset).to(config["device"])
-        trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-        score, _ = trainer.fit(train_data, valid_data, saved=False, show_progress=False,
-                               callback_fn=after_validation)
+        run = prepare_run(spec["model"], spec["dataset"], spec["config"])
+        result["epochs"] = int(run.config["epochs"])
+        score, _ = run.trainer.fit(run.train_data, run.valid_data, saved=False,
+                                   show_progress=False, callback_fn=after_validation)
         result.update(state="complete", value=float(score))
     except optuna.TrialPruned:
         result.update(state="pruned", value=best["score"] if best["epoch"] is not None else None)
