@@ -33,6 +33,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
             optuna.trial.TrialState.FAIL)
 PRUNER_WARMUP_EPOCHS = 10
 PRUNER_STARTUP_TRIALS = 5
+ORPHAN_GRACE_S = 60.0
 
 
 def search_spaces_file() -> Path:
@@ -193,15 +195,25 @@ def _driver_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _driver_alive(driver: str) -> bool:
+def _driver_alive(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether the process that asked a RUNNING trial may still be running it.
+
+    A trial names its driver (``host:pid``); one on this host is alive while that pid is. A
+    trial with no driver yet (killed between ``ask`` and tagging) counts as alive for its first
+    ``ORPHAN_GRACE_S`` seconds only. Trials of other hosts are never judged from here.
+    """
+    driver = trial.user_attrs.get("driver")
+    if driver is None:
+        started = trial.datetime_start or datetime.now()
+        return (datetime.now() - started).total_seconds() < ORPHAN_GRACE_S
     host, _, pid = driver.rpartition(":")
     if host != socket.gethostname():
-        return True  # another machine's trial: not ours to judge
+        return True
     try:
         os.kill(int(pid), 0)
     except (ProcessLookupError, ValueError):
         return False
-    except PermissionError:
+    except PermissionError:  # alive, owned by another user
         return True
     return True
 
@@ -216,7 +228,7 @@ def recover_interrupted(study: optuna.Study) -> int:
     (they do not count against the budget). Returns how many."""
     stale = [t for t in study.get_trials(deepcopy=False,
                                          states=(optuna.trial.TrialState.RUNNING,))
-             if not _driver_alive(t.user_attrs.get("driver", ""))]
+             if not _driver_alive(t)]
     for frozen in stale:
         trial = optuna.trial.Trial(study, frozen._trial_id)
         trial.set_user_attr("interrupted", True)

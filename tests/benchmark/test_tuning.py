@@ -102,7 +102,7 @@ def _study(storage, name):
 
 
 def test_killed_sweep_resumes_without_redoing_finished_trials(tmp_path, subprocess_env):
-    job = _job(tmp_path, n_trials=3, epochs=25)
+    job = _job(tmp_path, n_trials=3, epochs=12)
     payload = json.dumps({**job.config, **job.split_config})
     command = [sys.executable, "-m", "recbole_llmkg.benchmark.tuning", "BPR", "tiny",
                job.storage, "3", payload]
@@ -141,3 +141,22 @@ def test_killed_sweep_resumes_without_redoing_finished_trials(tmp_path, subproce
 def test_int_range_becomes_an_int_distribution():
     space = SearchSpace("X", {"a": {"type": "int", "low": 1, "high": 3}})
     assert space.distributions()["a"].high == 3
+
+
+def test_recover_marks_only_trials_of_dead_local_drivers(tmp_path):
+    import socket
+
+    from recbole_llmkg.benchmark.tuning import recover_interrupted
+
+    job = _job(tmp_path, n_trials=3, epochs=1)
+    study = job.study()
+    dead_pid = subprocess.Popen(["true"])  # a pid that has exited
+    dead_pid.wait()
+    owners = [f"{socket.gethostname()}:{dead_pid.pid}", "another-host:1",
+              f"{socket.gethostname()}:{os.getpid()}"]
+    for owner in owners:
+        study.ask().set_user_attr("driver", owner)
+    assert recover_interrupted(study) == 1
+    states = [(t.state.name, t.user_attrs.get("interrupted")) for t in study.get_trials()]
+    assert states == [("FAIL", True), ("RUNNING", None), ("RUNNING", None)]
+    assert remaining(job, study) == 1  # 3 - 2 running; the interrupted one is not counted
