@@ -9,6 +9,7 @@ from scipy import stats
 from recbole_llmkg.benchmark.per_user import PerUserMetrics
 from recbole_llmkg.benchmark.significance import (
     holm,
+    is_baseline,
     paired_t_p,
     significance_table,
     table_markdown,
@@ -76,3 +77,9 @@ def test_table_refuses_two_splits_for_one_seed():
     with pytest.raises(ConfigError, match="other-split") as error:
         significance_table(records, baselines={"Base"})
     assert "split-3" in str(error.value)
+
+
+def test_baselines_are_recbole_models_and_the_content_knns():
+    assert is_baseline("EASE") and is_baseline("KGIN") and is_baseline("TextKNN")
+    assert is_baseline("KGKNN")
+    assert not is_baseline("KASimCF") and not is_baseline("LLMAugRec")

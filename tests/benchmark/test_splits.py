@@ -13,6 +13,7 @@ from recbole_llmkg.benchmark.splits import (
     ratio_split_counts,
     read_split,
     split_fingerprint,
+    split_for_config,
     write_standard_split,
 )
 from recbole_llmkg.config import datasets_dir
@@ -94,3 +95,8 @@ def test_without_the_split_recboles_kg_dataset_drops_unlinked_items(tmp_path):
     dataset = create_dataset(config)
     tokens = dataset.id2token(dataset.iid_field, np.asarray(dataset.inter_feat[dataset.iid_field]))
     assert not set(UNLINKED_ITEMS) & set(tokens.tolist())
+
+
+def test_split_for_config_reads_the_dataset_from_the_config(split, tmp_path):
+    config = Config("BPR", "tiny", cmd_args=[], config_dict={"use_gpu": False})
+    assert split_for_config(config, 2020, tmp_path / "splits") == split
