@@ -246,6 +246,6 @@ def split_for_config(config: Any, seed: int, data_root: str | os.PathLike) -> Sp
         data_root=data_root,
         user_field=config["USER_ID_FIELD"],
         item_field=config["ITEM_ID_FIELD"],
-        separator=config["field_separator"],
-        encoding=config["encoding"],
+        separator=config["field_separator"] or "\t",
+        encoding=config["encoding"] or "utf-8",
     )
