@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from recbole_llmkg.benchmark.per_user import per_user_metrics
-from recbole_llmkg.benchmark.training import prepare_run
+from recbole_llmkg.benchmark.training import ValidationCurve, prepare_run
 
 
 def run_seed(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -33,13 +33,18 @@ def run_seed(spec: Mapping[str, Any]) -> dict[str, Any]:
     try:
         config = {"checkpoint_dir": scratch.name, **spec["config"], "seed": int(spec["seed"])}
         run = prepare_run(spec["model"], spec["dataset"], config)
+        curve = ValidationCurve()
         best_valid, valid_result = run.trainer.fit(run.train_data, run.valid_data, saved=True,
-                                                   show_progress=False)
+                                                   show_progress=False, callback_fn=curve)
         test_result = run.trainer.evaluate(run.test_data, load_best_model=True)
         per_user = per_user_metrics(run.trainer, run.test_data, topk=spec.get("topk", [10]))
         record.update(
             status="ok",
             best_valid_score=float(best_valid),
+            best_epoch=curve.best_epoch,
+            epochs=int(run.config["epochs"]),
+            at_cap=curve.at_cap(int(run.config["epochs"])),
+            valid_curve=curve.scores,
             valid_result={k: float(v) for k, v in valid_result.items()},
             test_result={k: float(v) for k, v in test_result.items()},
             per_user=per_user.to_dict(),

@@ -7,9 +7,12 @@ spec that a Ray task can execute.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+CAP_SHARE = 0.9  # a best epoch at or beyond this share of `epochs` is flagged "at cap"
 
 
 @dataclass
@@ -40,3 +43,26 @@ def prepare_run(model: str, dataset: str, config_dict: Mapping[str, Any]) -> Pre
     recommender = config.model_class(config, train_data._dataset).to(config["device"])
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, recommender)
     return PreparedRun(config, recommender, trainer, train_data, valid_data, test_data)
+
+
+@dataclass
+class ValidationCurve:
+    """The valid score after every evaluation, kept by ``Trainer.fit(callback_fn=...)``.
+
+    The best epoch follows RecBole's early stopping, which also takes a tie as an improvement
+    (so it is the epoch whose checkpoint ``fit`` keeps).
+    """
+
+    scores: dict[int, float] = field(default_factory=dict)
+    best_score: float = -math.inf
+    best_epoch: int | None = None
+
+    def __call__(self, epoch: int, score: float) -> None:
+        self.scores[int(epoch)] = float(score)
+        if score >= self.best_score:
+            self.best_score, self.best_epoch = float(score), int(epoch)
+
+    def at_cap(self, epochs: int) -> bool:
+        """Best epoch within the last 10% of ``epochs``: the run may have been cut short."""
+        return bool(epochs > 1 and self.best_epoch is not None
+                    and self.best_epoch + 1 >= CAP_SHARE * epochs)

@@ -40,13 +40,12 @@ from typing import Any
 import optuna
 import yaml
 
-from recbole_llmkg.benchmark.training import prepare_run
+from recbole_llmkg.benchmark.training import ValidationCurve, prepare_run
 from recbole_llmkg.config import properties_dir
 from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.files import write_text_atomic
 
 DISTRIBUTION_TYPES = ("loguniform", "uniform", "int", "choice")
-CAP_SHARE = 0.9  # a best epoch at or beyond this share of `epochs` is flagged "at cap"
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
             optuna.trial.TrialState.FAIL)
 PRUNER_WARMUP_EPOCHS = 10
@@ -284,15 +283,13 @@ def run_trial(spec: Mapping[str, Any]) -> dict[str, Any]:
     """
     start = time.perf_counter()
     result: dict[str, Any] = {"number": spec["number"], "params": dict(spec["params"]),
-                              "valid": {}, "best_epoch": None, "value": None, "error": None}
+                              "value": None, "error": None, "epochs": None}
     study = optuna.load_study(study_name=spec["study_name"], storage=open_storage(spec["storage"]))
-    trial = optuna.trial.Trial(study, spec["trial_id"])
-    best = {"score": -math.inf, "epoch": None}
+    trial = optuna.trial.Trial(study, spec["trial_id"])  # Optuna names a trial by its id
+    curve = ValidationCurve()
 
     def after_validation(epoch: int, score: float) -> None:
-        result["valid"][epoch] = float(score)
-        if score >= best["score"]:  # RecBole's early_stopping also takes ties as improvements
-            best.update(score=float(score), epoch=epoch)
+        curve(epoch, score)
         trial.report(float(score), epoch)
         if trial.should_prune():
             raise optuna.TrialPruned()
@@ -304,15 +301,14 @@ def run_trial(spec: Mapping[str, Any]) -> dict[str, Any]:
                                    show_progress=False, callback_fn=after_validation)
         result.update(state="complete", value=float(score))
     except optuna.TrialPruned:
-        result.update(state="pruned", value=best["score"] if best["epoch"] is not None else None)
+        pruned_value = curve.best_score if curve.best_epoch is not None else None
+        result.update(state="pruned", value=pruned_value)
     except Exception as error:  # a failing configuration is a result, not a crash of the sweep
         result.update(state="fail", error="".join(
             traceback.format_exception_only(type(error), error)).strip())
-    result["best_epoch"] = best["epoch"]
-    result["seconds"] = time.perf_counter() - start
-    epochs = result.get("epochs") or 0
-    result["at_cap"] = bool(epochs > 1 and best["epoch"] is not None
-                            and best["epoch"] + 1 >= CAP_SHARE * epochs)
+    result.update(valid=curve.scores, best_epoch=curve.best_epoch,
+                  seconds=time.perf_counter() - start,
+                  at_cap=curve.at_cap(result["epochs"] or 0))
     return result
 
 

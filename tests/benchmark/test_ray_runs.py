@@ -46,6 +46,7 @@ def test_tiny_board_on_ray_equals_sequential(local_ray, tmp_path):
         got = on_ray[index]
         assert expected["status"] == got["status"] == "ok", (got.get("error"), expected["error"])
         assert got["test_result"] == expected["test_result"]
+        assert got["best_epoch"] == expected["best_epoch"] is not None
         assert got["split_fingerprint"] == expected["split_fingerprint"]
         assert got["per_user"]["users"] == expected["per_user"]["users"]
         for metric, values in expected["per_user"]["values"].items():
