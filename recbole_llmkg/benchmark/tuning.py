@@ -51,6 +51,7 @@ FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
 PRUNER_WARMUP_EPOCHS = 10
 PRUNER_STARTUP_TRIALS = 5
 ORPHAN_GRACE_S = 60.0
+OBJECTIVE = "NDCG@10"  # every study maximises this validation metric
 
 
 def search_spaces_file() -> Path:
@@ -174,6 +175,12 @@ class TuningJob:
     n_trials: int = 20
     seed: int = 2020
 
+    def __post_init__(self) -> None:
+        chosen = self.config.get("valid_metric", OBJECTIVE)
+        if str(chosen).lower() != OBJECTIVE.lower():
+            raise ConfigError(f"Tuning {self.model}: config key 'valid_metric' is {chosen!r}, but "
+                              f"every study maximises validation {OBJECTIVE}; remove the key.")
+
     @property
     def study_name(self) -> str:
         return f"{self.dataset}/{self.protocol}/{self.model}"
@@ -251,7 +258,7 @@ def ask(job: TuningJob) -> tuple[optuna.Study, optuna.trial.Trial, dict[str, Any
     trial.set_user_attr("driver", _driver_id())
     params = job.space.decode(trial.params)
     config = {**job.space.trial_config, **job.config, **job.split_config, **params,
-              "seed": job.seed}
+              "seed": job.seed, "valid_metric": OBJECTIVE}
     spec = {"model": job.model, "dataset": job.dataset, "config": config,
             "study_name": job.study_name, "storage": job.storage,
             "trial_id": trial._trial_id, "number": trial.number, "params": params}

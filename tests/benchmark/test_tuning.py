@@ -159,3 +159,9 @@ def test_recover_marks_only_trials_of_dead_local_drivers(tmp_path):
     states = [(t.state.name, t.user_attrs.get("interrupted")) for t in study.get_trials()]
     assert states == [("FAIL", True), ("RUNNING", None), ("RUNNING", None)]
     assert remaining(job, study) == 1  # 3 - 2 running; the interrupted one is not counted
+
+
+def test_the_objective_is_valid_ndcg_at_10_for_every_model():
+    space = load_search_spaces()["BPR"]
+    with pytest.raises(ConfigError, match="valid_metric.*MRR@10"):
+        TuningJob("BPR", "tiny", "standard", space, "sqlite://", config={"valid_metric": "MRR@10"})
