@@ -34,13 +34,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recbole_llmkg.errors import DataError
+from recbole_llmkg.errors import ConfigError, DataError
 from recbole_llmkg.files import write_text_atomic
 
 PARTS = ("train", "valid", "test")
 SPLIT_FORMAT_VERSION = 1
 STANDARD_RATIOS = (0.8, 0.1, 0.1)
 META_FILE = "split.json"
+# RecBole's data filters, all skipped when benchmark files are read (Dataset._data_filtering)
+FILTER_KEYS = ("rm_dup_inter", "val_interval", "user_inter_num_interval",
+               "item_inter_num_interval", "entity_kg_num_interval", "relation_kg_num_interval")
+_NO_FILTER = (None, "", "[0,inf)", "[0,inf]", {})
 
 
 @dataclass(frozen=True)
@@ -237,8 +241,30 @@ def write_standard_split(
     return read_split(root, dataset)
 
 
+def ignored_filters(config: Any) -> dict[str, Any]:
+    """Filter settings of ``config`` that RecBole would silently skip on benchmark files."""
+    found = {}
+    for key in FILTER_KEYS:
+        value = config[key]
+        if (value.replace(" ", "") if isinstance(value, str) else value) not in _NO_FILTER:
+            found[key] = value
+    return found
+
+
 def split_for_config(config: Any, seed: int, data_root: str | os.PathLike) -> Split:
-    """:func:`write_standard_split` with the dataset, fields and file format of a RecBole config."""
+    """:func:`write_standard_split` with the dataset, fields and file format of a RecBole config.
+
+    Refuses a config with data filters: RecBole skips them on benchmark files, so the board would
+    silently run on unfiltered data.
+    """
+    ignored = ignored_filters(config)
+    if ignored:
+        settings = ", ".join(f"'{k}' = {v!r}" for k, v in ignored.items())
+        raise ConfigError(
+            f"Split of '{config['dataset']}': RecBole applies no data filter to benchmark files, "
+            f"so {settings} would be ignored. Filter '{config['dataset']}.inter' beforehand "
+            f"(and point data_path at the result), or remove the key(s)."
+        )
     return write_standard_split(
         source_dir=Path(config["data_path"]),
         dataset=config["dataset"],

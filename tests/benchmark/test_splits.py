@@ -17,6 +17,7 @@ from recbole_llmkg.benchmark.splits import (
     write_standard_split,
 )
 from recbole_llmkg.config import datasets_dir
+from recbole_llmkg.errors import ConfigError
 
 TINY = datasets_dir() / "tiny"
 UNLINKED_ITEMS = {"20": 11, "40": 9, "60": 6, "80": 8}  # tiny items with no .link row
@@ -101,3 +102,10 @@ def test_split_for_config_reads_the_dataset_from_the_config(split, tmp_path):
     config = Config("BPR", "tiny", cmd_args=[], config_dict={"use_gpu": False})
     fresh = split_for_config(config, 2020, tmp_path / "elsewhere")
     assert (fresh.fingerprint, fresh.counts) == (split.fingerprint, split.counts)
+
+
+def test_split_refuses_filters_recbole_would_skip(tmp_path):
+    config = Config("BPR", "tiny", cmd_args=[], config_dict={
+        "use_gpu": False, "user_inter_num_interval": "[5,inf)"})
+    with pytest.raises(ConfigError, match=r"'user_inter_num_interval' = '\[5,inf\)'"):
+        split_for_config(config, 2020, tmp_path / "splits")
