@@ -261,6 +261,7 @@ def ask(job: TuningJob) -> tuple[optuna.Study, optuna.trial.Trial, dict[str, Any
               "seed": job.seed, "valid_metric": OBJECTIVE}
     spec = {"model": job.model, "dataset": job.dataset, "config": config,
             "study_name": job.study_name, "storage": job.storage,
+            # the storage id (Optuna exposes it only as _trial_id) lets the body report to it
             "trial_id": trial._trial_id, "number": trial.number, "params": params}
     return study, trial, spec
 
