@@ -1,0 +1,148 @@
+"""Board runs and tuning trials as Ray tasks: a laptop or a cluster, the same code.
+
+A run is a plain, picklable function of its spec dict returning a record dict (``seed_run.
+run_seed``, ``tuning.run_trial``). Ray executes each as a task with one CPU (``gpus_per_run``
+GPUs when there are GPUs); by default on a local Ray instance using every core, or on an
+existing cluster given its ``address``. Records come back as each run finishes, so the caller
+writes each one at once (atomically); an exception or a dead worker fails that run only
+(``status: failed`` with the error); tasks are never retried silently.
+
+Tuning: the driver owns each study (``tuning.ask`` / ``tuning.tell``), a task runs the trial
+body. Per-epoch values for pruning are reported by the task itself through its own handle on
+the study's storage, so the pruner sees them while the trial runs: locally the SQLite file is
+shared by all tasks; on a cluster use a database server every node reaches (e.g.
+``postgresql://...``) as the storage URL.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from recbole_llmkg.benchmark import tuning
+
+RunFunction = Callable[[Any], dict[str, Any]]
+IDENTITY_KEYS = ("model", "dataset", "seed", "protocol", "number")
+
+
+def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Connect to ``address``, or start a local instance with ``num_cpus`` (default: all cores).
+
+    Returns True when this call started Ray (the caller may then ``ray.shutdown()`` it). Local
+    workers get this package's folder on ``PYTHONPATH``, so a checkout runs without installing.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address:
+        ray.init(address=address, log_to_driver=False)
+        return True
+    package_parent = str(Path(__file__).resolve().parents[2])
+    python_path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p)
+    ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": python_path}})
+    return True
+
+
+def failed_record(spec: Any, error: BaseException) -> dict[str, Any]:
+    """The record of a run whose task raised or whose worker died."""
+    identity = {k: spec[k] for k in IDENTITY_KEYS if isinstance(spec, Mapping) and k in spec}
+    message = "".join(traceback.format_exception_only(type(error), error)).strip()
+    return {**identity, "status": "failed", "state": "fail", "error": message}
+
+
+def _remote(fn: RunFunction, gpus_per_run: float) -> Any:
+    import ray
+
+    def call(spec: Any) -> dict[str, Any]:
+        return fn(spec)
+
+    return ray.remote(call).options(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)
+
+
+def _progress(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="run", disable=not enabled, smoothing=0.1)
+
+
+def run_many(
+    specs: Sequence[Any],
+    fn: RunFunction,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    gpus_per_run: float = 0,
+    progress: bool = True,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Execute ``fn(spec)`` for every spec as Ray tasks; yield ``(index, record)`` as each ends."""
+    import ray
+
+    start_ray(address, num_cpus)
+    task = _remote(fn, gpus_per_run)
+    pending = {task.remote(spec): index for index, spec in enumerate(specs)}
+    with _progress(len(specs), "runs", progress) as bar:
+        while pending:
+            (ref,), _ = ray.wait(list(pending), num_returns=1)
+            index = pending.pop(ref)
+            try:
+                record = ray.get(ref)
+            except Exception as error:  # RayTaskError, WorkerCrashedError, ...
+                record = failed_record(specs[index], error)
+            bar.update(1)
+            yield index, record
+
+
+def tune_on_ray(
+    jobs: Iterable[tuning.TuningJob],
+    address: str | None = None,
+    num_cpus: int | None = None,
+    gpus_per_run: float = 0,
+    max_concurrent: int | None = None,
+    on_trial: Callable[[tuning.TuningJob, dict[str, Any]], None] | None = None,
+    progress: bool = True,
+) -> dict[str, optuna.Study]:
+    """Run every job's sweep to its budget, trials as Ray tasks (resuming earlier parts).
+
+    Up to ``max_concurrent`` trials (default: the cluster's CPUs / 1 per trial) are in flight,
+    taken from the jobs in turn. Returns the studies by name.
+    """
+    import ray
+
+    start_ray(address, num_cpus)
+    jobs = list(jobs)
+    studies = {job.study_name: job.study() for job in jobs}  # for counting; ask() opens its own
+    for job in jobs:
+        tuning.recover_interrupted(studies[job.study_name])
+    limit = max_concurrent or max(1, int(ray.available_resources().get("CPU", 1)))
+    task = _remote(tuning.run_trial, gpus_per_run)
+    pending: dict[Any, tuple[tuning.TuningJob, optuna.Study, optuna.trial.Trial, dict]] = {}
+    total = sum(tuning.remaining(job, studies[job.study_name]) for job in jobs)
+    with _progress(total, "trials", progress) as bar:
+        while True:
+            asked = True
+            while asked and len(pending) < limit:  # one trial per job per round: jobs share slots
+                asked = False
+                for job in jobs:
+                    if len(pending) < limit and tuning.remaining(job, studies[job.study_name]):
+                        study, trial, spec = tuning.ask(job)
+                        pending[task.remote(spec)] = (job, study, trial, spec)
+                        asked = True
+            if not pending:
+                break
+            (ref,), _ = ray.wait(list(pending), num_returns=1)
+            job, study, trial, spec = pending.pop(ref)
+            try:
+                result = ray.get(ref)
+            except Exception as error:
+                result = failed_record(spec, error)
+            tuning.tell(study, trial, result)
+            bar.update(1)
+            if on_trial is not None:
+                on_trial(job, result)
+    return studies

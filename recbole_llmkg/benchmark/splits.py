@@ -1,0 +1,277 @@
+"""One split per (dataset, seed, protocol), written once as RecBole benchmark files.
+
+Every model of a board, plugin or built-in, KG or not, then reads exactly the same
+``<dataset>.train.inter`` / ``.valid.inter`` / ``.test.inter`` (config ``benchmark_filename``).
+With ``benchmark_filename`` set, RecBole 1.2.1 skips ``Dataset._data_filtering`` altogether
+(``Dataset._data_processing``), so no NaN / duplicate / k-core filter runs and, for a
+``KnowledgeBasedDataset``, neither does ``_filter_link`` (it is only called from
+``KnowledgeBasedDataset._data_filtering``): items without a ``.link`` row keep their
+interactions. ``Dataset.build`` then cuts ``inter_feat`` at the file sizes instead of splitting.
+
+The ``standard`` split reproduces RecBole's ``eval_args: {split: {RS: [0.8, 0.1, 0.1]},
+order: RO, group_by: user}``: shuffle all interactions, group them by user in shuffled order,
+and cut each group with RecBole's own rounding (``Dataset._calcu_split_ids``), seeded with
+numpy instead of torch's global generator so the split does not depend on what ran before.
+
+A split lives in a content-addressed folder (the key hashes the source ``.inter`` bytes, the
+seed, the ratios and the format version), with ``split.json``: the fingerprint (sha256 of the
+three part files) and per-part counts of users, items and interactions. ``.item``, ``.user``,
+``.kg``, ``.link`` and any other file of the source folder are linked (or copied) beside them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recbole_llmkg.errors import ConfigError, DataError
+from recbole_llmkg.files import write_text_atomic
+
+PARTS = ("train", "valid", "test")
+SPLIT_FORMAT_VERSION = 1
+STANDARD_RATIOS = (0.8, 0.1, 0.1)
+META_FILE = "split.json"
+# RecBole's data filters, all skipped when benchmark files are read (Dataset._data_filtering)
+FILTER_KEYS = ("rm_dup_inter", "val_interval", "user_inter_num_interval",
+               "item_inter_num_interval", "entity_kg_num_interval", "relation_kg_num_interval")
+_NO_FILTER = (None, "", "[0,inf)", "[0,inf]", {})
+
+
+@dataclass(frozen=True)
+class Split:
+    """A written split: where it is, what it holds, and the fingerprint that names its test set."""
+
+    data_path: Path  # the folder to give RecBole as ``data_path`` (holds ``<dataset>/``)
+    dataset: str
+    protocol: str
+    seed: int
+    fingerprint: str  # sha256 over the three part files
+    counts: dict[str, dict[str, int]]  # part -> {users, items, interactions}
+
+    def config(self) -> dict[str, Any]:
+        """Config entries that make RecBole read exactly this split."""
+        return {"data_path": str(self.data_path), "benchmark_filename": list(PARTS)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, for run records and tables."""
+        return {"data_path": str(self.data_path), "dataset": self.dataset,
+                "protocol": self.protocol, "seed": self.seed,
+                "fingerprint": self.fingerprint, "counts": self.counts}
+
+
+def ratio_split_counts(sizes: np.ndarray, ratios: Sequence[float]) -> np.ndarray:
+    """``[n_groups, len(ratios)]`` part sizes per group, RecBole's ``_calcu_split_ids`` rounding.
+
+    Every part but the first is rounded down; then, from the last part backwards, a part whose
+    exact share is in (0, 1) takes one row from the first part while the first part keeps more
+    than one row.
+    """
+    total = float(sum(ratios))
+    shares = [r / total for r in ratios]
+    sizes = np.asarray(sizes, dtype=np.int64)
+    counts = np.stack([(share * sizes).astype(np.int64) for share in shares], axis=1)
+    counts[:, 0] = sizes - counts[:, 1:].sum(axis=1)
+    for part in range(len(shares) - 1, 0, -1):
+        exact = shares[part] * sizes
+        bump = (counts[:, 0] > 1) & (exact > 0) & (exact < 1)
+        counts[bump, part] += 1
+        counts[bump, 0] -= 1
+    return counts
+
+
+def assign_parts(users: np.ndarray, ratios: Sequence[float], seed: int) -> np.ndarray:
+    """Part index (0 = train, 1 = valid, 2 = test) of every row, split per user after a shuffle.
+
+    RecBole's RS/RO/group_by user: a random order of all rows, rows grouped by user keeping that
+    order, each group cut by :func:`ratio_split_counts`.
+    """
+    users = np.asarray(users)
+    order = np.random.default_rng(seed).permutation(len(users))
+    _, group = np.unique(users[order], return_inverse=True)
+    by_group = np.argsort(group, kind="stable")  # shuffled order kept inside each user
+    sizes = np.bincount(group)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    rank = np.arange(len(users)) - np.repeat(starts, sizes)
+    cuts = np.cumsum(ratio_split_counts(sizes, ratios), axis=1)[:, :-1]
+    part_sorted = (rank[:, None] >= np.repeat(cuts, sizes, axis=0)).sum(axis=1)
+    parts = np.empty(len(users), dtype=np.int64)
+    parts[order[by_group]] = part_sorted
+    return parts
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def split_fingerprint(folder: str | os.PathLike, dataset: str) -> str:
+    """sha256 over the sha256 of each part file, in train/valid/test order."""
+    digests = [_sha256((Path(folder) / f"{dataset}.{part}.inter").read_bytes()) for part in PARTS]
+    return _sha256("\n".join(digests).encode("ascii"))
+
+
+def _read_inter(path: Path, user_field: str, item_field: str, separator: str,
+                encoding: str) -> tuple[str, list[str], np.ndarray, np.ndarray]:
+    """Header, data lines (blank lines dropped), and the user and item token of each line."""
+    if not path.is_file():
+        raise DataError(f"Split: interaction file '{path}' not found.")
+    lines = path.read_bytes().decode(encoding).splitlines()
+    if not lines:
+        raise DataError(f"Split: '{path}' is empty (it needs a header line).")
+    header, rows = lines[0], [line for line in lines[1:] if line.strip()]
+    names = [column.split(":")[0] for column in header.split(separator)]
+    for field in (user_field, item_field):
+        if field not in names:
+            raise DataError(f"Split: '{path}' line 1 has no column '{field}' (header: "
+                            f"{header!r}); set USER_ID_FIELD / ITEM_ID_FIELD to its columns.")
+    cells = pd.Series(rows, dtype=object).str.split(separator)
+    width = cells.str.len().to_numpy()
+    short = np.flatnonzero(width <= max(names.index(user_field), names.index(item_field)))
+    if len(short):
+        raise DataError(f"Split: '{path}' line {short[0] + 2} has {width[short[0]]} fields; "
+                        f"the header names {len(names)}.")
+    users = cells.str[names.index(user_field)].to_numpy(dtype=object)
+    items = cells.str[names.index(item_field)].to_numpy(dtype=object)
+    return header, rows, users, items
+
+
+def link_side_files(source_dir: Path, target: Path, dataset: str) -> None:
+    """Make every other file of the dataset folder visible in the split folder (a symlink, or a
+    copy where links are not allowed): ``.item``, ``.user``, ``.kg``, ``.link``, caches."""
+    skip = {f"{dataset}.inter"} | {f"{dataset}.{part}.inter" for part in PARTS}
+    for entry in sorted(source_dir.iterdir()):
+        if entry.name in skip or entry.name.startswith(".") or entry.name == META_FILE:
+            continue
+        destination = target / entry.name
+        try:
+            os.symlink(entry.resolve(), destination, target_is_directory=entry.is_dir())
+        except OSError:
+            if entry.is_dir():
+                shutil.copytree(entry, destination)
+            else:
+                shutil.copy2(entry, destination)
+
+
+def read_split(data_path: str | os.PathLike, dataset: str) -> Split:
+    """The :class:`Split` stored in ``<data_path>/<dataset>/split.json``."""
+    meta_path = Path(data_path) / dataset / META_FILE
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise DataError(f"Split: cannot read '{meta_path}' ({error}); delete the folder "
+                        f"'{meta_path.parent.parent}' and write the split again.") from error
+    return Split(Path(data_path), dataset, meta["protocol"], int(meta["seed"]),
+                 meta["fingerprint"], meta["counts"])
+
+
+def write_standard_split(
+    source_dir: str | os.PathLike,
+    dataset: str,
+    seed: int,
+    data_root: str | os.PathLike,
+    ratios: Sequence[float] = STANDARD_RATIOS,
+    user_field: str = "user_id",
+    item_field: str = "item_id",
+    separator: str = "\t",
+    encoding: str = "utf-8",
+) -> Split:
+    """Write (or reuse) the standard random split of ``<source_dir>/<dataset>.inter``.
+
+    Layout: ``<data_root>/<dataset>-standard-seed<seed>-<key>/<dataset>/`` with the three part
+    files, ``<dataset>.inter`` (train + valid rows only: RecBole does not read it under
+    ``benchmark_filename``, but a check for the file finds it and it holds no test row),
+    ``split.json`` and the side files. Built in a temp folder and renamed into place, so an
+    interrupted writer never leaves half a split and concurrent writers agree.
+    """
+    source_dir = Path(source_dir)
+    source = source_dir / f"{dataset}.inter"
+    raw = source.read_bytes() if source.is_file() else None
+    if raw is None:
+        raise DataError(f"Split: '{source}' not found (dataset '{dataset}', data_path "
+                        f"'{source_dir}').")
+    key_fields = {"version": SPLIT_FORMAT_VERSION, "source": _sha256(raw), "seed": int(seed),
+                  "ratios": [float(r) for r in ratios], "user_field": user_field}
+    key = _sha256(json.dumps(key_fields, sort_keys=True).encode())[:16]
+    root = Path(data_root) / f"{dataset}-standard-seed{seed}-{key}"
+    if (root / dataset / META_FILE).is_file():
+        return read_split(root, dataset)
+
+    header, rows, users, items = _read_inter(source, user_field, item_field, separator, encoding)
+    parts = assign_parts(users, ratios, seed)
+    Path(data_root).mkdir(parents=True, exist_ok=True)
+    temp_root = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=data_root))
+    try:
+        temp = temp_root / dataset
+        temp.mkdir()
+        counts = {}
+        row_array = np.asarray(rows, dtype=object)
+        for index, part in enumerate(PARTS):
+            mask = parts == index
+            body = "\n".join([header, *row_array[mask]]) + "\n"
+            (temp / f"{dataset}.{part}.inter").write_bytes(body.encode(encoding))
+            counts[part] = {"users": int(len(np.unique(users[mask]))),
+                            "items": int(len(np.unique(items[mask]))),
+                            "interactions": int(mask.sum())}
+        counts["all"] = {"users": int(len(np.unique(users))), "items": int(len(np.unique(items))),
+                         "interactions": len(rows)}
+        warm = "\n".join([header, *row_array[parts < 2]]) + "\n"
+        (temp / f"{dataset}.inter").write_bytes(warm.encode(encoding))
+        link_side_files(source_dir, temp, dataset)
+        meta = {**key_fields, "protocol": "standard", "dataset": dataset,
+                "fingerprint": split_fingerprint(temp, dataset), "counts": counts}
+        write_text_atomic(temp / META_FILE, json.dumps(meta, indent=1))
+        os.chmod(temp / META_FILE, 0o644)  # mkstemp makes files private; a split is plain data
+        os.chmod(temp_root, 0o755)  # mkdtemp makes it private; the split is ordinary data
+        try:
+            os.replace(temp_root, root)
+        except OSError:  # another process finished the same split first
+            if not (root / dataset / META_FILE).is_file():
+                raise
+    finally:
+        shutil.rmtree(temp_root, ignore_errors=True)
+    return read_split(root, dataset)
+
+
+def ignored_filters(config: Any) -> dict[str, Any]:
+    """Filter settings of ``config`` that RecBole would silently skip on benchmark files."""
+    found = {}
+    for key in FILTER_KEYS:
+        value = config[key]
+        if (value.replace(" ", "") if isinstance(value, str) else value) not in _NO_FILTER:
+            found[key] = value
+    return found
+
+
+def split_for_config(config: Any, seed: int, data_root: str | os.PathLike) -> Split:
+    """:func:`write_standard_split` with the dataset, fields and file format of a RecBole config.
+
+    Refuses a config with data filters: RecBole skips them on benchmark files, so the board would
+    silently run on unfiltered data.
+    """
+    ignored = ignored_filters(config)
+    if ignored:
+        settings = ", ".join(f"'{k}' = {v!r}" for k, v in ignored.items())
+        raise ConfigError(
+            f"Split of '{config['dataset']}': RecBole applies no data filter to benchmark files, "
+            f"so {settings} would be ignored. Filter '{config['dataset']}.inter' beforehand "
+            f"(and point data_path at the result), or remove the key(s)."
+        )
+    return write_standard_split(
+        source_dir=Path(config["data_path"]),
+        dataset=config["dataset"],
+        seed=seed,
+        data_root=data_root,
+        user_field=config["USER_ID_FIELD"],
+        item_field=config["ITEM_ID_FIELD"],
+        separator=config["field_separator"] or "\t",
+        encoding=config["encoding"] or "utf-8",
+    )
