@@ -98,7 +98,7 @@ def my_bpr(tmp_path, monkeypatch):
 
 
 def test_model_class_defined_elsewhere_runs_with_its_yaml_defaults(my_bpr, tiny_config):
-    from recbole_llmkg.quick_start import execute
+    from recbole_llmkg.quick_start import prepare, run
 
     config = Config(my_bpr, "tiny", config_dict=tiny_config(), cmd_args=[])
     assert config["model"] == "MyBPR"
@@ -106,11 +106,11 @@ def test_model_class_defined_elsewhere_runs_with_its_yaml_defaults(my_bpr, tiny_
     assert config["embedding_size"] == 24  # from MyBPR.yaml (RecBole's default: 64)
     assert config["my_marker"] == 7
 
-    outcome = execute(config, saved=False)
-    assert type(outcome.model) is my_bpr
-    assert outcome.model.my_marker == 7
-    assert outcome.model.user_embedding.embedding_dim == 24
-    assert 0.0 <= outcome.result["test_result"]["ndcg@10"] <= 1.0
+    model = prepare(config).model
+    assert type(model) is my_bpr
+    assert model.my_marker == 7
+    assert model.user_embedding.embedding_dim == 24
+    assert 0.0 <= run(config, saved=False)["test_result"]["ndcg@10"] <= 1.0
 
     # config_dict still beats the class's YAML.
     config = Config(my_bpr, "tiny", config_dict=tiny_config(embedding_size=8), cmd_args=[])
