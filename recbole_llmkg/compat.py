@@ -141,6 +141,11 @@ HOST_WARNINGS = (
      UserWarning, r"recbole\.model\."),
     # KGIN / MCCLK normalise rows with np.power(rowsum, -1) and then zero the inf of empty rows
     (r"divide by zero encountered in power", RuntimeWarning, r"recbole\.model\."),
+    # RecBole saves checkpoints with pickle protocol 4; torch's safe loader reads them, but notes
+    # that 2 is its default
+    (r"Detected pickle protocol 4 in the checkpoint", UserWarning, r"torch\.serialization"),
+    # torch_geometric (our KG layers) scripts a class with torch.jit.script when imported
+    (r"`torch\.jit\.script` is deprecated", DeprecationWarning, r"torch\.jit\._script"),
     # Interaction.sort hands torch tensors to numpy (np.lexsort), numpy 2 deprecates the wrap
     (r"__array_wrap__ must accept context and return_scalar arguments", DeprecationWarning,
      r"numpy\._core\.fromnumeric"),
