@@ -42,16 +42,28 @@ class SafeCheckpointMixin:
         if not self.config["single_spec"] and self.config["local_rank"] != 0:
             return  # RecBole writes on rank 0 only
         target = kwargs.pop("saved_model_file", self.saved_model_file)
-
-        def write(file):
-            super(SafeCheckpointMixin, self)._save_checkpoint(
-                epoch, verbose=False, saved_model_file=file, **kwargs
-            )
-
-        write_atomic(target, write)
+        state = self.checkpoint_state(epoch)
+        write_atomic(target, lambda file: torch.save(state, file))
         self._written_files.add(os.path.abspath(target))
         if verbose:
             self.logger.info(set_color("Saving current", "blue") + f": {target}")
+
+    def checkpoint_state(self, epoch: int) -> dict[str, Any]:
+        """RecBole's checkpoint contents (as ``Trainer._save_checkpoint`` builds them).
+
+        Saved with torch's default pickle protocol, not RecBole's 4: torch's weights-only loader
+        cannot read protocol 4 (``FRAME`` opcodes), and that loader is how a checkpoint given by
+        path is read safely.
+        """
+        return {
+            "config": self.config,
+            "epoch": epoch,
+            "cur_step": self.cur_step,
+            "best_valid_score": self.best_valid_score,
+            "state_dict": self.model.state_dict(),
+            "other_parameter": self.model.other_parameter(),
+            "optimizer": self.optimizer.state_dict(),
+        }
 
     def fit(self, train_data, valid_data=None, verbose=True, saved=True, show_progress=False,
             callback_fn=None):
