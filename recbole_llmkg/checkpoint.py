@@ -53,8 +53,12 @@ _TRUSTED_PACKAGES = ("recbole_llmkg.", "recbole.")
 
 def _fixed_safe_globals() -> list[Any]:
     """Types every RecBole checkpoint holds besides tensors: harmless to reconstruct."""
-    from numpy._core.multiarray import scalar
     from recbole.utils import enum_type
+
+    try:
+        from numpy._core.multiarray import scalar
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import scalar
 
     numpy_dtypes = [type(np.dtype(t)) for t in (np.float32, np.float64, np.int32, np.int64,
                                                 np.bool_)]
@@ -65,15 +69,19 @@ def _fixed_safe_globals() -> list[Any]:
     ]
 
 
-def pickled_globals(path: str | os.PathLike) -> set[tuple[str, str]]:
-    """``(module, name)`` of every global a torch checkpoint references, read without unpickling."""
+def pickled_globals(path: str | os.PathLike) -> tuple[int, set[tuple[str, str]]]:
+    """The pickle protocol of a torch checkpoint and the ``(module, name)`` of every global it
+    references, read without unpickling."""
     with zipfile.ZipFile(path) as archive:
         data = archive.read(next(n for n in archive.namelist() if n.endswith("data.pkl")))
+    protocol = 0
     found: set[tuple[str, str]] = set()
     pushed: list[Any] = []  # values of the latest pushes (strings, or None for anything else)
     memo: dict[int, Any] = {}
     for op, arg, _ in pickletools.genops(data):
-        if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"):
+        if op.name == "PROTO":
+            protocol = arg
+        elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"):
             pushed.append(arg)
         elif op.name in ("BINGET", "LONG_BINGET", "GET"):
             pushed.append(memo.get(arg))
@@ -92,7 +100,7 @@ def pickled_globals(path: str | os.PathLike) -> set[tuple[str, str]]:
             pushed.append(None)
         elif op.name != "FRAME":
             pushed.append(None)
-    return found
+    return protocol, found
 
 
 def _known_class(module: str, name: str) -> type | None:
@@ -123,10 +131,16 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = None) -> dict:
     if not os.path.isfile(path) or os.path.getsize(path) == 0:
         raise CheckpointError(f"Checkpoint '{path}' does not exist or is empty.")
     try:
-        classes = [cls for module, name in pickled_globals(path)
-                   if (cls := _known_class(module, name)) is not None]
+        protocol, names = pickled_globals(path)
     except (zipfile.BadZipFile, StopIteration, ValueError) as error:
         raise CheckpointError(f"'{path}' is not a torch checkpoint ({error}).") from error
+    if protocol >= 4:
+        raise CheckpointError(
+            f"Checkpoint '{path}' is pickled with protocol {protocol} (plain RecBole's format), "
+            "which torch's safe loader cannot read. If you trust the file, re-save it once: "
+            "torch.save(torch.load(path, weights_only=False), path)."
+        )
+    classes = [cls for module, name in names if (cls := _known_class(module, name)) is not None]
     torch.serialization.add_safe_globals([*_fixed_safe_globals(), *classes])
     try:
         return torch.load(path, map_location=map_location, weights_only=True)

@@ -80,6 +80,13 @@ def test_malicious_checkpoint_is_refused_without_running_code(tiny_config, tmp_p
     assert not marker.exists()
 
 
+def test_plain_recbole_checkpoint_gets_a_clear_error(tmp_path):
+    old = tmp_path / "recbole.pth"
+    torch.save({"state_dict": {"w": torch.ones(2)}}, old, pickle_protocol=4)  # RecBole's choice
+    with pytest.raises(CheckpointError, match=r"recbole\.pth.*protocol 4.*re-save"):
+        load_checkpoint(old)
+
+
 def test_unused_reservation_is_removed_and_a_missing_best_model_is_named(tiny_config):
     trainer, train, valid, test = _trainer(tiny_config)
     trainer.fit(train, valid, saved=False)
