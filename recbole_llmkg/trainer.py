@@ -30,17 +30,28 @@ from recbole_llmkg.files import write_atomic
 
 
 class SafeCheckpointMixin:
-    """A unique checkpoint per run, written atomically; only that file is trusted on reload."""
+    """A unique checkpoint per run, written atomically; only that file is trusted on reload.
+
+    The name is reserved when training with ``saved=True`` starts (or at the first save), so a
+    trainer built only to evaluate a given ``model_file`` creates no file.
+    """
 
     def __init__(self, config, model):
         super().__init__(config, model)
-        self.saved_model_file = new_checkpoint_path(self.checkpoint_dir, config["model"])
-        self._reserved_file = os.path.abspath(self.saved_model_file)
+        self._reserved_file: str | None = None
         self._written_files: set[str] = set()
+
+    def _reserve_checkpoint(self) -> None:
+        """Give this run its own checkpoint name (created exclusively) before the first save."""
+        if self._reserved_file is None:
+            self.saved_model_file = new_checkpoint_path(self.checkpoint_dir, self.config["model"])
+            self._reserved_file = os.path.abspath(self.saved_model_file)
 
     def _save_checkpoint(self, epoch, verbose=True, **kwargs):
         if not self.config["single_spec"] and self.config["local_rank"] != 0:
             return  # RecBole writes on rank 0 only
+        if "saved_model_file" not in kwargs:
+            self._reserve_checkpoint()
         target = kwargs.pop("saved_model_file", self.saved_model_file)
         state = self.checkpoint_state(epoch)
         write_atomic(target, lambda file: torch.save(state, file))
@@ -67,18 +78,22 @@ class SafeCheckpointMixin:
 
     def fit(self, train_data, valid_data=None, verbose=True, saved=True, show_progress=False,
             callback_fn=None):
+        if saved:
+            self._reserve_checkpoint()
         try:
             return super().fit(train_data, valid_data, verbose, saved, show_progress, callback_fn)
         finally:
-            if self._reserved_file not in self._written_files:  # nothing saved: drop the name
-                _remove_if_empty(self._reserved_file)
+            reserved = self._reserved_file
+            if reserved is not None and reserved not in self._written_files:
+                _remove_if_empty(reserved)  # nothing saved: give the name back
 
     def load_checkpoint_file(self, path: str | os.PathLike) -> dict[str, Any]:
         """The checkpoint at ``path``: fully unpickled if this trainer wrote it, else safely."""
         path = os.fspath(path)
         if os.path.abspath(path) in self._written_files:
             return load_own_checkpoint(path, map_location=self.device)
-        if os.path.abspath(path) == self._reserved_file:
+        if path == self.saved_model_file and not os.path.isfile(path) or \
+                os.path.abspath(path) == self._reserved_file:
             raise FileNotFoundError(
                 f"No checkpoint at '{path}' to reload the best model from: train with "
                 "saved=True first, or evaluate with load_best_model=False."

@@ -47,9 +47,13 @@ def _trainer(tiny_config, epochs=1):
 
 
 def test_two_trainers_never_share_a_checkpoint(tiny_config):
-    first, *_ = _trainer(tiny_config)
+    first, train, valid, _ = _trainer(tiny_config)
     second, *_ = _trainer(tiny_config)  # same model, same second
+    first.fit(train, valid, saved=True)
+    second.fit(train, valid, saved=True)
     assert first.saved_model_file != second.saved_model_file
+    assert Path(first.saved_model_file).stat().st_size > 0
+    assert Path(second.saved_model_file).stat().st_size > 0
 
 
 def test_own_checkpoints_load_through_the_safe_loader(tiny_config):
@@ -68,6 +72,7 @@ def test_own_checkpoints_load_through_the_safe_loader(tiny_config):
 
 def test_malicious_checkpoint_is_refused_without_running_code(tiny_config, tmp_path):
     trainer, train, valid, test = _trainer(tiny_config)
+    saved = Path(tiny_config()["checkpoint_dir"])
     marker = tmp_path / "code-ran"
     bad = tmp_path / "bad.pth"
     torch.save({"state_dict": {}, "config": RunsCode(marker)}, bad)
@@ -78,6 +83,7 @@ def test_malicious_checkpoint_is_refused_without_running_code(tiny_config, tmp_p
     with pytest.raises(CheckpointError, match=r"bad\.pth"):
         load_checkpoint(bad)
     assert not marker.exists()
+    assert not list(saved.glob("*.pth"))  # a trainer that only evaluates creates no file
 
 
 def test_plain_recbole_checkpoint_gets_a_clear_error(tmp_path):
