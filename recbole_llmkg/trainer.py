@@ -38,12 +38,14 @@ class SafeCheckpointMixin:
 
     def __init__(self, config, model):
         super().__init__(config, model)
+        self._recbole_default_file = self.saved_model_file  # not unique: replaced when saving
         self._reserved_file: str | None = None
         self._written_files: set[str] = set()
 
     def _reserve_checkpoint(self) -> None:
-        """Give this run its own checkpoint name (created exclusively) before the first save."""
-        if self._reserved_file is None:
+        """Give this run its own checkpoint name (created exclusively) before the first save,
+        unless the caller chose a file (``saved_model_file`` set, ``resume_checkpoint``)."""
+        if self._reserved_file is None and self.saved_model_file == self._recbole_default_file:
             self.saved_model_file = new_checkpoint_path(self.checkpoint_dir, self.config["model"])
             self._reserved_file = os.path.abspath(self.saved_model_file)
 
