@@ -94,8 +94,9 @@ class SafeCheckpointMixin:
         path = os.fspath(path)
         if os.path.abspath(path) in self._written_files:
             return load_own_checkpoint(path, map_location=self.device)
-        if path == self.saved_model_file and not os.path.isfile(path) or \
-                os.path.abspath(path) == self._reserved_file:
+        never_saved = os.path.abspath(path) == self._reserved_file or (
+            path == self.saved_model_file and not os.path.isfile(path))
+        if never_saved:
             raise FileNotFoundError(
                 f"No checkpoint at '{path}' to reload the best model from: train with "
                 "saved=True first, or evaluate with load_best_model=False."
