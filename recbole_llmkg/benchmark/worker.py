@@ -92,15 +92,19 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
     build_seconds = time.perf_counter() - start
     trainer = timed_trainer(trainer_for(config.model_class))(config, model)
     watch = _ValidationWatch(config["valid_metric_bigger"])
+    observe = {"callback_fn": watch.epoch_end} if isinstance(trainer, _EpochTimer) else {}
     best_valid_score, best_valid_result = trainer.fit(
-        train_data, valid_data, saved=True, show_progress=show, callback_fn=watch.epoch_end
+        train_data, valid_data, saved=True, show_progress=show, **observe
     )
-    trainer.restrict_candidates(protocols.test_candidates(run, dataset, split), seed=run.seed)
+    candidates = protocols.test_candidates(run, dataset, split)
+    if candidates is not None:
+        trainer.restrict_candidates(candidates, seed=run.seed)
     start = time.perf_counter()
     test_result = trainer.evaluate(test_data, load_best_model=True, show_progress=show)
     test_seconds = time.perf_counter() - start
 
-    epoch_seconds, valid_seconds = trainer.epoch_seconds, trainer.valid_seconds
+    epoch_seconds = getattr(trainer, "epoch_seconds", [])
+    valid_seconds = getattr(trainer, "valid_seconds", [])
     return {
         "valid": _floats(best_valid_result),
         "test": _floats(test_result),
@@ -166,7 +170,15 @@ class _EpochTimer:
 
 
 def timed_trainer(trainer_class: type) -> type:
-    """A subclass of ``trainer_class`` that also times its epochs (the class is not modified)."""
+    """A subclass of ``trainer_class`` that also times its epochs (the class is not modified).
+
+    RecBole's epoch-based trainers only; the decision-tree trainers (XGBoost, LightGBM) fit
+    at once and are returned as they are.
+    """
+    from recbole.trainer import Trainer
+
+    if not issubclass(trainer_class, Trainer):
+        return trainer_class
     return type(trainer_class.__name__, (_EpochTimer, trainer_class), {})
 
 
