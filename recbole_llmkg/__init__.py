@@ -5,8 +5,8 @@ from recbole_llmkg import compat
 compat.apply()
 
 from recbole_llmkg.config import Config  # noqa: E402
-from recbole_llmkg.quick_start import objective_function, run_recbole_llmkg  # noqa: E402
-from recbole_llmkg.utils import create_dataset, get_model, get_trainer  # noqa: E402
+from recbole_llmkg.quick_start import run_recbole_llmkg  # noqa: E402
+from recbole_llmkg.utils import create_dataset, get_model, get_trainer, trainer_for  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = [
@@ -14,6 +14,6 @@ __all__ = [
     "create_dataset",
     "get_model",
     "get_trainer",
-    "objective_function",
     "run_recbole_llmkg",
+    "trainer_for",
 ]

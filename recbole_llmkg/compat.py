@@ -13,10 +13,10 @@ what it repairs and why, and has a test in ``tests/test_compat.py`` that fails w
    KGIN and MCCLK build their adjacency with it. :func:`patch_scipy_dok_update` adds it back
    (vectorised fancy assignment through the public API) only when it is missing.
 3. torch >= 2.6 loads with ``weights_only=True``; RecBole's checkpoints pickle the Config, so the
-   best-model reload after training failed. :func:`trusted_checkpoint` lifts the restriction
-   for one named file (a checkpoint the run itself wrote) for the duration of a ``with`` block;
-   every other ``torch.load`` in the process keeps torch's safe default. Used by
-   :mod:`recbole_llmkg.trainer`.
+   best-model reload after training failed. Fixed without touching ``torch.load``: the plugin's
+   trainer fully unpickles only the checkpoint it wrote itself, and loads any other file with
+   :func:`recbole_llmkg.checkpoint.load_checkpoint` (torch's safe loader, RecBole's checkpoint
+   contents allow-listed).
 4. pandas 3 is copy-on-write only: RecBole's ``df[field].fillna(..., inplace=True)`` (dataset.py
    lines ~501, ~648, ~650) silently stops filling, leaving NaN in token and float fields (wrong
    numbers, no error). Rewriting RecBole's loaders would mean carrying a fork of them, so we pin
@@ -24,21 +24,23 @@ what it repairs and why, and has a test in ``tests/test_compat.py`` that fails w
    with a message that says how to fix the environment, instead of silently computing on NaN.
 5. RecBole's beyond-accuracy metrics (ItemCoverage, GiniIndex, AveragePopularity,
    TailPercentage) crash in its Collector (``.cpu()`` on an int; ``train_data.dataset`` missing
-   on the KG loader): :func:`repair_beyond_accuracy_metrics` wraps the two methods.
+   on the KG loader): :class:`RepairedCollector` subclasses it; the plugin's trainers use it.
+6. RecBole triggers deprecation warnings of torch and pandas on every run:
+   :func:`silence_host_warnings` hides exactly those (message, category and module), nothing
+   else.
 """
 
 from __future__ import annotations
 
 import copy
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
+from recbole.evaluator.collector import Collector
 
 # Short names RecBole 1.2.1 reads (np.float in evaluator/metrics.py and Dataset._fill_nan,
 # np.bool in metrics.py, np.str in hyper_tuning.py); numpy >= 1.24 removed them.
@@ -71,7 +73,11 @@ def _dok_update(self: sp.dok_matrix, data: dict) -> None:
 
 
 def patch_scipy_dok_update() -> None:
-    """Re-add ``dok_matrix._update`` (gone in scipy >= 1.13; RecBole graph models call it)."""
+    """Re-add ``dok_matrix._update`` (gone in scipy >= 1.13; RecBole graph models call it).
+
+    The one method we add to a library class: RecBole's own models call ``A._update(...)`` on a
+    matrix they build inside ``__init__``, so no subclass or public route can reach that call.
+    """
     if not hasattr(sp.dok_matrix, "_update"):
         sp.dok_matrix._update = _dok_update
 
@@ -87,79 +93,69 @@ def check_pandas() -> None:
         )
 
 
-def _same_file(a: object, b: str) -> bool:
-    if not isinstance(a, (str, os.PathLike)):
-        return False
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return os.path.abspath(os.fspath(a)) == os.path.abspath(b)
+class RepairedCollector(Collector):
+    """RecBole's evaluation ``Collector`` with the two bugs that stop its beyond-accuracy
+    metrics (ItemCoverage, GiniIndex, AveragePopularity, TailPercentage) fixed.
 
-
-@contextmanager
-def trusted_checkpoint(path: str | os.PathLike) -> Iterator[None]:
-    """Inside the block, ``torch.load(path)`` of this one file unpickles fully.
-
-    RecBole checkpoints hold the pickled Config, which torch >= 2.6's weights-only loader
-    rejects. Only use it for checkpoints this process (or the user's own run) wrote.
+    ``get_data_struct`` calls ``.cpu()`` on every collected value, but these metrics store a
+    plain int (``data.num_items``) or a Counter (``data.count_items``): ``AttributeError: 'int'
+    object has no attribute 'cpu'``. ``data_collect`` reads ``train_data.dataset``, which the
+    knowledge-aware training loader (``KnowledgeBasedDataLoader``) lacks. The plugin's trainers
+    use this class (:mod:`recbole_llmkg.trainer`); RecBole's own class is left as it is.
     """
-    original = torch.load
-    trusted = os.fspath(path)
 
-    def load(f, *args, **kwargs):
-        if _same_file(f, trusted):
-            kwargs["weights_only"] = False
-        return original(f, *args, **kwargs)
+    def data_collect(self, train_data):
+        if not hasattr(train_data, "dataset") and hasattr(train_data, "_dataset"):
+            train_data = SimpleNamespace(dataset=train_data._dataset)
+        return super().data_collect(train_data)
 
-    torch.load = load
-    try:
-        yield
-    finally:
-        torch.load = original
+    def get_data_struct(self):
+        stored = self.data_struct._data_dict
+        scalars = {k: v for k, v in stored.items() if not isinstance(v, torch.Tensor)}
+        for key in scalars:
+            del stored[key]
+        try:
+            returned = super().get_data_struct()
+        finally:
+            stored.update(scalars)
+        for key, value in scalars.items():
+            returned.set(key, copy.deepcopy(value))
+        return returned
 
 
-def repair_beyond_accuracy_metrics() -> None:
-    """Let RecBole 1.2.1 compute ItemCoverage, GiniIndex, AveragePopularity, TailPercentage.
+# (message regex, category, module regex): deprecation warnings RecBole 1.2.1 triggers on every
+# run with today's libraries; each is harmless on the supported versions.
+HOST_WARNINGS = (
+    # trainer.py builds torch.cuda.amp.GradScaler (deprecated for torch.amp.GradScaler('cuda'))
+    (r"`torch\.cuda\.amp\.GradScaler\(args\.\.\.\)` is deprecated", FutureWarning,
+     r"recbole\.trainer\.trainer"),
+    # dataset.py fills NaN with chained fillna(inplace=True): works under pandas < 3 (the
+    # versions we allow, see check_pandas), warns that pandas 3 will stop it
+    (r"A value is trying to be set on a copy of a DataFrame or Series through chained "
+     r"assignment using an inplace method", FutureWarning, r"recbole\.data\.dataset\.dataset"),
+    # dataset.py splits token_seq fields with Series.agg(len), which pandas 2.x deprecates
+    (r"using <built-in function len> in Series\.agg cannot aggregate", FutureWarning,
+     r"recbole\.data\.dataset\.dataset"),
+    # LightGCN, NGCF and other graph models build torch.sparse.FloatTensor adjacency matrices
+    (r"torch\.sparse\.SparseTensor\(indices, values, shape, \*, device=\) is deprecated",
+     UserWarning, r"recbole\.model\."),
+    # KGIN / MCCLK normalise rows with np.power(rowsum, -1) and then zero the inf of empty rows
+    (r"divide by zero encountered in power", RuntimeWarning, r"recbole\.model\."),
+    # RecBole saves checkpoints with pickle protocol 4; torch's safe loader reads them, but notes
+    # that 2 is its default
+    (r"Detected pickle protocol 4 in the checkpoint", UserWarning, r"torch\.serialization"),
+    # torch_geometric (our KG layers) scripts a class with torch.jit.script when imported
+    (r"`torch\.jit\.script` is deprecated", DeprecationWarning, r"torch\.jit\._script"),
+    # Interaction.sort hands torch tensors to numpy (np.lexsort), numpy 2 deprecates the wrap
+    (r"__array_wrap__ must accept context and return_scalar arguments", DeprecationWarning,
+     r"numpy\._core\.fromnumeric"),
+)
 
-    Two bugs in its ``Collector`` stop them: ``get_data_struct`` calls ``.cpu()`` on every
-    collected value, but these metrics store a plain int (``data.num_items``) or a Counter
-    (``data.count_items``): ``AttributeError: 'int' object has no attribute 'cpu'``; and
-    ``data_collect`` reads ``train_data.dataset``, which knowledge-aware models' training loader
-    (``KnowledgeBasedDataLoader``) lacks: ``AttributeError: ... no attribute 'dataset'``.
-    Non-tensor values are set aside around the original method and handed back unchanged; a
-    loader without ``dataset`` is given its ``_dataset`` (the training split). Idempotent.
-    """
-    from recbole.evaluator.collector import Collector
 
-    get_original = Collector.get_data_struct
-    if not getattr(get_original, "_scalar_safe", False):
-
-        def get_data_struct(self):
-            stored = self.data_struct._data_dict
-            scalars = {k: v for k, v in stored.items() if not isinstance(v, torch.Tensor)}
-            for key in scalars:
-                del stored[key]
-            try:
-                returned = get_original(self)
-            finally:
-                stored.update(scalars)
-            for key, value in scalars.items():
-                returned.set(key, copy.deepcopy(value))
-            return returned
-
-        get_data_struct._scalar_safe = True
-        Collector.get_data_struct = get_data_struct
-
-    collect_original = Collector.data_collect
-    if not getattr(collect_original, "_loader_safe", False):
-
-        def data_collect(self, train_data):
-            if not hasattr(train_data, "dataset") and hasattr(train_data, "_dataset"):
-                train_data = SimpleNamespace(dataset=train_data._dataset)
-            return collect_original(self, train_data)
-
-        data_collect._loader_safe = True
-        Collector.data_collect = data_collect
+def silence_host_warnings() -> None:
+    """Hide exactly the known deprecation warnings of :data:`HOST_WARNINGS`, nothing else."""
+    for message, category, module in HOST_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category, module=module)
 
 
 def apply() -> None:
@@ -167,4 +163,4 @@ def apply() -> None:
     check_pandas()
     restore_numpy_aliases()
     patch_scipy_dok_update()
-    repair_beyond_accuracy_metrics()
+    silence_host_warnings()

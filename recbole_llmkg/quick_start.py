@@ -1,4 +1,9 @@
-"""One call from config to test metrics, mirroring ``recbole.quick_start.run_recbole``.
+"""From config to test metrics in plain steps, mirroring ``recbole.quick_start.run_recbole``.
+
+:func:`prepare_data`, :func:`build_model` and :func:`trainer_for` are the steps;
+:func:`prepare` chains them, :func:`run` trains and tests, :func:`run_recbole_llmkg` is the
+one-call entry point. Callers that need more (the leaderboard times each step, restricts the test
+ranking) compose the steps themselves.
 
 We do not import ``recbole.quick_start``: it imports ``ray.tune`` at module level, which does not
 install on Python 3.12 and fails on numpy 2. RecBole's FLOPs count is off by default
@@ -9,7 +14,6 @@ prediction, which is slow and ran MCCLK out of memory on ml-1m.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from logging import getLogger
 from typing import Any
@@ -19,63 +23,80 @@ from recbole.data.transform import construct_transform
 from recbole.utils import get_flops, init_logger, init_seed, set_color
 
 from recbole_llmkg.config import Config
-from recbole_llmkg.utils import create_dataset, get_trainer
+from recbole_llmkg.utils import create_dataset, trainer_for
 
 
 @dataclass
-class RunOutcome:
-    """Everything one run produced: RecBole's result dict plus what the leaderboard needs."""
+class Prepared:
+    """What a run is made of: the dataset, its three loaders, the model and its trainer."""
 
-    result: dict[str, Any]
     config: Config
+    dataset: Any
+    train_data: Any
+    valid_data: Any
+    test_data: Any
     model: Any
     trainer: Any
-    dataset: Any
 
 
-def execute(
-    config: Config, saved: bool = True, before_test: Callable[[Any, Any], None] | None = None
-) -> RunOutcome:
-    """Train on the train split, early-stop on valid, and score the best model on test.
-
-    ``before_test(model, dataset)``, if given, runs between training and the test evaluation
-    (the benchmark uses it to restrict the cold-item test ranking).
-    """
+def prepare_data(config: Config) -> tuple[Any, Any, Any, Any]:
+    """Seed, start logging, load the dataset and split it: ``(dataset, train, valid, test)``."""
     init_seed(config["seed"], config["reproducibility"])
     init_logger(config)
     logger = getLogger()
     logger.info(sys.argv)
     logger.info(config)
-
     dataset = create_dataset(config)
     logger.info(dataset)
     train_data, valid_data, test_data = data_preparation(config, dataset)
+    return dataset, train_data, valid_data, test_data
 
+
+def build_model(config: Config, train_data: Any) -> Any:
+    """The model of ``config`` on the training split, seeded as RecBole seeds it, on its device."""
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     model = config.model_class(config, train_data._dataset).to(config["device"])
+    logger = getLogger()
     logger.info(model)
     if config["log_flops"]:
-        flops = get_flops(model, dataset, config["device"], logger, construct_transform(config))
+        flops = get_flops(model, train_data._dataset, config["device"], logger,
+                          construct_transform(config))
         logger.info(set_color("FLOPs", "blue") + f": {flops}")
+    return model
 
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+
+def prepare(config: Config) -> Prepared:
+    """Data, model and trainer for ``config``, ready for ``trainer.fit``."""
+    dataset, train_data, valid_data, test_data = prepare_data(config)
+    model = build_model(config, train_data)
+    trainer = trainer_for(config.model_class)(config, model)
+    return Prepared(config, dataset, train_data, valid_data, test_data, model, trainer)
+
+
+def run(config: Config, saved: bool = True) -> dict[str, Any]:
+    """Train on train, early-stop on valid, score the best model on test.
+
+    Returns RecBole's result dict plus ``checkpoint``: this run's own checkpoint file (None when
+    ``saved`` is False).
+    """
+    parts = prepare(config)
+    trainer = parts.trainer
     best_valid_score, best_valid_result = trainer.fit(
-        train_data, valid_data, saved=saved, show_progress=config["show_progress"]
+        parts.train_data, parts.valid_data, saved=saved, show_progress=config["show_progress"]
     )
-    if before_test is not None:
-        before_test(model, dataset)
     test_result = trainer.evaluate(
-        test_data, load_best_model=saved, show_progress=config["show_progress"]
+        parts.test_data, load_best_model=saved, show_progress=config["show_progress"]
     )
+    logger = getLogger()
     logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
     logger.info(set_color("test result", "yellow") + f": {test_result}")
-    result = {
+    return {
         "best_valid_score": best_valid_score,
         "valid_score_bigger": config["valid_metric_bigger"],
         "best_valid_result": best_valid_result,
         "test_result": test_result,
+        "checkpoint": trainer.saved_model_file if saved else None,
     }
-    return RunOutcome(result, config, model, trainer, dataset)
 
 
 def run_recbole_llmkg(
@@ -86,27 +107,10 @@ def run_recbole_llmkg(
     saved: bool = True,
     cmd_args: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Run one model on one dataset; returns the same dict as RecBole's ``run_recbole``.
+    """Run one model on one dataset; returns RecBole's ``run_recbole`` dict plus ``checkpoint``.
 
     ``model`` is a plugin or RecBole model name, or a model class defined anywhere.
     ``cmd_args`` are ``--key=value`` overrides; ``None`` reads ``sys.argv`` as RecBole does.
     """
     config = Config(model, dataset, config_file_list, config_dict, cmd_args=cmd_args)
-    return execute(config, saved=saved).result
-
-
-def objective_function(
-    config_dict: dict[str, Any] | None = None,
-    config_file_list: list[str] | None = None,
-    saved: bool = True,
-) -> dict[str, Any]:
-    """RecBole's hyper-tuning objective, resolved through the plugin."""
-    config = Config(config_dict=config_dict, config_file_list=config_file_list, cmd_args=[])
-    outcome = execute(config, saved=saved)
-    return {
-        "model": config["model"],
-        "best_valid_score": outcome.result["best_valid_score"],
-        "valid_score_bigger": config["valid_metric_bigger"],
-        "best_valid_result": outcome.result["best_valid_result"],
-        "test_result": outcome.result["test_result"],
-    }
+    return run(config, saved=saved)

@@ -1,94 +1,230 @@
-"""Trainers: RecBole's, with safe checkpoints and run statistics mixed in.
+"""Trainers: RecBole's, with the plugin's safe checkpoints and evaluation options mixed in.
 
-:func:`with_safe_checkpoints` wraps whichever trainer RecBole would pick, so that
+:func:`plugin_trainer` wraps whichever trainer a model declares (``trainer_class``) or RecBole
+would pick, so that
 
-* checkpoints are written to a temp file and renamed (a crash never leaves a half-written one),
-* the best-model reload works on torch >= 2.6 (``weights_only`` lifted for that one file only,
-  see :func:`recbole_llmkg.compat.trusted_checkpoint`),
-* the seconds of every training epoch and evaluation, and the best epoch, are recorded for the
-  leaderboard.
+* every run writes its own checkpoint (unique name, created exclusively), atomically;
+* the best-model reload fully unpickles only the file this trainer wrote; any other file (a
+  ``model_file`` or ``resume_checkpoint`` path) goes through the safe loader of
+  :mod:`recbole_llmkg.checkpoint`;
+* full-ranking evaluation can be restricted to a set of candidate items
+  (:meth:`CandidateMaskMixin.restrict_candidates`), masked the way RecBole masks history;
+* beyond-accuracy metrics work (:class:`recbole_llmkg.compat.RepairedCollector`).
 
-Plugin models that need their own training loop define ``<Model>Trainer`` in
-:mod:`recbole_llmkg.model.trainers`; :func:`recbole_llmkg.utils.get_trainer` finds it there.
+Trainers of plugin models live here too (:class:`KGJointOrAlternateTrainer`).
 """
 
 from __future__ import annotations
 
 import os
-import time
 from functools import cache
+from typing import Any
 
-from recbole.trainer import Trainer
-from recbole.utils import set_color
+import torch
+from recbole.trainer import KGTrainer, Trainer
+from recbole.utils import KGDataLoaderState, set_color
 
-from recbole_llmkg.compat import trusted_checkpoint
+from recbole_llmkg.checkpoint import load_checkpoint, load_own_checkpoint, new_checkpoint_path
+from recbole_llmkg.compat import RepairedCollector
+from recbole_llmkg.files import write_atomic
 
 
 class SafeCheckpointMixin:
-    """Atomic checkpoint writes, torch>=2.6-safe reloads, and timing of epochs and evaluation."""
+    """A unique checkpoint per run, written atomically; only that file is trusted on reload.
+
+    The name is reserved when training with ``saved=True`` starts (or at the first save), so a
+    trainer built only to evaluate a given ``model_file`` creates no file.
+    """
 
     def __init__(self, config, model):
         super().__init__(config, model)
-        self.epoch_seconds: list[float] = []
-        self.eval_seconds: list[float] = []
-        self.valid_scores: list[float] = []
+        self._recbole_default_file = self.saved_model_file  # not unique: replaced when saving
+        self._reserved_file: str | None = None
+        self._written_files: set[str] = set()
 
-    def _train_epoch(self, train_data, epoch_idx, *args, **kwargs):
-        start = time.perf_counter()
-        loss = super()._train_epoch(train_data, epoch_idx, *args, **kwargs)
-        self.epoch_seconds.append(time.perf_counter() - start)
-        return loss
-
-    def _valid_epoch(self, valid_data, *args, **kwargs):
-        score, result = super()._valid_epoch(valid_data, *args, **kwargs)
-        self.valid_scores.append(float(score))
-        return score, result
-
-    @property
-    def best_epoch(self) -> int | None:
-        """Epoch (0-based) of the best validation score, as RecBole's early stopping keeps it."""
-        if not self.valid_scores:
-            return None
-        bigger = self.config["valid_metric_bigger"]
-        best = max(self.valid_scores) if bigger else min(self.valid_scores)
-        position = self.valid_scores.index(best)  # RecBole keeps the first of equal scores
-        return (position + 1) * self.config["eval_step"] - 1
+    def _reserve_checkpoint(self) -> None:
+        """Give this run its own checkpoint name (created exclusively) before the first save,
+        unless the caller chose a file (``saved_model_file`` set, ``resume_checkpoint``)."""
+        if self._reserved_file is None and self.saved_model_file == self._recbole_default_file:
+            self.saved_model_file = new_checkpoint_path(self.checkpoint_dir, self.config["model"])
+            self._reserved_file = os.path.abspath(self.saved_model_file)
 
     def _save_checkpoint(self, epoch, verbose=True, **kwargs):
+        if not self.config["single_spec"] and self.config["local_rank"] != 0:
+            return  # RecBole writes on rank 0 only
+        if "saved_model_file" not in kwargs:
+            self._reserve_checkpoint()
         target = kwargs.pop("saved_model_file", self.saved_model_file)
-        temp = f"{target}.tmp"
+        state = self.checkpoint_state(epoch)
+        write_atomic(target, lambda file: torch.save(state, file))
+        self._written_files.add(os.path.abspath(target))
+        if verbose:
+            self.logger.info(set_color("Saving current", "blue") + f": {target}")
+
+    def checkpoint_state(self, epoch: int) -> dict[str, Any]:
+        """RecBole's checkpoint contents (as ``Trainer._save_checkpoint`` builds them).
+
+        Saved with torch's default pickle protocol, not RecBole's 4: torch's weights-only loader
+        cannot read protocol 4 (``FRAME`` opcodes), and that loader is how a checkpoint given by
+        path is read safely.
+        """
+        return {
+            "config": self.config,
+            "epoch": epoch,
+            "cur_step": self.cur_step,
+            "best_valid_score": self.best_valid_score,
+            "state_dict": self.model.state_dict(),
+            "other_parameter": self.model.other_parameter(),
+            "optimizer": self.optimizer.state_dict(),
+        }
+
+    def fit(self, train_data, valid_data=None, verbose=True, saved=True, show_progress=False,
+            callback_fn=None):
+        if saved:
+            self._reserve_checkpoint()
         try:
-            super()._save_checkpoint(epoch, verbose=False, saved_model_file=temp, **kwargs)
-        except BaseException:
-            if os.path.exists(temp):
-                os.remove(temp)
-            raise
-        if os.path.exists(temp):  # RecBole skips the write on non-zero ranks
-            os.replace(temp, target)
-            if verbose:
-                self.logger.info(set_color("Saving current", "blue") + f": {target}")
+            return super().fit(train_data, valid_data, verbose, saved, show_progress, callback_fn)
+        finally:
+            reserved = self._reserved_file
+            if reserved is not None and reserved not in self._written_files:
+                _remove_if_empty(reserved)  # nothing saved: give the name back
 
-    def resume_checkpoint(self, resume_file):
-        with trusted_checkpoint(resume_file):
-            super().resume_checkpoint(resume_file)
-
-    def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
-        start = time.perf_counter()
-        checkpoint = model_file or self.saved_model_file
-        if load_best_model and eval_data and not os.path.isfile(checkpoint):
+    def load_checkpoint_file(self, path: str | os.PathLike) -> dict[str, Any]:
+        """The checkpoint at ``path``: fully unpickled if this trainer wrote it, else safely."""
+        path = os.fspath(path)
+        if os.path.abspath(path) in self._written_files:
+            return load_own_checkpoint(path, map_location=self.device)
+        never_saved = os.path.abspath(path) == self._reserved_file or (
+            path == self.saved_model_file and not os.path.isfile(path))
+        if never_saved:
             raise FileNotFoundError(
-                f"No checkpoint at '{checkpoint}' to reload the best model from: train with "
+                f"No checkpoint at '{path}' to reload the best model from: train with "
                 "saved=True first, or evaluate with load_best_model=False."
             )
-        with trusted_checkpoint(checkpoint):
-            result = super().evaluate(eval_data, load_best_model, model_file, show_progress)
-        self.eval_seconds.append(time.perf_counter() - start)
-        return result
+        return load_checkpoint(path, map_location=self.device)
+
+    def resume_checkpoint(self, resume_file):
+        checkpoint = self.load_checkpoint_file(resume_file)
+        self.saved_model_file = str(resume_file)
+        self.start_epoch = checkpoint["epoch"] + 1
+        self.cur_step = checkpoint["cur_step"]
+        self.best_valid_score = checkpoint["best_valid_score"]
+        if checkpoint["config"]["model"].lower() != self.config["model"].lower():
+            self.logger.warning(
+                "Architecture configuration given in config file is different from that of "
+                "checkpoint. This may yield an exception while state_dict is being loaded."
+            )
+        self.model.load_state_dict(checkpoint["state_dict"])
+        self.model.load_other_parameter(checkpoint.get("other_parameter"))
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.logger.info(f"Checkpoint loaded. Resume training from epoch {self.start_epoch}")
+
+    def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
+        if load_best_model and eval_data:
+            checkpoint_file = model_file or self.saved_model_file
+            checkpoint = self.load_checkpoint_file(checkpoint_file)
+            self.model.load_state_dict(checkpoint["state_dict"])
+            self.model.load_other_parameter(checkpoint.get("other_parameter"))
+            self.logger.info(f"Loading model structure and parameters from {checkpoint_file}")
+        return super().evaluate(eval_data, False, model_file, show_progress)
+
+
+def _remove_if_empty(path: str) -> None:
+    try:
+        if os.path.getsize(path) == 0:
+            os.remove(path)
+    except OSError:
+        pass
+
+
+class CandidateMaskMixin:
+    """Full ranking over a subset of items: the others are scored -inf, ties broken at random.
+
+    Ties matter: a model that gives every candidate the same score (Pop, ItemKNN, EASE have no
+    signal for unseen items) would otherwise be ranked by ``torch.topk``'s tie order, i.e.
+    RecBole's internal item ids, which follow first appearance in the ``.inter`` file and so
+    correlate with popularity. Scores become float64 plus a seeded relative jitter below 1/8 of
+    a float32 step, which reorders tied scores only.
+    """
+
+    _candidates: torch.Tensor | None = None
+    _tie_generator: torch.Generator | None = None
+
+    def restrict_candidates(self, items: Any, seed: int = 0) -> None:
+        """Rank only ``items`` (internal ids) in later full-ranking evaluations; None lifts it."""
+        if items is None:
+            self._candidates = self._tie_generator = None
+            return
+        self._candidates = torch.as_tensor(items, dtype=torch.long).reshape(-1)
+        self._tie_generator = torch.Generator().manual_seed(seed)
+
+    def _full_sort_batch_eval(self, batched_data):
+        interaction, scores, positive_u, positive_i = super()._full_sort_batch_eval(batched_data)
+        if self._candidates is not None:
+            scores = mask_to_candidates(scores, self._candidates, self._tie_generator)
+        return interaction, scores, positive_u, positive_i
+
+
+def mask_to_candidates(
+    scores: torch.Tensor, candidates: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """``scores`` [users, items] in float64, tie-breaking jitter added, -inf off ``candidates``."""
+    scores = scores.double()
+    jitter = torch.rand(scores.shape, generator=generator, dtype=torch.float64).to(scores.device)
+    finite = torch.isfinite(scores)
+    scores = torch.where(finite, scores + jitter * (scores.abs() * 2.0**-26 + 2.0**-80), scores)
+    blocked = torch.ones(scores.shape[1], dtype=torch.bool, device=scores.device)
+    blocked[candidates.to(scores.device)] = False
+    scores[:, blocked] = -torch.inf
+    return scores
+
+
+class RepairedCollectorMixin:
+    """Collects evaluation data with :class:`~recbole_llmkg.compat.RepairedCollector`."""
+
+    def __init__(self, config, model):
+        super().__init__(config, model)
+        self.eval_collector = RepairedCollector(config)
+
+
+class PluginTrainerMixin(SafeCheckpointMixin, CandidateMaskMixin, RepairedCollectorMixin):
+    """Everything the plugin adds to a RecBole trainer."""
 
 
 @cache
-def with_safe_checkpoints(trainer_class: type) -> type:
-    """``trainer_class`` with :class:`SafeCheckpointMixin` mixed in (same name, cached)."""
-    if issubclass(trainer_class, SafeCheckpointMixin) or not issubclass(trainer_class, Trainer):
+def plugin_trainer(trainer_class: type) -> type:
+    """``trainer_class`` with :class:`PluginTrainerMixin` mixed in (same name, cached)."""
+    if issubclass(trainer_class, PluginTrainerMixin) or not issubclass(trainer_class, Trainer):
         return trainer_class
-    return type(trainer_class.__name__, (SafeCheckpointMixin, trainer_class), {})
+    return type(trainer_class.__name__, (PluginTrainerMixin, trainer_class), {})
+
+
+class KGJointOrAlternateTrainer(KGTrainer):
+    """KGTrainer driven by the model's ``kg_training`` key.
+
+    * ``joint``: every step sees a recommendation batch merged with a KG batch (RecBole's
+      ``RSKG`` loader state); the model adds ``kg_loss_weight`` x KG loss inside
+      ``calculate_loss``.
+    * ``alternate``: each epoch runs a recommendation pass (``RS``) and then a KG pass (``KG``)
+      with ``model.calculate_kg_loss``, as KGAT does; the epoch loss is the pair
+      ``(rec_loss, kg_loss)``.
+    """
+
+    def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
+        if not self.config["single_spec"]:
+            train_data.knowledge_shuffle(epoch_idx)
+        if self.config["kg_training"] != "alternate":
+            train_data.set_mode(KGDataLoaderState.RSKG)
+            return super(KGTrainer, self)._train_epoch(
+                train_data, epoch_idx, show_progress=show_progress
+            )
+        train_data.set_mode(KGDataLoaderState.RS)
+        rec_loss = super(KGTrainer, self)._train_epoch(
+            train_data, epoch_idx, show_progress=show_progress
+        )
+        train_data.set_mode(KGDataLoaderState.KG)
+        kg_loss = super(KGTrainer, self)._train_epoch(
+            train_data, epoch_idx, loss_func=self.model.calculate_kg_loss,
+            show_progress=show_progress,
+        )
+        return rec_loss, kg_loss

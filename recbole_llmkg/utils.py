@@ -22,7 +22,7 @@ from recbole.utils import ModelType
 from recbole.utils import get_trainer as recbole_get_trainer
 
 from recbole_llmkg.errors import ConfigError, DatasetFileNotFoundError
-from recbole_llmkg.trainer import with_safe_checkpoints
+from recbole_llmkg.trainer import plugin_trainer
 
 MODEL_SUBPACKAGES = ("general_recommender", "knowledge_aware_recommender")
 # RecBole models that wrap an optional library (their module imports it at load time).
@@ -108,17 +108,37 @@ def get_model(model_name: str) -> type[AbstractRecommender]:
     )
 
 
-def get_trainer(model_type: ModelType, model_name: str) -> type:
-    """The trainer for a model, with safe checkpoint handling mixed in.
+def trainer_for(model_class: type) -> type:
+    """The trainer a model class declares, with the plugin's trainer features mixed in.
 
-    A plugin trainer named ``<Model>Trainer`` in :mod:`recbole_llmkg.model.trainers` wins;
-    otherwise RecBole's choice (``KGATTrainer``, ``KGTrainer``, ``Trainer``, ...).
+    Found along the class hierarchy: the nearest class that sets ``trainer_class`` wins; a
+    RecBole model class with a trainer of its own name (``KGAT`` -> ``KGATTrainer``) counts as
+    declaring it, so subclasses of built-ins keep their trainer. Otherwise RecBole's choice for
+    the model type (``KGTrainer``, ``TraditionalTrainer``, ``Trainer``, ...).
     """
-    plugin_trainers = importlib.import_module("recbole_llmkg.model.trainers")
-    trainer = getattr(plugin_trainers, f"{model_name}Trainer", None)
-    if trainer is None:
-        trainer = recbole_get_trainer(model_type, model_name)
-    return with_safe_checkpoints(trainer)
+    import recbole.trainer
+
+    for cls in model_class.__mro__:
+        declared = cls.__dict__.get("trainer_class")
+        if declared is None and cls.__module__.startswith("recbole."):
+            declared = getattr(recbole.trainer, f"{cls.__name__}Trainer", None)
+        if declared is not None:
+            return plugin_trainer(declared)
+    return plugin_trainer(recbole_get_trainer(model_class.type, model_class.__name__))
+
+
+def get_trainer(model_type: ModelType, model_name: str | type) -> type:
+    """RecBole's ``get_trainer`` signature, resolved through :func:`trainer_for`.
+
+    ``model_name`` may also be a model class (one defined outside the package, for instance).
+    """
+    if isinstance(model_name, type):
+        return trainer_for(model_name)
+    try:
+        model_class = get_model(model_name)
+    except ConfigError:  # a RecBole name without a YAML of defaults: RecBole's own choice
+        return plugin_trainer(recbole_get_trainer(model_type, model_name))
+    return trainer_for(model_class)
 
 
 def required_dataset_files(config: Any) -> list[str]:

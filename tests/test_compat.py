@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pickle
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -11,6 +14,8 @@ import scipy.sparse as sp
 import torch
 from recbole.config import Config as RecBoleConfig
 from recbole.data import data_preparation
+from recbole.evaluator.collector import Collector
+from recbole.trainer import Trainer as RecBoleTrainer
 from recbole.utils import init_seed
 
 from recbole_llmkg import Config, compat, create_dataset, get_trainer
@@ -71,15 +76,9 @@ def test_dok_update_builds_kgin_adjacency(tiny_config):
 # --------------------------------------------------------------------------- torch.load
 
 
-class Payload:
-    """An arbitrary pickled object: torch's weights-only loader must refuse it."""
-
-    def __init__(self, value):
-        self.value = value
-
-
-def _train_bpr(tiny_config, epochs=2):
-    config = Config("BPR", "tiny", config_dict=tiny_config(epochs=epochs), cmd_args=[])
+def _train(tiny_config, model="BPR", epochs=2, **overrides):
+    config = Config(model, "tiny", config_dict=tiny_config(epochs=epochs, **overrides),
+                    cmd_args=[])
     init_seed(config["seed"], config["reproducibility"])
     dataset = create_dataset(config)
     train, valid, test = data_preparation(config, dataset)
@@ -91,11 +90,12 @@ def _train_bpr(tiny_config, epochs=2):
 
 
 def test_best_model_reload_works_and_restores_the_saved_weights(tiny_config):
-    trainer, model, test = _train_bpr(tiny_config, epochs=1)
-    checkpoint = trainer.saved_model_file
-    # The checkpoint pickles the Config: torch's default (weights-only) loader refuses it.
+    trainer, model, test = _train(tiny_config, epochs=1)
+    # RecBole's own save and reload (torch.load with torch's weights-only default) fail
+    recbole_file = str(Path(trainer.saved_model_file).with_name("recbole-format.pth"))
+    RecBoleTrainer._save_checkpoint(trainer, 0, verbose=False, saved_model_file=recbole_file)
     with pytest.raises(pickle.UnpicklingError):
-        torch.load(checkpoint)
+        RecBoleTrainer.evaluate(trainer, test, load_best_model=True, model_file=recbole_file)
 
     best_in_memory = trainer.evaluate(test, load_best_model=False)  # 1 epoch: memory == best
     with torch.no_grad():  # spoil the in-memory weights: only a real reload can undo this
@@ -105,26 +105,75 @@ def test_best_model_reload_works_and_restores_the_saved_weights(tiny_config):
     reloaded = trainer.evaluate(test, load_best_model=True)
     assert dict(reloaded) == dict(best_in_memory)
     assert dict(spoiled) != dict(best_in_memory)
-    with pytest.raises(pickle.UnpicklingError):  # the trust ended with the reload
-        torch.load(checkpoint)
+    assert torch.load is torch.serialization.load  # nothing replaced torch's loader
 
 
-def test_trusted_checkpoint_only_trusts_the_named_file(tmp_path, tiny_config):
-    trainer, _, _ = _train_bpr(tiny_config, epochs=1)
-    other = tmp_path / "other.pth"
-    torch.save({"payload": Payload(3)}, other)
-    original_load = torch.load
+# --------------------------------------------------------------------------- Collector
 
-    with compat.trusted_checkpoint(trainer.saved_model_file):
-        state = torch.load(trainer.saved_model_file)
-        assert state["config"]["model"] == "BPR"
-        with pytest.raises(pickle.UnpicklingError):
-            torch.load(other)
-        with pytest.raises(pickle.UnpicklingError):
-            torch.load(str(other), map_location="cpu")
-    assert torch.load is original_load  # restored on exit
-    with pytest.raises(pickle.UnpicklingError):
-        torch.load(trainer.saved_model_file)
+BEYOND_ACCURACY = ["Recall", "ItemCoverage", "GiniIndex", "AveragePopularity", "TailPercentage"]
+
+
+@pytest.mark.parametrize("model", ["BPR", "CKE"])  # CKE: knowledge-aware training loader
+def test_beyond_accuracy_metrics_need_the_repaired_collector(model, tiny_config):
+    trainer, _, test = _train(tiny_config, model=model, epochs=1, metrics=BEYOND_ACCURACY,
+                              valid_metric="Recall@10")
+    assert isinstance(trainer.eval_collector, compat.RepairedCollector)
+    result = trainer.evaluate(test, load_best_model=False)
+    assert 0 < result["itemcoverage@10"] <= 1 and 0 <= result["giniindex@10"] <= 1
+    assert Collector.get_data_struct is not compat.RepairedCollector.get_data_struct
+
+    # RecBole's own Collector, used the same way, breaks on both bugs
+    plain = Collector(trainer.config)
+    with pytest.raises(AttributeError):
+        plain.data_collect(trainer_train_loader(tiny_config, model))
+    trainer.eval_collector = Collector(trainer.config)
+    trainer.eval_collector.data_collect(SimpleNamespace(dataset=test._dataset))
+    with pytest.raises(AttributeError, match="cpu"):
+        trainer.evaluate(test, load_best_model=False)
+
+
+def trainer_train_loader(tiny_config, model):
+    """A knowledge-aware model's training loader has no ``dataset``; others' do (then the
+    missing attribute is faked, so the test checks the same failure for both)."""
+    config = Config(model, "tiny", cmd_args=[],
+                    config_dict=tiny_config(metrics=BEYOND_ACCURACY, valid_metric="Recall@10"))
+    train, _, _ = data_preparation(config, create_dataset(config))
+    return train if not hasattr(train, "dataset") else SimpleNamespace(_dataset=train.dataset)
+
+
+# --------------------------------------------------------------------------- warnings
+
+
+def _record_warnings(run):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compat.silence_host_warnings()  # what importing recbole_llmkg installs
+        run()
+    # ResourceWarning (hidden by default) is RecBole's logger leaving its previous log file open
+    return [str(w.message) for w in caught if w.category is not ResourceWarning]
+
+
+def test_known_host_warnings_are_silenced_and_others_are_not(run_tiny):
+    def runs():
+        run_tiny("BPR")
+        run_tiny("KGIN")
+        warnings.warn("an unrelated deprecation", FutureWarning, stacklevel=1)
+        warnings.warn("torch.cuda.amp.GradScaler(args...) is deprecated", FutureWarning,
+                      stacklevel=1)  # same text, other module: still shown
+
+    shown = _record_warnings(runs)
+    assert shown == ["an unrelated deprecation",
+                     "torch.cuda.amp.GradScaler(args...) is deprecated"], shown
+
+
+def test_without_the_filters_recbole_warns(run_tiny, monkeypatch):
+    """The filters are needed: the same run with torch's and pandas' defaults warns."""
+    monkeypatch.setattr(compat, "silence_host_warnings", lambda: None)  # Config re-applies
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_tiny("BPR")
+    shown = " | ".join(str(w.message) for w in caught)
+    assert "torch.cuda.amp.GradScaler" in shown and "chained assignment" in shown
 
 
 # --------------------------------------------------------------------------- pandas

@@ -98,7 +98,7 @@ def my_bpr(tmp_path, monkeypatch):
 
 
 def test_model_class_defined_elsewhere_runs_with_its_yaml_defaults(my_bpr, tiny_config):
-    from recbole_llmkg.quick_start import execute
+    from recbole_llmkg.quick_start import prepare, run
 
     config = Config(my_bpr, "tiny", config_dict=tiny_config(), cmd_args=[])
     assert config["model"] == "MyBPR"
@@ -106,11 +106,11 @@ def test_model_class_defined_elsewhere_runs_with_its_yaml_defaults(my_bpr, tiny_
     assert config["embedding_size"] == 24  # from MyBPR.yaml (RecBole's default: 64)
     assert config["my_marker"] == 7
 
-    outcome = execute(config, saved=False)
-    assert type(outcome.model) is my_bpr
-    assert outcome.model.my_marker == 7
-    assert outcome.model.user_embedding.embedding_dim == 24
-    assert 0.0 <= outcome.result["test_result"]["ndcg@10"] <= 1.0
+    model = prepare(config).model
+    assert type(model) is my_bpr
+    assert model.my_marker == 7
+    assert model.user_embedding.embedding_dim == 24
+    assert 0.0 <= run(config, saved=False)["test_result"]["ndcg@10"] <= 1.0
 
     # config_dict still beats the class's YAML.
     config = Config(my_bpr, "tiny", config_dict=tiny_config(embedding_size=8), cmd_args=[])
@@ -211,7 +211,7 @@ def test_checkpoint_write_is_atomic(tmp_path, tiny_config, monkeypatch):
     real_save = torch.save
 
     def recording_save(obj, f, *args, **kwargs):
-        saved_to.append(str(f))
+        saved_to.append(str(f) if isinstance(f, (str, Path)) else "temp file handle")
         return real_save(obj, f, *args, **kwargs)
 
     monkeypatch.setattr(torch, "save", recording_save)
@@ -219,7 +219,8 @@ def test_checkpoint_write_is_atomic(tmp_path, tiny_config, monkeypatch):
     checkpoint_dir = tmp_path / "saved"
     files = sorted(p.name for p in checkpoint_dir.iterdir())
     assert len(files) == 1 and files[0].endswith(".pth"), files
-    assert saved_to and all(path.endswith(".pth.tmp") for path in saved_to)  # written aside
+    # written through a temp file beside the target (files.write_atomic), never to the target
+    assert saved_to and all(target == "temp file handle" for target in saved_to)
     state = torch.load(checkpoint_dir / files[0], weights_only=False)
     assert {"state_dict", "config", "epoch"} <= set(state)
     assert "user_embedding.weight" in state["state_dict"]
@@ -237,8 +238,7 @@ def test_checkpoint_write_is_atomic(tmp_path, tiny_config, monkeypatch):
     before = (checkpoint_dir / files[0]).read_bytes()
 
     def dying_save(obj, f, *args, **kwargs):
-        with open(f, "wb") as handle:
-            handle.write(b"partial")
+        f.write(b"partial")
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", dying_save)

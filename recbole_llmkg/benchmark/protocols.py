@@ -25,12 +25,12 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from recbole_llmkg.benchmark.spec import ProtocolEntry, RunSpec
 from recbole_llmkg.config import Config
 from recbole_llmkg.errors import ConfigError, DataError
 
@@ -52,6 +52,19 @@ _FULL_RANKING = {"valid": "full", "test": "full"}
 STANDARD_EVAL_ARGS = {
     "split": {"RS": [0.8, 0.1, 0.1]}, "order": "RO", "group_by": "user", "mode": _FULL_RANKING,
 }
+
+
+@dataclass(frozen=True)
+class ProtocolEntry:
+    """An evaluation protocol by name, with its parameters (defaults filled in)."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        """Short, file-name-safe id; parameters appear only when they differ from defaults."""
+        return protocol_slug(self)
 
 
 def parse_protocol(entry: Any, where: str, key: str) -> ProtocolEntry:
@@ -101,8 +114,11 @@ def protocol_slug(protocol: ProtocolEntry) -> str:
     return "-".join([protocol.name, *changed])
 
 
-def prepare(run: RunSpec, data_root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def prepare(run: Any, data_root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """Config entries that put ``run`` under its protocol, and facts about the split.
+
+    ``run`` is a :class:`recbole_llmkg.benchmark.spec.RunSpec` (``dataset``, ``model.name``,
+    ``seed``, ``protocol``, ``config``).
 
     ``data_root`` is where derived datasets (the cold-item split) are cached.
     """
@@ -130,8 +146,12 @@ def prepare(run: RunSpec, data_root: Path) -> tuple[dict[str, Any], dict[str, An
     raise ConfigError(f"Unknown protocol '{run.protocol.name}'.")
 
 
-def cold_test_candidates(run: RunSpec, dataset: Any, info: Mapping[str, Any]) -> Any:
-    """Internal item ids the test ranking is restricted to, or None for all items."""
+def test_candidates(run: Any, dataset: Any, info: Mapping[str, Any]) -> Any:
+    """Internal item ids the test ranking is restricted to, or None for all items.
+
+    The trainer applies it (``restrict_candidates``): other items are scored -inf and ties are
+    broken at random, seeded by the run's seed.
+    """
     if run.protocol.params.get("candidates", "all") == "all":
         return None
     import torch
@@ -140,34 +160,7 @@ def cold_test_candidates(run: RunSpec, dataset: Any, info: Mapping[str, Any]) ->
     return torch.as_tensor(np.atleast_1d(ids), dtype=torch.long)
 
 
-def restrict_ranking(model: Any, items: Any, n_items: int, seed: int = 0) -> None:
-    """Make ``model.full_sort_predict`` score every item outside ``items`` -inf.
-
-    Ties are broken at random (seeded): a model that gives every cold item the same score (Pop,
-    ItemKNN, EASE have no signal for them) would otherwise be ranked by ``torch.topk``'s tie
-    order, i.e. RecBole's internal item ids, which follow first appearance in the ``.inter``
-    file and so correlate with popularity. Scores become float64 plus a relative jitter below
-    1/8 of a float32 step, which reorders tied scores only. Set on the instance, so it survives
-    the best-checkpoint reload before the test evaluation.
-    """
-    import torch
-
-    original = model.full_sort_predict
-    blocked = torch.ones(n_items, dtype=torch.bool)
-    blocked[items] = False
-    generator = torch.Generator().manual_seed(seed)
-
-    def full_sort_predict(interaction):
-        scores = original(interaction).reshape(-1, n_items).double()
-        jitter = torch.rand(scores.shape, generator=generator, dtype=torch.float64)
-        scores = scores + jitter.to(scores.device) * (scores.abs() * 2.0**-26 + 2.0**-80)
-        scores[:, blocked.to(scores.device)] = -torch.inf
-        return scores.reshape(-1)
-
-    model.full_sort_predict = full_sort_predict
-
-
-def verify_loaded(run: RunSpec, dataset: Any, info: Mapping[str, Any]) -> dict[str, Any]:
+def verify_loaded(run: Any, dataset: Any, info: Mapping[str, Any]) -> dict[str, Any]:
     """Check that RecBole loaded the split as written; returns counts for the run record.
 
     Raises if a cold item leaked into train/valid or any test interaction was dropped, so a
@@ -228,37 +221,75 @@ def write_cold_item_split(
     fingerprint = {"path": str(source.resolve()), "size": stat.st_size,
                    "mtime_ns": stat.st_mtime_ns}
     root = data_root / f"{dataset}-cold{fraction:g}-seed{seed}"
-    folder = root / dataset
-    meta_path = folder / "split.json"
-    if meta_path.is_file():
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            meta = {}
-        if meta.get("version") == SPLIT_FORMAT_VERSION and meta.get("source") == fingerprint:
-            return {**meta, "data_path": str(root)}
-        shutil.rmtree(root)
+    cached = _cached_split(root, dataset, fingerprint)
+    if cached is not None:
+        return cached
 
+    header, rows, users, items = _read_interactions(source, separator, encoding, user_field,
+                                                    item_field)
+    rng = np.random.default_rng(seed)
+    cold = _choose_cold_items(items, fraction, rng, source)
+    parts = _assign_rows(users, items, cold, rng)
+    meta = {
+        "version": SPLIT_FORMAT_VERSION,
+        "source": fingerprint,
+        "cold_fraction": fraction,
+        "seed": seed,
+        "cold_items": sorted(cold),
+        "counts": {name: len(indices) for name, indices in parts.items()},
+    }
+    _write_split_folder(root, source_dir, dataset, encoding, header, rows, parts, meta)
+    return {**meta, "data_path": str(root)}
+
+
+def _cached_split(root: Path, dataset: str, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
+    """The split already written under ``root`` for this source, or None (a stale one is
+    removed)."""
+    meta_path = root / dataset / "split.json"
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = {}
+    if meta.get("version") == SPLIT_FORMAT_VERSION and meta.get("source") == fingerprint:
+        return {**meta, "data_path": str(root)}
+    shutil.rmtree(root)
+    return None
+
+
+def _read_interactions(
+    source: Path, separator: str, encoding: str, user_field: str, item_field: str
+) -> tuple[str, list[str], list[str], list[str]]:
+    """Header line, data lines, and the user and item token of every data line."""
     lines = source.read_text(encoding=encoding).splitlines()
     header, rows = lines[0], [line for line in lines[1:] if line.strip()]
     names = [column.split(":")[0] for column in header.split(separator)]
-    for field in (user_field, item_field):
-        if field not in names:
-            raise DataError(f"cold_item protocol: '{source}' has no column '{field}' "
+    for name in (user_field, item_field):
+        if name not in names:
+            raise DataError(f"cold_item protocol: '{source}' has no column '{name}' "
                             f"(header: {header!r}).")
     u_col, i_col = names.index(user_field), names.index(item_field)
     cells = [row.split(separator) for row in rows]
-    item_of = [c[i_col] for c in cells]
-    user_of = [c[u_col] for c in cells]
+    return header, rows, [c[u_col] for c in cells], [c[i_col] for c in cells]
 
-    rng = np.random.default_rng(seed)
+
+def _choose_cold_items(
+    item_of: list[str], fraction: float, rng: np.random.Generator, source: Path
+) -> set[str]:
+    """A seeded ``fraction`` of the distinct items (at least one, never all)."""
     items = sorted(set(item_of))
     n_cold = max(1, int(round(fraction * len(items))))
     if n_cold >= len(items):
         raise DataError(f"cold_item protocol: cold_fraction {fraction} leaves no warm item "
                         f"({len(items)} items in '{source}').")
-    cold = set(rng.choice(np.array(items, dtype=object), size=n_cold, replace=False).tolist())
+    return set(rng.choice(np.array(items, dtype=object), size=n_cold, replace=False).tolist())
 
+
+def _assign_rows(
+    user_of: list[str], item_of: list[str], cold: set[str], rng: np.random.Generator
+) -> dict[str, list[int]]:
+    """Row indices of train, valid and test: cold rows to test, warm rows about 8:1 per user."""
     test_rows = [i for i, item in enumerate(item_of) if item in cold]
     by_user: dict[str, list[int]] = {}
     for i, item in enumerate(item_of):
@@ -273,8 +304,16 @@ def write_cold_item_split(
             n_valid = 1
         valid_rows += rows_of_user[:n_valid]
         train_rows += rows_of_user[n_valid:]
-    parts = {"train": sorted(train_rows), "valid": sorted(valid_rows), "test": test_rows}
+    return {"train": sorted(train_rows), "valid": sorted(valid_rows), "test": test_rows}
 
+
+def _write_split_folder(
+    root: Path, source_dir: Path, dataset: str, encoding: str, header: str, rows: list[str],
+    parts: dict[str, list[int]], meta: dict[str, Any],
+) -> None:
+    """Write the split files, ``split.json`` and side-file links in a temp folder, then rename
+    it to ``root`` (a concurrent writer of the same split may win the rename)."""
+    data_root = root.parent
     data_root.mkdir(parents=True, exist_ok=True)
     temp_root = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=data_root))
     try:
@@ -286,14 +325,6 @@ def write_cold_item_split(
             suffix = f"{name}.inter" if name else "inter"
             (temp / f"{dataset}.{suffix}").write_text(body, encoding=encoding)
         _link_side_files(source_dir, temp, dataset)
-        meta = {
-            "version": SPLIT_FORMAT_VERSION,
-            "source": fingerprint,
-            "cold_fraction": fraction,
-            "seed": seed,
-            "cold_items": sorted(cold),
-            "counts": {name: len(indices) for name, indices in parts.items()},
-        }
         (temp / "split.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
         os.chmod(temp_root, 0o755)  # mkdtemp makes it private; the split is ordinary data
         try:
@@ -303,7 +334,6 @@ def write_cold_item_split(
                 raise
     finally:
         shutil.rmtree(temp_root, ignore_errors=True)
-    return {**meta, "data_path": str(root)}
 
 
 def _link_side_files(source_dir: Path, target: Path, dataset: str) -> None:

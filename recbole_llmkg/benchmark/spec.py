@@ -56,6 +56,7 @@ from typing import Any
 
 import yaml
 
+from recbole_llmkg.benchmark.protocols import ProtocolEntry, parse_protocol
 from recbole_llmkg.errors import ConfigError
 
 KEY_FORMAT_VERSION = 1
@@ -87,21 +88,6 @@ class ModelEntry:
     name: str
     label: str
     config: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ProtocolEntry:
-    """An evaluation protocol by name, with its parameters (defaults filled in)."""
-
-    name: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def slug(self) -> str:
-        """Short, file-name-safe id; parameters appear only when they differ from defaults."""
-        from recbole_llmkg.benchmark.protocols import protocol_slug
-
-        return protocol_slug(self)
 
 
 @dataclass(frozen=True)
@@ -521,7 +507,6 @@ def _check_metrics(settings: Mapping[str, Any], key: _KeyPath) -> tuple[list[str
 
 def _check_protocols(raw: Any, key: _KeyPath) -> list[ProtocolEntry]:
     """The ``protocols`` list, each parsed with its parameters; no protocol twice."""
-    from recbole_llmkg.benchmark.protocols import parse_protocol
 
     where = key.where
     if not isinstance(raw, list) or not raw:

@@ -20,8 +20,6 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -76,7 +74,8 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
 
     from recbole_llmkg.benchmark import protocols
     from recbole_llmkg.config import Config
-    from recbole_llmkg.quick_start import execute
+    from recbole_llmkg.quick_start import build_model, prepare_data
+    from recbole_llmkg.utils import trainer_for
 
     extra, split = protocols.prepare(run, Path(payload["data_root"]))
     config_dict = {**copy.deepcopy(run.config), **extra, "checkpoint_dir": str(work_dir)}
@@ -85,39 +84,46 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
     on_cuda = getattr(device, "type", str(device)) == "cuda"
     if on_cuda:
         torch.cuda.reset_peak_memory_stats(device)
-    def before_test(model: Any, dataset: Any) -> None:
-        candidates = protocols.cold_test_candidates(run, dataset, split)
-        if candidates is not None:
-            protocols.restrict_ranking(model, candidates, dataset.item_num, run.seed)
+    show = config["show_progress"]
 
-    with _timed_construction(config.model_class) as build:
-        outcome = execute(config, saved=True, before_test=before_test)
-    trainer = outcome.trainer
-    protocol_info = protocols.verify_loaded(run, outcome.dataset, split)
-    epoch_seconds = list(getattr(trainer, "epoch_seconds", []))
-    eval_seconds = list(getattr(trainer, "eval_seconds", []))
-    result = outcome.result
+    dataset, train_data, valid_data, test_data = prepare_data(config)
+    start = time.perf_counter()
+    model = build_model(config, train_data)  # closed-form models (EASE, KASimCF) fit here
+    build_seconds = time.perf_counter() - start
+    trainer = timed_trainer(trainer_for(config.model_class))(config, model)
+    watch = _ValidationWatch(config["valid_metric_bigger"])
+    observe = {"callback_fn": watch.epoch_end} if isinstance(trainer, _EpochTimer) else {}
+    best_valid_score, best_valid_result = trainer.fit(
+        train_data, valid_data, saved=True, show_progress=show, **observe
+    )
+    candidates = protocols.test_candidates(run, dataset, split)
+    if candidates is not None:
+        trainer.restrict_candidates(candidates, seed=run.seed)
+    start = time.perf_counter()
+    test_result = trainer.evaluate(test_data, load_best_model=True, show_progress=show)
+    test_seconds = time.perf_counter() - start
+
+    epoch_seconds = getattr(trainer, "epoch_seconds", [])
+    valid_seconds = getattr(trainer, "valid_seconds", [])
     return {
-        "valid": _floats(result["best_valid_result"]),
-        "test": _floats(result["test_result"]),
-        "best_valid_score": _float(result["best_valid_score"]),
-        "best_epoch": getattr(trainer, "best_epoch", None),
+        "valid": _floats(best_valid_result),
+        "test": _floats(test_result),
+        "best_valid_score": _float(best_valid_score),
+        "best_epoch": watch.best_epoch,
         "epochs_run": len(epoch_seconds),
         "epoch_seconds_mean": sum(epoch_seconds) / len(epoch_seconds) if epoch_seconds else None,
         "train_seconds": sum(epoch_seconds),
-        # closed-form models (EASE, ItemKNN, KASimCF) do their fitting in the constructor
-        "build_seconds": build.seconds,
-        "fit_seconds": build.seconds + sum(epoch_seconds),
-        # the last evaluation is the test one; the others scored the valid set during training
-        "eval_seconds": eval_seconds[-1] if eval_seconds else None,
-        "valid_eval_seconds_mean": (sum(eval_seconds[:-1]) / len(eval_seconds[:-1])
-                                    if len(eval_seconds) > 1 else None),
+        "build_seconds": build_seconds,
+        "fit_seconds": build_seconds + sum(epoch_seconds),
+        "eval_seconds": test_seconds,
+        "valid_eval_seconds_mean": (sum(valid_seconds) / len(valid_seconds)
+                                    if valid_seconds else None),
         "peak_gpu_mb": torch.cuda.max_memory_allocated(device) / 2**20 if on_cuda else None,
-        "params": int(sum(p.numel() for p in outcome.model.parameters())),
+        "params": int(sum(p.numel() for p in model.parameters())),
         "device": str(device),
         "device_name": device_name(str(device)),
         "threads": torch.get_num_threads(),
-        "protocol_info": protocol_info,
+        "protocol_info": protocols.verify_loaded(run, dataset, split),
         "resolved": {key: _jsonable(config[key]) for key in (
             "epochs", "train_batch_size", "eval_batch_size", "learning_rate", "stopping_step",
             "eval_step", "valid_metric", "data_path", "benchmark_filename", "eval_args",
@@ -125,32 +131,55 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
     }
 
 
-class _Timer:
-    seconds = 0.0
+class _ValidationWatch:
+    """``fit``'s ``callback_fn``: the epoch of the best validation score, as RecBole keeps it
+    (the first of equal scores)."""
+
+    def __init__(self, bigger: bool) -> None:
+        self.bigger = bigger
+        self.best_epoch: int | None = None
+        self._best: float | None = None
+
+    def epoch_end(self, epoch_idx: int, valid_score: float) -> None:
+        score = float(valid_score)
+        if self._best is None or (score > self._best if self.bigger else score < self._best):
+            self._best, self.best_epoch = score, epoch_idx
 
 
-@contextmanager
-def _timed_construction(model_class: type) -> Iterator[_Timer]:
-    """Time ``model_class(...)`` inside the block (restored afterwards, even on error)."""
-    timer = _Timer()
-    own = "__init__" in model_class.__dict__
-    original = model_class.__init__
+class _EpochTimer:
+    """Seconds of each training epoch and each validation pass of the trainer it extends."""
 
-    def timed_init(self, *args, **kwargs):
+    def __init__(self, config, model):
+        super().__init__(config, model)
+        self.epoch_seconds: list[float] = []
+        self.valid_seconds: list[float] = []
+
+    def _train_epoch(self, *args, **kwargs):
         start = time.perf_counter()
         try:
-            original(self, *args, **kwargs)
+            return super()._train_epoch(*args, **kwargs)
         finally:
-            timer.seconds += time.perf_counter() - start
+            self.epoch_seconds.append(time.perf_counter() - start)
 
-    model_class.__init__ = timed_init
-    try:
-        yield timer
-    finally:
-        if own:
-            model_class.__init__ = original
-        else:
-            del model_class.__init__
+    def _valid_epoch(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return super()._valid_epoch(*args, **kwargs)
+        finally:
+            self.valid_seconds.append(time.perf_counter() - start)
+
+
+def timed_trainer(trainer_class: type) -> type:
+    """A subclass of ``trainer_class`` that also times its epochs (the class is not modified).
+
+    RecBole's epoch-based trainers only; the decision-tree trainers (XGBoost, LightGBM) fit
+    at once and are returned as they are.
+    """
+    from recbole.trainer import Trainer
+
+    if not issubclass(trainer_class, Trainer):
+        return trainer_class
+    return type(trainer_class.__name__, (_EpochTimer, trainer_class), {})
 
 
 def error_info(error: BaseException) -> dict[str, Any]:

@@ -7,14 +7,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
-from recbole_llmkg.benchmark.protocols import (
-    parse_protocol,
-    restrict_ranking,
-    write_cold_item_split,
-)
+from recbole_llmkg.benchmark.protocols import parse_protocol, write_cold_item_split
 from recbole_llmkg.benchmark.runner import run_benchmark
 from recbole_llmkg.config import Config, datasets_dir
 from recbole_llmkg.errors import ConfigError
@@ -133,27 +128,6 @@ def test_cold_candidates_only_lift_cold_positives(tmp_path):
     # Pop ranks the (never-trained) cold items last among all items: 0 there, > 0 among cold
     assert by[("Pop", "cold_item")]["hit@5"] == 0
     assert by[("Pop", "cold_item-candidatescold")]["hit@5"] > 0
-
-
-def test_restrict_ranking_blocks_others_and_breaks_only_ties():
-    class Stub:
-        def full_sort_predict(self, interaction):
-            # user 0: distinct scores; user 1: all candidates tied at 0
-            return torch.tensor([[0.5, 3.0, 1.0, 1.0 + 2**-20, 7.0, 2.0], [0.0] * 6]).view(-1)
-
-    model = Stub()
-    restrict_ranking(model, torch.tensor([1, 2, 3, 5]), 6, seed=0)
-    scores = model.full_sort_predict(None).view(2, 6)
-    blocked = torch.tensor([0, 4])
-    assert torch.isinf(scores[:, blocked]).all() and (scores[:, blocked] < 0).all()
-    # distinct scores keep their order, even one float32 step apart
-    assert scores[0, [1, 5, 3, 2]].argsort(descending=True).tolist() == [0, 1, 2, 3]
-    # tied scores are made distinct, reproducibly for the same seed
-    tied = scores[1, [1, 2, 3, 5]]
-    assert len(set(tied.tolist())) == 4
-    again = Stub()
-    restrict_ranking(again, torch.tensor([1, 2, 3, 5]), 6, seed=0)
-    assert torch.equal(again.full_sort_predict(None).view(2, 6), scores)
 
 
 def test_bad_candidates_value_names_the_key():

@@ -17,8 +17,7 @@ from test_plugin_models import fit_recording_losses
 
 from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.model.general_recommender.kasimcf import KASimCF
-from recbole_llmkg.model.trainers import KGLLMGNNTrainer
-from recbole_llmkg.trainer import with_safe_checkpoints
+from recbole_llmkg.utils import trainer_for
 
 
 def cold_items(train_dataset) -> torch.Tensor:
@@ -124,7 +123,7 @@ def test_kgllmgnn_options_train(overrides, tmp_path):
 
 def test_kgllmgnn_alternate_training_runs_kg_passes(tmp_path):
     config, model, _, data = build_run("KGLLMGNN", tmp_path, kg_training="alternate", epochs=2)
-    trainer = with_safe_checkpoints(KGLLMGNNTrainer)(config, model)
+    trainer = trainer_for(type(model))(config, model)
     calls = []
     kg_loss = model.calculate_kg_loss
 

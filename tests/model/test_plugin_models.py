@@ -13,7 +13,7 @@ import torch
 from conftest import build_run
 from recbole.utils import ModelType, init_seed
 
-from recbole_llmkg.compat import trusted_checkpoint
+from recbole_llmkg.checkpoint import load_checkpoint
 from recbole_llmkg.utils import own_models
 
 MODELS = sorted(own_models())
@@ -90,8 +90,7 @@ def test_checkpoint_reload_gives_identical_scores(name, trained, tmp_path):
     # a fresh model with different initial weights, loaded from the checkpoint
     init_seed(config["seed"] + 1, config["reproducibility"])
     fresh = config.model_class(config, data[0]._dataset).to(config["device"])
-    with trusted_checkpoint(trainer.saved_model_file):
-        checkpoint = torch.load(trainer.saved_model_file, weights_only=False)
+    checkpoint = load_checkpoint(trainer.saved_model_file)  # the safe loader takes our own
     fresh.load_state_dict(checkpoint["state_dict"])
     fresh.load_other_parameter(checkpoint.get("other_parameter"))
     assert torch.allclose(full_scores(fresh, data[2]), expected, atol=1e-5)

@@ -26,6 +26,7 @@ from recbole_llmkg.model.layers import (
     drop_edges,
     project_rows,
 )
+from recbole_llmkg.trainer import KGJointOrAlternateTrainer
 
 KG_TRAINING_MODES = ("joint", "alternate")
 
@@ -38,12 +39,13 @@ class KGLLMGNN(KnowledgeRecommender):
     concatenation of its layer outputs; score = inner product. Loss: BPR + ``kg_loss_weight`` x
     TransE/TransR on KG triples, either in every batch (``kg_training: joint``; the KG batch comes
     from RecBole's KnowledgeBasedDataLoader) or in a separate KG pass after each recommendation
-    pass (``alternate``, via ``calculate_kg_loss`` and :class:`~recbole_llmkg.model.trainers.
-    KGLLMGNNTrainer`).
+    pass (``alternate``, via ``calculate_kg_loss`` and :class:`~recbole_llmkg.trainer.
+    KGJointOrAlternateTrainer`).
     """
 
     input_type = InputType.PAIRWISE
     dataset_class = LLMKGDataset
+    trainer_class = KGJointOrAlternateTrainer
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)

@@ -1,0 +1,32 @@
+"""quick_start: plain steps (prepare, run) that know nothing of the leaderboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from recbole_llmkg import Config
+from recbole_llmkg.checkpoint import load_checkpoint
+from recbole_llmkg.quick_start import prepare, run
+
+
+def test_prepare_builds_what_a_run_is_made_of(tiny_config):
+    parts = prepare(Config("BPR", "tiny", config_dict=tiny_config(), cmd_args=[]))
+    assert type(parts.model).__name__ == "BPR" and parts.trainer.model is parts.model
+    assert parts.train_data._dataset.inter_num > 0 and parts.test_data is not None
+
+
+def test_run_returns_recboles_keys_and_its_own_checkpoint(tiny_config):
+    config = Config("BPR", "tiny", config_dict=tiny_config(epochs=2), cmd_args=[])
+    result = run(config)
+    assert set(result) == {"best_valid_score", "valid_score_bigger", "best_valid_result",
+                           "test_result", "checkpoint"}
+    state = load_checkpoint(result["checkpoint"])
+    assert state["config"]["model"] == "BPR"
+    assert Path(result["checkpoint"]).parent == Path(config["checkpoint_dir"])
+
+
+def test_run_without_saving_leaves_no_checkpoint(tiny_config):
+    config = Config("BPR", "tiny", config_dict=tiny_config(), cmd_args=[])
+    result = run(config, saved=False)
+    assert result["checkpoint"] is None
+    assert not list(Path(config["checkpoint_dir"]).glob("*.pth"))
