@@ -116,7 +116,7 @@ class KGMixin:
         memo = self._text_memo.get("relation_emb")
         if memo is None:
             memo = self._text_memo["relation_emb"] = self._encode(
-                "relation", self.relation_texts(), "relation-name"
+                "relation", self.relation_texts()
             )
         return memo.to(self._device())
 

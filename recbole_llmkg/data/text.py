@@ -30,7 +30,7 @@ from recbole_llmkg.data.atomic import check_atomic_file
 from recbole_llmkg.data.precomputed import load_precomputed
 from recbole_llmkg.errors import ConfigError, DataError
 from recbole_llmkg.llm.cache import EmbeddingCache, model_fingerprint
-from recbole_llmkg.llm.encoder import get_encoder
+from recbole_llmkg.llm.encoder import forward_precision, get_encoder
 from recbole_llmkg.llm.templates import default_template, render, template_fields
 
 logger = logging.getLogger(__name__)
@@ -290,8 +290,8 @@ class TextMixin:
         return list(texts)
 
     # -- embeddings ---------------------------------------------------------------------------
-    def _encode(self, name: str, texts: list[str], template: str | None) -> torch.Tensor:
-        """Embed ``texts[1:]`` (row 0 = zeros) through the disk cache and the text encoder."""
+    def _encode(self, name: str, texts: list[str]) -> torch.Tensor:
+        """Embed ``texts[1:]`` (row 0 = zeros) through the content-keyed cache and the encoder."""
         enc = settings.encoder_settings(self.config)
         path = enc["model_path"]
         if not os.path.isdir(path):
@@ -300,23 +300,23 @@ class TextMixin:
                 "the config key 'llm_model_path' to a local Hugging Face model."
             )
 
-        def compute(batch: list[str]) -> torch.Tensor:
-            encoder = get_encoder(
-                device=self.config["device"] or "cpu",
+        def encoder():
+            return get_encoder(
+                device=self._device(),
                 show_progress=bool(self.config["show_progress"]),
+                progress_min_texts=self._setting("llm_progress_min_texts"),
                 **enc,
             )
-            return encoder.encode(batch).cpu()
 
         body = list(texts[1:])
         folder = settings.cache_dir(self.config)
         if folder is None:
-            emb = compute(body)
+            emb = encoder().encode(body).cpu()
         else:
-            key_settings = {k: v for k, v in enc.items() if k != "batch_size"}
-            key_settings.update(model=model_fingerprint(path), template=template, kind=name)
+            key = {k: v for k, v in enc.items() if k not in ("batch_size", "model_path")}
+            key.update(model=model_fingerprint(path), precision=forward_precision(self._device()))
             emb = EmbeddingCache(folder).get_or_compute(
-                f"{self.dataset_name}-{name}", key_settings, body, compute
+                key, body, lambda batch: encoder().encode(batch).cpu(), what=name
             )
         return torch.cat([torch.zeros(1, emb.shape[1]), emb.float()])
 
@@ -345,9 +345,7 @@ class TextMixin:
             emb = self._precomputed("item")
             source = self._atomic_path("itememb")
             if emb is None:
-                emb = self._encode(
-                    "item", self._item_text_list, self._setting("item_text_template")
-                )
+                emb = self._encode("item", self._item_text_list)
                 source = "the text encoder"
             memo = self._text_memo["item_emb"] = (emb, source)
         return memo
@@ -373,8 +371,7 @@ class TextMixin:
         if emb is not None:
             source = self._atomic_path("useremb")
         else:
-            template = f"{self._setting('user_text_template')}|history={self._history_len()}"
-            emb = self._encode("user", self.user_texts(), template)
+            emb = self._encode("user", self.user_texts())
             source = "the text encoder"
         item_emb, item_source = None, None
         if source != "the text encoder" or os.path.isfile(self._atomic_path("itememb")):
