@@ -90,7 +90,8 @@ def _vectors(path, parts: pd.Series, lines: np.ndarray) -> np.ndarray:
             f"{', '.join(map(str, lines[bad[:5]]))})."
         )
     try:
-        return np.array(parts.tolist(), dtype=np.float32)
+        with np.errstate(over="ignore"):  # beyond float32's range: inf, refused as non-finite
+            return np.array(parts.tolist(), dtype=np.float32)
     except ValueError as err:
         rows = [i for i, p in enumerate(parts) if not _all_float(p)]
         line = lines[rows[0]] if rows else "?"
