@@ -51,3 +51,11 @@ def test_issue10_6_extra_field_warns_for_builtin_models(tmp_path, tiny_copy, cap
     with caplog.at_level(logging.WARNING, logger="recbole_llmkg"):
         validate_atomic_files(make_config(tmp_path, data_path=tiny_copy, model="CKE"))
     assert any("tiny.kg" in m and "(line 11)" in m for m in warning_messages(caplog))
+
+
+def test_issue10_5_create_dataset_checks_files_for_builtin_models(tmp_path, tiny_copy):
+    from recbole_llmkg import create_dataset
+
+    insert_kg_line(tiny_copy, "m.i1\tfilm.film.actor")
+    with pytest.raises(DataError, match="tiny.kg', line 11: expected 3 columns"):
+        create_dataset(make_config(tmp_path, data_path=tiny_copy, model="CKE"))
