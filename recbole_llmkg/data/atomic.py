@@ -12,7 +12,10 @@ today's pandas that reader
 
 So here a line with one extra field (not the first data line) gets a warning naming the file and
 lines, and every other column-count mismatch is a :class:`~recbole_llmkg.errors.DataError` naming
-the file and line. Undecodable bytes are replaced (U+FFFD) with one warning where the plugin's own
+the file and line. An empty id in a ``.kg`` or ``.link`` row (e.g. a triple with no relation
+name) is an error too: RecBole would map it to the padding id 0, and a made-up placeholder would
+merge unrelated triples into one invented relation; only the user knows the missing value.
+Undecodable bytes are replaced (U+FFFD) with one warning where the plugin's own
 dataset classes read the file, and are an error for RecBole's readers, which cannot be given the
 repaired text. Everything is vectorised over the file's bytes.
 """

@@ -7,6 +7,7 @@ import logging
 import pytest
 from conftest import make_config, rewrite_lines, warning_messages
 
+from recbole_llmkg.data import LLMKGDataset
 from recbole_llmkg.data.validate import dataset_files, validate_atomic_files
 from recbole_llmkg.errors import DataError
 
@@ -35,8 +36,11 @@ def test_issue10_5_kg_row_with_two_columns_is_refused_for_builtin_models(tmp_pat
 def test_issue10_15_empty_id_in_kg_is_refused(tmp_path, tiny_copy, line):
     insert_kg_line(tiny_copy, line)
     field = "relation_id" if "\t\t" in line else "head_id"
+    config = make_config(tmp_path, data_path=tiny_copy, model="CKE")
     with pytest.raises(DataError, match=f"tiny.kg', line 11: field '{field}' is empty"):
-        validate_atomic_files(make_config(tmp_path, data_path=tiny_copy, model="CKE"))
+        validate_atomic_files(config)
+    with pytest.raises(DataError, match=f"tiny.kg', line 11: field '{field}' is empty"):
+        LLMKGDataset(config)  # the plugin's dataset class checks it the same way
 
 
 def test_undecodable_bytes_are_refused_for_recbole_loader(tmp_path, tiny_copy):
