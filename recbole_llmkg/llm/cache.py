@@ -244,13 +244,15 @@ def _index(shards: list[_Shard]) -> dict[bytes, tuple[int, int]]:
 
 
 def _assemble(wanted, shards, found, missing, new) -> torch.Tensor:
-    """Stack the vectors of ``wanted`` from the shards and from the newly computed rows."""
+    """Gather the vectors of ``wanted`` from the shards and the newly computed rows."""
     sources = [s.embeddings for s in shards] + ([new] if new is not None else [])
-    if not sources:
-        return torch.zeros(0, 0)
-    offsets = torch.tensor([0] + [len(x) for x in sources]).cumsum(0).tolist()
-    new_row = {d: offsets[len(shards)] + i for i, d in enumerate(missing)}
-    rows = [
-        offsets[found[d][0]] + found[d][1] if d in found else new_row[d] for d in wanted
-    ]
-    return torch.cat(sources)[torch.tensor(rows, dtype=torch.long)]
+    if not sources or not wanted:
+        return torch.zeros(0, sources[0].shape[1] if sources else 0)
+    new_row = {d: (len(shards), i) for i, d in enumerate(missing)}
+    where = torch.tensor([found[d] if d in found else new_row[d] for d in wanted], dtype=torch.long)
+    out = torch.empty(len(wanted), sources[0].shape[1])
+    for s, source in enumerate(sources):
+        rows = where[:, 0] == s
+        if rows.any():
+            out[rows] = source[where[rows, 1]]
+    return out

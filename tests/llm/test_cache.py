@@ -215,3 +215,11 @@ def test_write_is_atomic(tmp_path, monkeypatch, caplog):
     assert any("Could not write" in m for m in warning_messages(caplog))
     assert shard_files(tmp_path) == [good] and good.read_bytes() == before
     assert [p.name for p in good.parent.iterdir()] == [good.name]  # no temp left
+
+
+def test_no_texts_give_an_empty_matrix(tmp_path):
+    cache, calls = EmbeddingCache(tmp_path), []
+    assert cache.get_or_compute(SETTINGS, [], counting(calls)).shape[0] == 0
+    cache.get_or_compute(SETTINGS, ["a"], counting(calls))
+    assert cache.get_or_compute(SETTINGS, [], counting(calls)).shape == (0, 3)
+    assert len(calls) == 1
