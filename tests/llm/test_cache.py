@@ -223,3 +223,17 @@ def test_no_texts_give_an_empty_matrix(tmp_path):
     cache.get_or_compute(SETTINGS, ["a"], counting(calls))
     assert cache.get_or_compute(SETTINGS, [], counting(calls)).shape == (0, 3)
     assert len(calls) == 1
+
+
+def test_issue11_fresh_kgllmgnn_run_after_llmaugrec_run_encodes_no_item_text(
+    tmp_path, run_tiny, encoded_texts
+):
+    cache = str(tmp_path / "run-cache")
+    run_tiny("LLMAugRec", llm_cache_dir=cache)
+    text_ds = make_dataset(tmp_path / "run-cache", model="LLMAugRec")  # served from the cache
+    item_texts = set(text_ds.item_texts()[1:])
+    assert any(item_texts & set(call) for call in encoded_texts)  # the first run encoded them
+    encoded_texts.clear()
+    run_tiny("KGLLMGNN", llm_cache_dir=cache)
+    encoded = {t for call in encoded_texts for t in call}
+    assert not encoded & item_texts
