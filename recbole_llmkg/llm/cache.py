@@ -236,10 +236,10 @@ def _first_occurrence(digests: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
 def _index(shards: list[_Shard]) -> dict[bytes, tuple[int, int]]:
     """Text digest -> (shard, row); the oldest shard wins for a text stored twice."""
     index: dict[bytes, tuple[int, int]] = {}
-    for s, shard in enumerate(shards):
-        for row, digest in enumerate(shard.digests.numpy().tobytes()[i : i + 32]
-                                     for i in range(0, shard.digests.numel(), 32)):
-            index.setdefault(digest, (s, row))
+    for s, shard in reversed(list(enumerate(shards))):  # older shards overwrite newer ones
+        digests = shard.digests.numpy().view("V32").ravel().tolist()  # one bytes per row
+        index.update(zip(digests, zip([s] * len(digests), range(len(digests)), strict=True),
+                         strict=True))
     return index
 
 
