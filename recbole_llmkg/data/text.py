@@ -26,11 +26,12 @@ import torch
 from recbole.utils import FeatureSource, FeatureType
 
 from recbole_llmkg.data import settings
-from recbole_llmkg.data.atomic import check_atomic_file
+from recbole_llmkg.data.atomic import AtomicFile, check_atomic_file
 from recbole_llmkg.data.precomputed import load_precomputed
+from recbole_llmkg.data.validate import required_columns
 from recbole_llmkg.errors import ConfigError, DataError
 from recbole_llmkg.llm.cache import EmbeddingCache, model_fingerprint
-from recbole_llmkg.llm.encoder import get_encoder
+from recbole_llmkg.llm.encoder import forward_precision, get_encoder
 from recbole_llmkg.llm.templates import default_template, render, template_fields
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,12 @@ def column(feat: Any, field: str) -> np.ndarray:
     return np.asarray(values.values if hasattr(values, "values") else values)
 
 
+def _examples(tokens: np.ndarray, shown: int = 5) -> str:
+    """``"1, 2, 3 ..."``: the first few of ``tokens``."""
+    more = " ..." if len(tokens) > shown else ""
+    return ", ".join(map(str, tokens[:shown])) + more
+
+
 class TextMixin:
     """Text fields -> templates -> texts -> embeddings, for RecBole ``Dataset`` subclasses."""
 
@@ -56,6 +63,7 @@ class TextMixin:
         super()._get_preset()
         # .item/.user files loaded only for their text: they must not filter interactions.
         self._text_only_sources: set[str] = set()
+        self._checked_files: dict[str, AtomicFile] = {}
 
     def _filter_inter_by_user_or_item(self):
         """Keep the interactions RecBole's own models keep: RecBole drops interactions whose
@@ -126,18 +134,26 @@ class TextMixin:
         load_col, _ = self._get_load_and_unload_col(source)
         if load_col == set():
             return None
-        repaired = check_atomic_file(
-            filepath, self.config["field_separator"], self.config["encoding"] or "utf-8"
-        )
-        if repaired is None:
+        checked = self._check_file(filepath)
+        if checked.repaired is None:
             return super()._load_feat(filepath, source)
         with tempfile.TemporaryDirectory(prefix="recbole_llmkg_") as tmp:
             clean = os.path.join(tmp, os.path.basename(filepath))
-            with open(
-                clean, "w", encoding=self.config["encoding"] or "utf-8", errors="replace"
-            ) as f:
-                f.write(repaired)
+            encoding = self.config["encoding"] or "utf-8"
+            with open(clean, "w", encoding=encoding, errors="replace") as f:
+                f.write(checked.repaired)
             return super()._load_feat(clean, source)
+
+    def _check_file(self, filepath: str) -> AtomicFile:
+        """Run the atomic-file checks on ``filepath``; the result is kept by path."""
+        checked = check_atomic_file(
+            filepath,
+            self.config["field_separator"],
+            self.config["encoding"] or "utf-8",
+            required=required_columns(self.config, filepath),
+        )
+        self._checked_files[filepath] = checked
+        return checked
 
     def _load_data(self, token, dataset_path):
         super()._load_data(token, dataset_path)
@@ -198,22 +214,42 @@ class TextMixin:
         placeholder = str(self._setting("text_placeholder"))
         fields = template_fields(template)
         columns = {f: self._field_values(feat, f) for f in fields}
-        texts, empty = [PAD_TEXT], 0
+        texts, empty = [PAD_TEXT], np.zeros(num, dtype=bool)
         for row in range(1, num):
-            text, is_empty = render(template, {f: columns[f][row] for f in fields}, placeholder)
+            text, empty[row] = render(template, {f: columns[f][row] for f in fields}, placeholder)
             texts.append(text)
-            empty += is_empty
-        if empty and not quiet:
-            logger.warning(
-                "%d of %d %s texts are empty (no value in any of the fields %s); they "
-                "use the placeholder text '%s' (config key 'text_placeholder').",
-                empty,
-                num - 1,
-                kind,
-                ", ".join(fields),
-                placeholder,
-            )
+        if not quiet:
+            self._warn_missing_text(kind, columns, empty, placeholder)
         return texts
+
+    def _warn_missing_text(
+        self, kind: str, columns: dict[str, list], empty: np.ndarray, placeholder: str
+    ) -> None:
+        """One warning for texts with no value at all, one for texts missing some fields."""
+        id_field = self.iid_field if kind == "item" else self.uid_field
+        tokens = np.asarray(self.field2id_token[id_field], dtype=object)
+        num = len(empty)
+        if empty.any():
+            logger.warning(
+                "%d of %d %s texts are empty (no value in any of the fields %s; e.g. %s %s); they "
+                "use the placeholder text '%s' (config key 'text_placeholder').",
+                int(empty.sum()), num - 1, kind, ", ".join(columns), id_field,
+                _examples(tokens[empty]), placeholder,
+            )
+        parts = []
+        for field, values in columns.items():
+            missing = np.array([not v for v in values], dtype=bool)  # None, "" or []
+            missing[0] = False
+            missing &= ~empty
+            if missing.any():
+                parts.append(
+                    f"{field}: {int(missing.sum())} (e.g. {id_field} {_examples(tokens[missing])})"
+                )
+        if parts:
+            logger.warning(
+                "Some %s texts miss a field and show the placeholder '%s' in its place: %s.",
+                kind, placeholder, "; ".join(parts),
+            )
 
     def _build_texts(self, kind: str) -> list[str]:
         template = self._setting(self._template_key(kind))
@@ -290,8 +326,8 @@ class TextMixin:
         return list(texts)
 
     # -- embeddings ---------------------------------------------------------------------------
-    def _encode(self, name: str, texts: list[str], template: str | None) -> torch.Tensor:
-        """Embed ``texts[1:]`` (row 0 = zeros) through the disk cache and the text encoder."""
+    def _encode(self, name: str, texts: list[str]) -> torch.Tensor:
+        """Embed ``texts[1:]`` (row 0 = zeros) through the content-keyed cache and the encoder."""
         enc = settings.encoder_settings(self.config)
         path = enc["model_path"]
         if not os.path.isdir(path):
@@ -300,23 +336,23 @@ class TextMixin:
                 "the config key 'llm_model_path' to a local Hugging Face model."
             )
 
-        def compute(batch: list[str]) -> torch.Tensor:
-            encoder = get_encoder(
-                device=self.config["device"] or "cpu",
+        def encoder():
+            return get_encoder(
+                device=self._device(),
                 show_progress=bool(self.config["show_progress"]),
+                progress_min_texts=self._setting("llm_progress_min_texts"),
                 **enc,
             )
-            return encoder.encode(batch).cpu()
 
         body = list(texts[1:])
         folder = settings.cache_dir(self.config)
         if folder is None:
-            emb = compute(body)
+            emb = encoder().encode(body).cpu()
         else:
-            key_settings = {k: v for k, v in enc.items() if k != "batch_size"}
-            key_settings.update(model=model_fingerprint(path), template=template, kind=name)
+            key = {k: v for k, v in enc.items() if k not in ("batch_size", "model_path")}
+            key.update(model=model_fingerprint(path), precision=forward_precision(self._device()))
             emb = EmbeddingCache(folder).get_or_compute(
-                f"{self.dataset_name}-{name}", key_settings, body, compute
+                key, body, lambda batch: encoder().encode(batch).cpu(), what=name
             )
         return torch.cat([torch.zeros(1, emb.shape[1]), emb.float()])
 
@@ -345,9 +381,7 @@ class TextMixin:
             emb = self._precomputed("item")
             source = self._atomic_path("itememb")
             if emb is None:
-                emb = self._encode(
-                    "item", self._item_text_list, self._setting("item_text_template")
-                )
+                emb = self._encode("item", self._item_text_list)
                 source = "the text encoder"
             memo = self._text_memo["item_emb"] = (emb, source)
         return memo
@@ -373,8 +407,7 @@ class TextMixin:
         if emb is not None:
             source = self._atomic_path("useremb")
         else:
-            template = f"{self._setting('user_text_template')}|history={self._history_len()}"
-            emb = self._encode("user", self.user_texts(), template)
+            emb = self._encode("user", self.user_texts())
             source = "the text encoder"
         item_emb, item_source = None, None
         if source != "the text encoder" or os.path.isfile(self._atomic_path("itememb")):

@@ -46,6 +46,16 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
     raise ConfigError(f"llm_pooling must be one of {', '.join(POOLINGS)}, got '{how}'.")
 
 
+def forward_precision(device: str | torch.device) -> str:
+    """Precision frozen encodes run in on ``device``: bf16 (fp16 without bf16) on CUDA, else fp32.
+
+    Part of the embedding-cache key, since half-precision vectors differ from fp32 ones.
+    """
+    if torch.device(device).type != "cuda":
+        return "float32"
+    return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+
+
 class TextEncoder:
     """Frozen (or trainable) sentence encoder over a local Hugging Face model folder.
 
@@ -56,7 +66,8 @@ class TextEncoder:
         batch_size: texts per forward pass (``llm_batch_size``).
         normalize: L2-normalise outputs (``llm_normalize``).
         device: where the model runs.
-        show_progress: tqdm bar over batches.
+        show_progress: always show a progress bar (texts, with ETA).
+        progress_min_texts: show it anyway for at least this many texts (``None``: never).
     """
 
     def __init__(
@@ -68,6 +79,7 @@ class TextEncoder:
         normalize: bool = True,
         device: str | torch.device = "cpu",
         show_progress: bool = False,
+        progress_min_texts: int | None = None,
     ) -> None:
         path = Path(model_path).expanduser()
         if not path.is_dir() or not (path / "config.json").is_file():
@@ -89,6 +101,7 @@ class TextEncoder:
         self.normalize = bool(normalize)
         self.device = torch.device(device)
         self.show_progress = show_progress
+        self.progress_min_texts = progress_min_texts
         start = time.perf_counter()
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
         if self.tokenizer.pad_token is None:  # decoder LMs often ship without one
@@ -104,11 +117,26 @@ class TextEncoder:
         """Width of the embeddings (the model's hidden size)."""
         return int(self.model.config.hidden_size)
 
+    @property
+    def precision(self) -> str:
+        """Numeric precision of the forward pass (:func:`forward_precision`)."""
+        return forward_precision(self.device)
+
     def _autocast(self):
         if self.device.type != "cuda":
             return nullcontext()
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
+        return torch.autocast("cuda", dtype=getattr(torch, self.precision))
+
+    def _progress(self, total: int):
+        """A tqdm bar counting texts (so its ETA is in texts), or ``None`` for short encodes."""
+        wanted = self.show_progress or (
+            self.progress_min_texts is not None and total >= self.progress_min_texts
+        )
+        if not wanted:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc="Encoding texts", unit="text")
 
     def encode(self, texts: Sequence[str], grad: bool = False) -> torch.Tensor:
         """Embed ``texts`` -> float32 ``[len(texts), dim]`` on ``self.device``, in input order.
@@ -125,10 +153,7 @@ class TextEncoder:
         )["input_ids"]
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]), reverse=True)
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        if self.show_progress:
-            from tqdm import tqdm
-
-            batches = tqdm(batches, desc="Encoding texts", unit="batch")
+        bar = self._progress(len(texts))
         chunks = []
         context = nullcontext() if grad else torch.inference_mode()
         with context, self._autocast():
@@ -139,6 +164,10 @@ class TextEncoder:
                 padded = {k: v.to(self.device) for k, v in padded.items()}
                 hidden = self.model(**padded).last_hidden_state
                 chunks.append(pool(hidden, padded["attention_mask"], self.pooling).float())
+                if bar is not None:
+                    bar.update(len(batch))
+        if bar is not None:
+            bar.close()
         out = torch.cat(chunks)
         if self.normalize:
             out = F.normalize(out, dim=-1)
@@ -166,6 +195,7 @@ def get_encoder(
     normalize: bool = True,
     device: str | torch.device = "cpu",
     show_progress: bool = False,
+    progress_min_texts: int | None = None,
 ) -> TextEncoder:
     """A shared frozen encoder: loading a model takes seconds, so one per settings is kept."""
     key = (
@@ -179,9 +209,8 @@ def get_encoder(
     encoder = _LOADED.get(key)
     if encoder is None:
         _LOADED.clear()  # keep at most one model in memory
-        encoder = TextEncoder(
-            model_path, pooling, max_length, batch_size, normalize, device, show_progress
-        )
+        encoder = TextEncoder(model_path, pooling, max_length, batch_size, normalize, device)
         _LOADED[key] = encoder
     encoder.show_progress = show_progress
+    encoder.progress_min_texts = progress_min_texts
     return encoder

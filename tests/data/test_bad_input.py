@@ -74,7 +74,7 @@ def test_link_rows_for_unknown_items_are_counted(tmp_path, tiny_copy, caplog):
 
 
 @pytest.mark.parametrize(
-    "bad_line", ["m.i1\tfilm.film.actor", "m.i1\tfilm.film.actor\tm.a1\textra"]
+    "bad_line", ["m.i1\tfilm.film.actor", "m.i1\tfilm.film.actor\tm.a1\textra\tmore"]
 )
 def test_malformed_kg_line_names_file_and_line(tmp_path, tiny_copy, bad_line):
     def insert(lines):
@@ -101,7 +101,9 @@ def test_malformed_header(tmp_path):
 def test_blank_lines_and_crlf_are_fine(tmp_path):
     path = tmp_path / "x.inter"
     path.write_bytes(b"user_id:token\titem_id:token\r\n1\t2\r\n\r\n3\t4\r\n")
-    assert check_atomic_file(path) is None
+    checked = check_atomic_file(path)
+    assert checked.repaired is None
+    assert checked.line_numbers.tolist() == [2, 4]  # the data rows pandas reads, by file line
 
 
 def test_non_utf8_bytes_are_replaced_with_a_warning(tmp_path, tiny_copy, caplog):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import make_config, rewrite_lines
+from conftest import make_config, rewrite_lines, warning_messages
 from recbole.data import data_preparation
 from recbole.data.dataset import Dataset
 
@@ -185,3 +185,21 @@ def test_missing_model_path_names_the_config_key(tmp_path):
     dataset = LLMTextDataset(make_config(tmp_path, llm_model_path=str(tmp_path / "nope")))
     with pytest.raises(ConfigError, match="llm_model_path"):
         dataset.item_text_embeddings()
+
+
+def test_issue10_15_partly_empty_titles_warn_with_count_and_examples(tmp_path, tiny_copy, caplog):
+    def no_title(lines):  # items 7, 8, 9 keep year and genres but lose their title
+        return [
+            "\t".join([f[0], "", *f[2:]]) if f[0] in ("7", "8", "9") else line
+            for line, f in ((line, line.split("\t")) for line in lines)
+        ]
+
+    rewrite_lines(tiny_copy / "tiny" / "tiny.item", no_title)
+    caplog.set_level(logging.WARNING, logger="recbole_llmkg")
+    dataset = LLMTextDataset(make_config(tmp_path, data_path=tiny_copy))
+    found = [m for m in warning_messages(caplog) if "miss a field" in m]
+    assert len(found) == 1
+    examples = re.search(r"movie_title: 3 \(e\.g\. item_id ([\d, ]+)\)", found[0])
+    assert examples and sorted(examples.group(1).split(", ")) == ["7", "8", "9"]
+    assert "'unknown'" in found[0]
+    assert dataset.item_texts()[dataset.field2token_id["item_id"]["7"]].startswith("unknown (")

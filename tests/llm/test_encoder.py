@@ -82,3 +82,22 @@ def test_missing_model_path_is_config_error(tmp_path):
 
 def test_offline_mode_is_set():
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
+
+
+def test_progress_bar_with_eta_only_for_long_encodes(encoder, capsys):
+    encoder.show_progress, encoder.progress_min_texts = False, len(TEXTS) + 1
+    encoder.encode(TEXTS)
+    assert "Encoding texts" not in capsys.readouterr().err
+    encoder.progress_min_texts = len(TEXTS)
+    encoder.encode(TEXTS)
+    bar = capsys.readouterr().err
+    assert "Encoding texts" in bar and f"{len(TEXTS)}/{len(TEXTS)}" in bar and "<" in bar  # ETA
+    encoder.progress_min_texts = None
+    encoder.show_progress = True  # show_progress forces it
+    encoder.encode(TEXTS[:1])
+    assert "Encoding texts" in capsys.readouterr().err
+    encoder.show_progress = False
+
+
+def test_precision_is_fp32_on_cpu(encoder):
+    assert encoder.precision == "float32"
