@@ -21,9 +21,6 @@ from dataclasses import dataclass
 
 import torch
 
-# torch warns on every CSR construction that CSR support is "beta"; these kernels are tested.
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-
 
 @dataclass(frozen=True)
 class RelationGraph:
@@ -118,7 +115,9 @@ def _pointers(sorted_rows: torch.Tensor, n_rows: int) -> torch.Tensor:
 
 
 def _csr(crow, col, values, shape) -> torch.Tensor:
-    return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
+    with warnings.catch_warnings():  # torch calls CSR support "beta"; these kernels are tested
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
 
 
 def _spmm_raw(graph: RelationGraph, values: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
