@@ -7,6 +7,8 @@ fused ``message_and_aggregate`` on a :class:`RelationGraph`.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -105,3 +107,19 @@ def test_propagation_stack_outputs_and_keep_nodes(attention):
                  prop(ego, graph, relations, keep_nodes=3)):
         for a, b in zip(full, part, strict=True):
             assert torch.allclose(a[:3], b, atol=1e-6)
+
+
+def test_pyg_is_imported_only_when_a_conv_is_needed(subprocess_env):
+    # PyG costs seconds to import; the registry imports every model module
+    code = (
+        "import sys\n"
+        "from recbole_llmkg.utils import plugin_models\n"
+        "import recbole_llmkg.model.layers as layers\n"
+        "plugin_models()\n"
+        "print('torch_geometric' in sys.modules)\n"
+        "layers.RelationMeanConv\n"
+        "print('torch_geometric' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=subprocess_env, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
