@@ -77,23 +77,28 @@ class RelationGraph:
 
     def subgraph(self, keep: torch.Tensor) -> RelationGraph:
         """The edges where ``keep`` (``[E]`` bool, this graph's edge order) is true; same pairs."""
+        kept = torch.nonzero(keep).squeeze(1)
+        t_kept = torch.nonzero(keep[self.t_perm]).squeeze(1)
         new_index = torch.cumsum(keep, 0) - 1
-        t_keep = keep[self.t_perm]
+        row, source = self.row[kept], self.source[kept]
         return RelationGraph(
             self.num_nodes, self.pair_target, self.pair_relation,
-            _pointers(self.row[keep], self.pair_target.shape[0]), self.source[keep],
-            self.row[keep], self.order[keep], _pointers(self.source[keep], self.num_nodes),
-            self.t_row[t_keep], new_index[self.t_perm[t_keep]],
+            _pointers(row, self.pair_target.shape[0]), source, row, self.order[kept],
+            _pointers(source, self.num_nodes), self.t_row[t_kept],
+            new_index[self.t_perm[t_kept]],
         )
 
     def restrict_targets(self, n_targets: int) -> RelationGraph:
-        """Only the edges into nodes ``0..n_targets-1`` (a prefix of the pairs and edges)."""
+        """Only the edges into nodes ``0..n_targets-1``: a prefix of the pairs and edges."""
         n_pairs = int(torch.searchsorted(self.pair_target, n_targets))
-        sub = self.subgraph(self.row < n_pairs)
+        n_edges = int(self.crow[n_pairs])
+        t_kept = torch.nonzero(self.t_row < n_pairs).squeeze(1)
+        source = self.source[:n_edges]
         return RelationGraph(
-            sub.num_nodes, sub.pair_target[:n_pairs], sub.pair_relation[:n_pairs],
-            sub.crow[: n_pairs + 1], sub.source, sub.row, sub.order, sub.t_crow, sub.t_row,
-            sub.t_perm,
+            self.num_nodes, self.pair_target[:n_pairs], self.pair_relation[:n_pairs],
+            self.crow[: n_pairs + 1], source, self.row[:n_edges], self.order[:n_edges],
+            _pointers(source, self.num_nodes), self.t_row[t_kept],
+            self.t_perm[t_kept],
         )
 
     def drop_edges(self, rate: float, training: bool) -> RelationGraph:
@@ -108,9 +113,9 @@ class RelationGraph:
         return self.subgraph(keep[self.order])
 
 
-def _pointers(sorted_rows: torch.Tensor, n_rows: int) -> torch.Tensor:
-    """CSR row pointers ``[n_rows + 1]`` of row ids sorted ascending."""
-    counts = torch.bincount(sorted_rows, minlength=n_rows)
+def _pointers(rows: torch.Tensor, n_rows: int) -> torch.Tensor:
+    """CSR row pointers ``[n_rows + 1]`` for entries with row ids ``rows`` (counted, any order)."""
+    counts = torch.bincount(rows, minlength=n_rows)
     return torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
 
 
