@@ -171,7 +171,7 @@ def loop_softmax(scores, head):
 def test_kgin_aggregator_matches_hand_computed_reference():
     g = random_graph()
     g["entity_emb"].requires_grad_(True)
-    entity_agg, user_agg = kgin.ScatterFreeAggregator()(
+    entity_agg, user_agg = kgin.KGINAggregator()(
         g["entity_emb"], g["user_emb"], g["latent_emb"], g["relation_emb"], g["edge_index"],
         g["edge_type"], g["interact_mat"], g["disen_weight_att"],
     )
@@ -197,7 +197,7 @@ def test_kgin_aggregator_matches_hand_computed_reference():
 @pytest.mark.parametrize(("item_only", "attention"), [(False, True), (True, False), (True, True)])
 def test_mcclk_aggregator_matches_hand_computed_reference(item_only, attention):
     g = random_graph(seed=1)
-    aggregator = mcclk.ScatterFreeAggregator(item_only=item_only, attention=attention)
+    aggregator = mcclk.MCCLKAggregator(item_only=item_only, attention=attention)
     out = aggregator(g["entity_emb"], g["user_emb"], g["relation_emb"], g["edge_index"],
                      g["edge_type"], g["interact_mat"])
     head, tail = g["edge_index"]
@@ -236,7 +236,7 @@ def test_state_dict_keys_match_recbole(name, recbole_class, overrides, tiny_conf
     assert list(ours.state_dict()) == list(theirs.state_dict())
     theirs.load_state_dict(ours.state_dict(), strict=True)
     convs = list(ours.gcn.convs) + list(getattr(ours.gcn, "bg_convs", []))
-    assert convs and all(type(c).__name__ == "ScatterFreeAggregator" for c in convs)
+    assert convs and all(type(c).__name__ == f"{name}Aggregator" for c in convs)
     if name == "MCCLK":  # settings carried over from RecBole's aggregators
         assert [c.item_only for c in ours.gcn.bg_convs] == [True] * len(ours.gcn.bg_convs)
         assert not any(c.attention for c in ours.gcn.bg_convs)

@@ -112,7 +112,7 @@ def test_llmaugrec_fine_tunes_the_text_encoder(tmp_path):
     [
         {"kg_loss": "transr"},
         {"attention": False, "relation_text_init": False, "n_layers": 1},
-        {"reverse_edges": False, "fusion": "gate"},
+        {"ckg_reverse_edges": False, "fusion": "gate"},
     ],
 )
 def test_kgllmgnn_options_train(overrides, tmp_path):

@@ -22,18 +22,14 @@ from recbole_llmkg.data import LLMTextDataset
 from recbole_llmkg.data.settings import encoder_settings
 from recbole_llmkg.errors import require_choice
 from recbole_llmkg.llm.encoder import TextEncoder
-from recbole_llmkg.model.layers import (
-    IDTextFusion,
-    TextAdapter,
-    drop_rows,
-    history_sum,
-)
+from recbole_llmkg.model.layers import IDTextFusion, TextAdapter, drop_rows, history_sum
+from recbole_llmkg.model.text_features import TextFeaturesMixin
 
 USER_TEXT_SOURCES = ("none", "profile", "history", "both")
 LOSS_TYPES = ("BPR", "BCE")
 
 
-class LLMAugRec(GeneralRecommender):
+class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
     r"""Two-tower recommender whose user and item towers fuse IDs with adapted text embeddings.
 
     Item: ``v_i = fuse(ID_i, alpha * A_item(T_i))``; user: ``u = fuse(ID_u, alpha * A_user(T_u))``
@@ -42,6 +38,9 @@ class LLMAugRec(GeneralRecommender):
     items with no training interaction are always scored from text alone. Trained pairwise
     (``loss_type: BPR``) or with binary cross-entropy on the positive and the sampled negative
     (``loss_type: BCE``); both read the same (user, positive, negative) batches.
+
+    A training step runs the item tower over the distinct items of its batch only; the tower over
+    every item runs once per evaluation pass and is cached.
     """
 
     input_type = InputType.PAIRWISE
@@ -52,10 +51,6 @@ class LLMAugRec(GeneralRecommender):
 
         # load parameters info
         self.embedding_size = config["embedding_size"]  # (int) size of ID and fused embeddings
-        self.adapter_hidden_size = config["adapter_hidden_size"]  # (int) adapter width, 0 = linear
-        self.adapter_dropout = config["adapter_dropout"]  # (float) dropout inside the adapters
-        self.fusion = config["fusion"]  # (str) add | concat | gate
-        self.llm_alpha = config["llm_alpha"]  # (float) weight of the language-model part
         self.user_text = config["user_text"]  # (str) none | profile | history | both
         self.id_dropout = config["id_dropout"]  # (float) prob. of dropping an item's ID in training
         self.use_bias = config["use_bias"]  # (bool) learn per-item biases
@@ -63,14 +58,14 @@ class LLMAugRec(GeneralRecommender):
         self.reg_weight = config["reg_weight"]  # (float) L2 weight on batch embeddings
         self.llm_freeze = config["llm_freeze"]  # (bool) precomputed text embeddings vs fine-tuning
         self.llm_finetune_items = config["llm_finetune_items"]  # (int) items re-encoded per step
+        self.init_text_features(config, dataset)  # adapter / fusion keys, frozen item text
 
         require_choice("user_text", self.user_text, USER_TEXT_SOURCES)
         require_choice("loss_type", self.loss_type, LOSS_TYPES)
 
-        # frozen text features (not parameters; recomputed from the dataset, so not checkpointed)
+        # frozen user text features (not parameters; recomputed from the dataset)
         interactions = dataset.inter_matrix(form="csr").astype(np.float32)
-        item_text = dataset.item_text_embeddings().float()
-        self.register_buffer("item_text", item_text, persistent=False)
+        item_text = self.item_text
         profile, hist_sum, hist_count = None, None, None
         if self.user_text in ("profile", "both"):
             profile = dataset.user_text_embeddings().float()
@@ -84,13 +79,11 @@ class LLMAugRec(GeneralRecommender):
                              persistent=False)
 
         # define layers and loss
-        text_dim = item_text.shape[1]
+        text_dim = self.text_dim
         self.user_embedding = torch.nn.Embedding(self.n_users, self.embedding_size)
         self.item_embedding = torch.nn.Embedding(self.n_items, self.embedding_size)
         self.item_bias = torch.nn.Embedding(self.n_items, 1) if self.use_bias else None
-        self.item_adapter = TextAdapter(text_dim, self.embedding_size, self.adapter_hidden_size,
-                                        self.adapter_dropout)
-        self.item_fusion = IDTextFusion(self.embedding_size, self.fusion, self.llm_alpha)
+        self.build_item_text_layers(self.embedding_size)
         user_text_dim = text_dim * ((profile is not None) + (hist_sum is not None))
         if user_text_dim:
             self.user_adapter = TextAdapter(user_text_dim, self.embedding_size,
@@ -98,11 +91,6 @@ class LLMAugRec(GeneralRecommender):
             self.user_fusion = IDTextFusion(self.embedding_size, self.fusion, self.llm_alpha)
         self.bpr_loss = BPRLoss()
         self.reg_loss = EmbLoss()
-
-        # storage variables for full sort evaluation acceleration
-        self.restore_user_e = None
-        self.restore_item_e = None
-        self.other_parameter_name = ["restore_user_e", "restore_item_e"]
 
         # parameters initialization
         self.apply(xavier_normal_initialization)
@@ -130,36 +118,42 @@ class LLMAugRec(GeneralRecommender):
         finally:
             self._encoder.model = None
 
-    def _item_text_features(self) -> torch.Tensor:
-        """Text features of all items.
+    def item_text_features(self, items: torch.Tensor | None = None) -> torch.Tensor:
+        """Text features of all items, or of ``items``.
 
         Frozen: the precomputed embeddings. Fine-tuning: in training, ``llm_finetune_items``
         random warm items are re-encoded with gradients (the rest keep their last encoding); in
         evaluation every item is re-encoded, which also refreshes the stored encodings.
         """
         if self.text_model is None:
-            return self.item_text
+            return super().item_text_features(items)
         if not self.training:
-            items = torch.arange(1, self.n_items, device=self.item_text.device)
-            self.item_text[1:] = self._encode_items(items, grad=False)
-            return self.item_text
+            every = torch.arange(1, self.n_items, device=self.item_text.device)
+            self.item_text[1:] = self._encode_items(every, grad=False)
+            return super().item_text_features(items)
         warm = torch.nonzero(self.warm_item.squeeze(1)).squeeze(1)
         chosen = warm[torch.randperm(len(warm), device=warm.device)[: self.llm_finetune_items]]
-        return self.item_text.index_copy(0, chosen, self._encode_items(chosen, grad=True))
+        table = self.item_text.index_copy(0, chosen, self._encode_items(chosen, grad=True))
+        return table if items is None else table[items]
 
-    def item_id_mask(self) -> torch.Tensor:
-        """``[n_items, 1]``: 1 where an item's ID part (embedding and bias) is used.
+    def item_id_mask(self, items: torch.Tensor | None = None) -> torch.Tensor:
+        """``[n, 1]`` for all items or ``items``: 1 where an item's ID part (embedding and bias)
+        is used.
 
         0 for cold items (no training interaction) and, in training, for a random ``id_dropout``
         share of the items: the dropped ones are scored exactly as a cold item is at test time.
         """
-        return drop_rows(self.warm_item, self.id_dropout, self.training)
+        warm = self.warm_item if items is None else self.warm_item[items]
+        return drop_rows(warm, self.id_dropout, self.training)
 
-    def item_representation(self, id_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``[n_items, d]``: ID (masked by :meth:`item_id_mask`) fused with text."""
-        id_mask = self.item_id_mask() if id_mask is None else id_mask
-        ids = self.item_embedding.weight * id_mask
-        return self.item_fusion(ids, self.item_adapter(self._item_text_features()))
+    def item_representation(
+        self, items: torch.Tensor | None = None, id_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``[n_items, d]`` (or the rows of ``items``): ID (masked by :meth:`item_id_mask`)
+        fused with text."""
+        id_mask = self.item_id_mask(items) if id_mask is None else id_mask
+        ids = self.item_embedding.weight if items is None else self.item_embedding(items)
+        return self.fuse_item(ids * id_mask, items)
 
     def user_text_features(
         self, users: torch.Tensor, exclude: torch.Tensor | None = None
@@ -191,31 +185,39 @@ class LLMAugRec(GeneralRecommender):
             return ids
         return self.user_fusion(ids, self.user_adapter(text))
 
-    def item_bias_vector(self, id_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``[n_items]`` learned biases, zero where the ID part is masked (cold / dropped)."""
+    def item_bias_vector(
+        self, items: torch.Tensor | None = None, id_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``[n_items]`` (or ``[len(items)]``) learned biases, zero where the ID part is masked."""
+        n = self.n_items if items is None else items.shape[0]
         if self.item_bias is None:
-            return torch.zeros(self.n_items, device=self.item_embedding.weight.device)
-        id_mask = self.warm_item if id_mask is None else id_mask
-        return (self.item_bias.weight * id_mask).squeeze(1)
+            return torch.zeros(n, device=self.item_embedding.weight.device)
+        if id_mask is None:
+            id_mask = self.warm_item if items is None else self.warm_item[items]
+        bias = self.item_bias.weight if items is None else self.item_bias(items)
+        return (bias * id_mask).squeeze(1)
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.user_representation(), self.item_representation()
 
     # ------------------------------------------------------------------ training
     def calculate_loss(self, interaction):
-        # clear the storage variable when training
-        self.restore_user_e, self.restore_item_e = None, None
+        self.clear_evaluation_cache()
 
         user = interaction[self.USER_ID]
         pos_item = interaction[self.ITEM_ID]
         neg_item = interaction[self.NEG_ITEM_ID]
 
         u_e = self.user_representation(user, exclude=pos_item)
-        id_mask = self.item_id_mask()
-        item_all = self.item_representation(id_mask)
-        bias = self.item_bias_vector(id_mask)
-        pos_scores = (u_e * item_all[pos_item]).sum(dim=1) + bias[pos_item]
-        neg_scores = (u_e * item_all[neg_item]).sum(dim=1) + bias[neg_item]
+        # the item tower over the batch's distinct items (one ID-dropout draw per item)
+        items, position = torch.unique(torch.cat([pos_item, neg_item]), return_inverse=True)
+        id_mask = self.item_id_mask(items)
+        item_e = self.item_representation(items, id_mask)[position]
+        bias = self.item_bias_vector(items, id_mask)[position]
+        pos_e, neg_e = item_e.split(pos_item.shape[0])
+        pos_b, neg_b = bias.split(pos_item.shape[0])
+        pos_scores = (u_e * pos_e).sum(dim=1) + pos_b
+        neg_scores = (u_e * neg_e).sum(dim=1) + neg_b
         if self.loss_type == "BPR":
             loss = self.bpr_loss(pos_scores, neg_scores)
         else:
@@ -233,16 +235,14 @@ class LLMAugRec(GeneralRecommender):
         user = interaction[self.USER_ID]
         item = interaction[self.ITEM_ID]
         u_e = self.user_representation(user)
-        i_e = self.item_representation()[item]
-        return (u_e * i_e).sum(dim=1) + self.item_bias_vector()[item]
+        i_e = self.item_representation(item)
+        return (u_e * i_e).sum(dim=1) + self.item_bias_vector(item)
+
+    def compute_evaluation_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Users ``[u, 1]`` and items ``[v, b]``: ``<[u, 1], [v, b]> = <u, v> + b``."""
+        user_e = self.user_representation()
+        item_e = torch.cat([self.item_representation(), self.item_bias_vector().unsqueeze(1)], 1)
+        return torch.cat([user_e, torch.ones_like(user_e[:, :1])], dim=1), item_e
 
     def full_sort_predict(self, interaction):
-        user = interaction[self.USER_ID]
-        if self.restore_user_e is None or self.restore_item_e is None:
-            self.restore_user_e = self.user_representation()
-            item_e = self.item_representation()
-            # fold the bias in as an extra column: <[u, 1], [v, b]> = <u, v> + b
-            self.restore_item_e = torch.cat([item_e, self.item_bias_vector().unsqueeze(1)], dim=1)
-        u_e = self.restore_user_e[user]
-        u_e = torch.cat([u_e, torch.ones_like(u_e[:, :1])], dim=1)
-        return torch.matmul(u_e, self.restore_item_e.T).view(-1)
+        return self.full_sort_scores(interaction[self.USER_ID])

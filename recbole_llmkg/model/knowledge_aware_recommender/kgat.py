@@ -2,7 +2,8 @@
 
 What is replaced: RecBole's KGAT needs DGL in two places, ``dataset.ckg_graph(form="dgl")`` in
 ``__init__`` and ``dgl.edge_subgraph`` in ``init_graph``. DGL has no wheel that imports on
-today's torch (FACTS.md, "DGL"), so RecBole's KGAT could not be built. Here:
+today's torch (its newest wheels ship kernels for torch <= 2.2 only), so RecBole's KGAT could
+not be built. Here:
 
 * ``__init__`` hands RecBole's constructor a thin view of the dataset whose ``ckg_graph`` returns
   one cached scipy COO matrix of the collaborative knowledge graph (CKG) for both the ``"dgl"``

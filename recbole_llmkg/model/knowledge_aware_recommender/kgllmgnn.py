@@ -18,20 +18,14 @@ from recbole.utils import InputType
 
 from recbole_llmkg.data import LLMKGDataset
 from recbole_llmkg.errors import require_choice
-from recbole_llmkg.model.layers import (
-    IDTextFusion,
-    KGEmbeddingLoss,
-    RelationAttentivePropagation,
-    TextAdapter,
-    drop_edges,
-    project_rows,
-)
+from recbole_llmkg.model.layers import KGEmbeddingLoss, RelationGraph, project_rows
+from recbole_llmkg.model.text_features import TextFeaturesMixin
 from recbole_llmkg.trainer import KGJointOrAlternateTrainer
 
 KG_TRAINING_MODES = ("joint", "alternate")
 
 
-class KGLLMGNN(KnowledgeRecommender):
+class KGLLMGNN(TextFeaturesMixin, KnowledgeRecommender):
     r"""Attentive GNN over users, items (text + ID), KG entities and relations.
 
     Node table: users (ID), items (``fuse(ID, alpha * A(T_i))``), other entities (ID). ``n_layers``
@@ -41,6 +35,10 @@ class KGLLMGNN(KnowledgeRecommender):
     from RecBole's KnowledgeBasedDataLoader) or in a separate KG pass after each recommendation
     pass (``alternate``, via ``calculate_kg_loss`` and :class:`~recbole_llmkg.trainer.
     KGJointOrAlternateTrainer`).
+
+    Propagation runs once per training step over the graph grouped by (target, relation)
+    (:class:`~recbole_llmkg.model.layers.RelationGraph`, CSR kernels), and once per evaluation
+    pass, whose result is cached.
     """
 
     input_type = InputType.PAIRWISE
@@ -54,37 +52,33 @@ class KGLLMGNN(KnowledgeRecommender):
         self.embedding_size = config["embedding_size"]  # (int) size of node and relation embeddings
         self.n_layers = config["n_layers"]  # (int) number of propagation layers
         self.attention = config["attention"]  # (bool) edge-softmax attention, else mean aggregation
-        self.adapter_hidden_size = config["adapter_hidden_size"]  # (int) adapter width, 0 = linear
-        self.adapter_dropout = config["adapter_dropout"]  # (float) dropout inside the text adapter
-        self.fusion = config["fusion"]  # (str) add | concat | gate, for item ID and text
-        self.llm_alpha = config["llm_alpha"]  # (float) weight of the language-model part
         self.edge_dropout = config["edge_dropout"]  # (float) share of CKG edges dropped per step
         self.mess_dropout = config["mess_dropout"]  # (float) dropout on layer outputs
-        self.reverse_edges = config["reverse_edges"]  # (bool) add reverse CKG edges
         self.relation_text_init = config["relation_text_init"]  # (bool) init relations from names
         self.reg_weight = config["reg_weight"]  # (float) L2 weight on batch ego embeddings
         self.kg_loss = config["kg_loss"]  # (str) transe | transr
         self.kg_loss_weight = config["kg_loss_weight"]  # (float) weight of the KG loss (joint)
         self.kg_training = config["kg_training"]  # (str) joint | alternate
+        self.init_text_features(config, dataset)  # adapter / fusion keys, frozen item text
 
         require_choice("kg_training", self.kg_training, KG_TRAINING_MODES)
 
-        # graph and frozen text features (recomputed from the dataset, so not checkpointed)
-        edge_index, edge_type = dataset.ckg_edges(reverse=self.reverse_edges)
-        self.register_buffer("edge_index", edge_index.long(), persistent=False)
-        self.register_buffer("edge_type", edge_type.long(), persistent=False)
-        self.n_ckg_relations = dataset.ckg_num_relations(self.reverse_edges)
-        self.register_buffer("item_text", dataset.item_text_embeddings().float(), persistent=False)
+        # the collaborative KG (reverse edges per the dataset key ckg_reverse_edges), grouped by
+        # (target, relation) once; recomputed from the dataset, so not checkpointed
+        edge_index, edge_type = dataset.ckg_edges()
+        self.n_ckg_relations = dataset.ckg_num_relations()
         self.n_nodes = self.n_users + self.n_entities
+        self.graph = RelationGraph.build(edge_index.to(self.device), edge_type.to(self.device),
+                                         self.n_nodes)
 
         # define layers and loss
+        from recbole_llmkg.model.layers.propagation import RelationPropagation  # loads PyG
+
         self.user_embedding = torch.nn.Embedding(self.n_users, self.embedding_size)
         self.entity_embedding = torch.nn.Embedding(self.n_entities, self.embedding_size)
         self.relation_embedding = torch.nn.Embedding(self.n_ckg_relations, self.embedding_size)
-        self.item_adapter = TextAdapter(self.item_text.shape[1], self.embedding_size,
-                                        self.adapter_hidden_size, self.adapter_dropout)
-        self.item_fusion = IDTextFusion(self.embedding_size, self.fusion, self.llm_alpha)
-        self.propagation = RelationAttentivePropagation(
+        self.build_item_text_layers(self.embedding_size)
+        self.propagation = RelationPropagation(
             self.n_layers, self.embedding_size, self.mess_dropout, self.attention
         )
         self.kg_embedding_loss = KGEmbeddingLoss(
@@ -92,11 +86,6 @@ class KGLLMGNN(KnowledgeRecommender):
         )
         self.bpr_loss = BPRLoss()
         self.reg_loss = EmbLoss()
-
-        # storage variables for full sort evaluation acceleration
-        self.restore_user_e = None
-        self.restore_item_e = None
-        self.other_parameter_name = ["restore_user_e", "restore_item_e"]
 
         # parameters initialization
         self.apply(xavier_normal_initialization)
@@ -116,32 +105,27 @@ class KGLLMGNN(KnowledgeRecommender):
     def ego_entities(self, entities: torch.Tensor | None = None) -> torch.Tensor:
         """Layer-0 embeddings of entities (all, or the given ids); items get their text part."""
         if entities is None:
-            items = self.item_fusion(self.entity_embedding.weight[: self.n_items],
-                                     self.item_adapter(self.item_text))
+            items = self.fuse_item(self.entity_embedding.weight[: self.n_items])
             return torch.cat([items, self.entity_embedding.weight[self.n_items:]], dim=0)
         ego = self.entity_embedding(entities)
         is_item = entities < self.n_items
         if is_item.any():
-            item_ids = entities[is_item]
             ego = ego.clone()
-            text = self.item_adapter(self.item_text[item_ids])
-            ego[is_item] = self.item_fusion(ego[is_item], text)
+            ego[is_item] = self.fuse_item(ego[is_item], entities[is_item])
         return ego
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Propagate over the CKG; returns the concatenated layer outputs of users and items."""
         ego = torch.cat([self.user_embedding.weight, self.ego_entities()], dim=0)
-        edge_index, edge_type = drop_edges(self.edge_index, self.edge_type, self.edge_dropout,
-                                           self.training)
+        graph = self.graph.drop_edges(self.edge_dropout, self.training)
         keep = self.n_users + self.n_items
-        layers = self.propagation(ego, edge_index, edge_type, self.relation_embedding.weight, keep)
+        layers = self.propagation(ego, graph, self.relation_embedding.weight, keep_nodes=keep)
         final = torch.cat(layers, dim=1)
         return final[: self.n_users], final[self.n_users:]
 
     # ------------------------------------------------------------------ training
     def calculate_loss(self, interaction):
-        # clear the storage variable when training
-        self.restore_user_e, self.restore_item_e = None, None
+        self.clear_evaluation_cache()
 
         user = interaction[self.USER_ID]
         pos_item = interaction[self.ITEM_ID]
@@ -178,8 +162,8 @@ class KGLLMGNN(KnowledgeRecommender):
         user_all, item_all = self.forward()
         return (user_all[user] * item_all[item]).sum(dim=1)
 
+    def compute_evaluation_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.forward()
+
     def full_sort_predict(self, interaction):
-        user = interaction[self.USER_ID]
-        if self.restore_user_e is None or self.restore_item_e is None:
-            self.restore_user_e, self.restore_item_e = self.forward()
-        return torch.matmul(self.restore_user_e[user], self.restore_item_e.T).view(-1)
+        return self.full_sort_scores(interaction[self.USER_ID])

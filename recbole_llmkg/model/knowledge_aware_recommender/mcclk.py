@@ -1,10 +1,10 @@
 """MCCLK without torch_scatter: RecBole 1.2.1's MCCLK with a scatter-free aggregator.
 
 What is replaced: only the aggregator (``recbole...mcclk.Aggregator``), whose ``forward`` imports
-``torch_scatter.scatter_softmax`` and ``scatter_mean``. torch-scatter cannot be installed on
-today's torch (FACTS.md, item 6), so RecBole's MCCLK crashed after the first batch. Our
-:class:`ScatterFreeAggregator` computes the same maths with PyTorch Geometric's pure-torch
-``softmax`` and ``scatter`` (via :mod:`recbole_llmkg.model.layers_scatter`), both in the
+``torch_scatter.scatter_softmax`` and ``scatter_mean``; torch-scatter has no wheels for today's
+torch, so RecBole's MCCLK crashed after the first batch. Our :class:`MCCLKAggregator` computes
+the same maths with the plugin's segment reductions (:mod:`recbole_llmkg.model.layers.segment`,
+PyTorch Geometric's pure-torch ``softmax`` and ``scatter``), both in the
 structural-view convolutions (``gcn.convs``) and in the optional separate item-graph builder
 (``gcn.bg_convs``, ``build_graph_separately: True``).
 
@@ -19,10 +19,10 @@ import torch
 import torch.nn.functional as F
 from recbole.model.knowledge_aware_recommender import mcclk as recbole_mcclk
 
-from recbole_llmkg.model.layers_scatter import scatter_mean, scatter_softmax
+from recbole_llmkg.model.layers.segment import scatter_mean, scatter_softmax
 
 
-class ScatterFreeAggregator(recbole_mcclk.Aggregator):
+class MCCLKAggregator(recbole_mcclk.Aggregator):
     """MCCLK's aggregator (one hop) on plain torch.
 
     Entities: mean over out-edges ``(head, r, tail)`` of ``e_tail * e_r``, each message first
@@ -54,17 +54,17 @@ class ScatterFreeAggregator(recbole_mcclk.Aggregator):
         return entity_agg, user_agg
 
     @classmethod
-    def like(cls, aggregator: recbole_mcclk.Aggregator) -> ScatterFreeAggregator:
+    def like(cls, aggregator: recbole_mcclk.Aggregator) -> MCCLKAggregator:
         """A scatter-free aggregator with the same ``item_only`` / ``attention`` settings."""
         return cls(item_only=aggregator.item_only, attention=aggregator.attention)
 
 
 class MCCLK(recbole_mcclk.MCCLK):
-    """RecBole's MCCLK whose graph convolutions use :class:`ScatterFreeAggregator`."""
+    """RecBole's MCCLK whose graph convolutions use :class:`MCCLKAggregator`."""
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
         for name in ("convs", "bg_convs"):
             convs = getattr(self.gcn, name, None)
             for i in range(len(convs) if convs is not None else 0):
-                convs[i] = ScatterFreeAggregator.like(convs[i])
+                convs[i] = MCCLKAggregator.like(convs[i])

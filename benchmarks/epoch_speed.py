@@ -1,0 +1,101 @@
+"""Seconds per training epoch and per full-ranking evaluation pass, one torch thread.
+
+    python benchmarks/epoch_speed.py                       # ml-100k, the five models below
+    python benchmarks/epoch_speed.py -d tiny -m BPR KGIN   # any dataset / models
+
+Each model runs in its own subprocess (``--one``) with ``torch.set_num_threads(1)``: one warm-up
+epoch, then ``--epochs`` timed epochs (median reported), then one full-ranking evaluation of the
+validation split, timed from empty caches (the pass propagates the graph once). Printed: a table
+(wall seconds, and this process's CPU seconds, which other load on a shared machine disturbs
+less) and the ratios KGLLMGNN/KGIN and LLMAugRec/BPR. Compare numbers from one sitting only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MODELS = ("BPR", "LightGCN", "KGIN", "LLMAugRec", "KGLLMGNN")
+RATIOS = (("KGLLMGNN", "KGIN"), ("LLMAugRec", "BPR"))
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def measure(model: str, dataset: str, epochs: int, seed: int) -> dict[str, float]:
+    """Train ``1 + epochs`` epochs and evaluate once; returns the timings of this process."""
+    import torch
+
+    torch.set_num_threads(1)
+    from recbole.data import data_preparation
+    from recbole.utils import init_seed
+
+    from recbole_llmkg import Config, create_dataset, get_trainer
+
+    config = Config(model, dataset, config_dict={
+        "use_gpu": False, "seed": seed, "state": "ERROR", "eval_batch_size": 262144,
+        "checkpoint_dir": "/tmp/epoch_speed_saved", "show_progress": False,
+    }, cmd_args=[])
+    init_seed(config["seed"], config["reproducibility"])
+    train, valid, _ = data_preparation(config, create_dataset(config))
+    init_seed(config["seed"], config["reproducibility"])
+    net = config.model_class(config, train._dataset).to(config["device"])
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, net)
+    wall, cpu = [], []
+    for epoch in range(1 + epochs):
+        net.train()
+        start, start_cpu = time.perf_counter(), time.process_time()
+        trainer._train_epoch(train, epoch)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    start, start_cpu = time.perf_counter(), time.process_time()
+    result = trainer.evaluate(valid, load_best_model=False)
+    return {"epoch_s": statistics.median(wall[1:]), "epoch_cpu_s": statistics.median(cpu[1:]),
+            "eval_s": time.perf_counter() - start, "eval_cpu_s": time.process_time() - start_cpu,
+            "valid_ndcg10": float(result.get("ndcg@10", float("nan")))}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-d", "--dataset", default="ml-100k")
+    parser.add_argument("-m", "--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs after one warm-up")
+    parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # child mode: one model, JSON out
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one, args.dataset, args.epochs, args.seed)))
+        return 0
+
+    rows = {}
+    print(f"{'model':<10} {'s/epoch':>8} {'cpu s/epoch':>11} {'eval s':>7} {'eval cpu s':>10} "
+          f"{'valid NDCG@10*':>15}")
+    for model in args.models:
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", model, "-d", args.dataset,
+             "--epochs", str(args.epochs), "--seed", str(args.seed)],
+            cwd=ROOT, capture_output=True, text=True, check=False,
+        )
+        if out.returncode:
+            print(f"{model:<10} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
+            continue
+        rows[model] = json.loads(out.stdout.strip().splitlines()[-1])
+        r = rows[model]
+        print(f"{model:<10} {r['epoch_s']:8.3f} {r['epoch_cpu_s']:11.3f} {r['eval_s']:7.3f} "
+              f"{r['eval_cpu_s']:10.3f} {r['valid_ndcg10']:15.4f}", flush=True)
+    print(f"(* after {1 + args.epochs} epochs; a sanity check, not a result)")
+    for a, b in RATIOS:
+        if a in rows and b in rows:
+            ra, rb = rows[a], rows[b]
+            print(f"{a}/{b}: epoch {ra['epoch_s'] / rb['epoch_s']:.2f}x "
+                  f"(cpu {ra['epoch_cpu_s'] / rb['epoch_cpu_s']:.2f}x), "
+                  f"eval {ra['eval_s'] / rb['eval_s']:.2f}x "
+                  f"(cpu {ra['eval_cpu_s'] / rb['eval_cpu_s']:.2f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

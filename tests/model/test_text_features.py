@@ -1,0 +1,68 @@
+"""TextFeaturesMixin: item text path and evaluation cache shared by LLMAugRec and KGLLMGNN."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import torch
+from torch import nn
+
+from recbole_llmkg.model.general_recommender.llmaugrec import LLMAugRec
+from recbole_llmkg.model.knowledge_aware_recommender.kgllmgnn import KGLLMGNN
+from recbole_llmkg.model.text_features import TextFeaturesMixin
+
+CONFIG = {"adapter_hidden_size": 0, "adapter_dropout": 0.0, "fusion": "add", "llm_alpha": 0.5}
+
+
+class ToyTextModel(TextFeaturesMixin, nn.Module):
+    """Items = ID + text; users = ID; counts how often the evaluation matrices are built."""
+
+    def __init__(self, text: torch.Tensor):
+        super().__init__()
+        self.init_text_features(CONFIG, SimpleNamespace(item_text_embeddings=lambda: text))
+        self.item_id = nn.Embedding(text.shape[0], 3)
+        self.user_id = nn.Embedding(2, 3)
+        self.build_item_text_layers(3)
+        self.builds = 0
+
+    def compute_evaluation_embeddings(self):
+        self.builds += 1
+        return self.user_id.weight, self.fuse_item(self.item_id.weight)
+
+
+def test_item_text_path_reads_the_frozen_features_through_the_adapter():
+    torch.manual_seed(0)
+    text = torch.randn(5, 4, dtype=torch.float64)
+    model = ToyTextModel(text)
+    assert model.text_dim == 4 and model.item_text.dtype == torch.float32
+    assert "item_text" not in model.state_dict()  # recomputed from the dataset, not saved
+    items = torch.tensor([3, 1])
+    assert torch.equal(model.item_text_features(items), text.float()[items])
+    adapted = model.item_adapter(text.float())
+    assert torch.allclose(model.item_text_embedding(), adapted)
+    assert torch.allclose(model.item_text_embedding(items), adapted[items])
+    ids = torch.randn(2, 3)
+    assert torch.allclose(model.fuse_item(ids, items), ids + 0.5 * adapted[items])
+
+
+def test_evaluation_cache_is_built_once_per_pass_and_cleared_by_training():
+    torch.manual_seed(0)
+    model = ToyTextModel(torch.randn(5, 4))
+    assert model.other_parameter_name == ["restore_user_e", "restore_item_e"]
+    users = torch.tensor([1, 0])
+    first = model.full_sort_scores(users)
+    user_e, item_e = model.compute_evaluation_embeddings()
+    assert torch.allclose(first, (user_e[users] @ item_e.T).view(-1))
+    model.full_sort_scores(torch.tensor([0]))
+    assert model.builds == 2  # the pass above plus the direct call: the cache served the rest
+    model.clear_evaluation_cache()
+    assert model.restore_user_e is None and model.restore_item_e is None
+    model.full_sort_scores(users)
+    assert model.builds == 3
+
+
+def test_both_text_models_share_the_mixin():
+    for cls in (LLMAugRec, KGLLMGNN):
+        assert issubclass(cls, TextFeaturesMixin)
+        assert cls.item_text_embedding is TextFeaturesMixin.item_text_embedding
+        assert cls.full_sort_scores is TextFeaturesMixin.full_sort_scores
