@@ -28,3 +28,7 @@ def require_choice(key: str, value: object, choices: tuple[str, ...]) -> None:
             f"Config key '{key}' must be one of {', '.join(map(str, choices))}; got '{value}'. "
             f"Fix it in your YAML file or with --{key}=..."
         )
+
+
+class ServeError(LLMKGError, ValueError):
+    """A request to a trained model is wrong: unknown id, bad k, empty text, unsupported use."""

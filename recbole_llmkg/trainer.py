@@ -21,7 +21,10 @@ from functools import cache
 from recbole.trainer import Trainer
 from recbole.utils import set_color
 
+from recbole_llmkg import compat
 from recbole_llmkg.compat import trusted_checkpoint
+
+compat.apply()  # host-stack fixes, before any RecBole code runs
 
 
 class SafeCheckpointMixin:
