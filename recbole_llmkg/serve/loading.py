@@ -41,15 +41,25 @@ def _check_version(checkpoint: dict, path: str) -> None:
         )
 
 
-def _check_shapes(model: Any, state: dict, path: str, config: Any) -> None:
+def _shape(value: Any) -> tuple | None:
+    shape = getattr(value, "shape", None)
+    return None if shape is None else tuple(shape)
+
+
+def _check_shapes(model: Any, saved: dict, path: str, config: Any) -> None:
     """Weights whose shapes differ mean the dataset files changed since training."""
     own = model.state_dict()
-    for name, tensor in state.items():
-        if name in own and tuple(own[name].shape) != tuple(tensor.shape):
+    state = saved["state_dict"]
+    others = saved.get("other_parameter") or {}
+    pairs = [(name, own.get(name), tensor) for name, tensor in state.items()]
+    pairs += [(name, getattr(model, name, None), value) for name, value in others.items()]
+    for name, mine, tensor in pairs:
+        if _shape(mine) is not None and _shape(tensor) is not None \
+                and _shape(mine) != _shape(tensor):
             raise ServeError(
                 f"Checkpoint '{path}' does not match dataset '{config['dataset']}' at "
-                f"'{config['data_path']}': weight '{name}' is {tuple(tensor.shape)} in the "
-                f"checkpoint but {tuple(own[name].shape)} for this data (now {model.n_users} "
+                f"'{config['data_path']}': weight '{name}' is {_shape(tensor)} in the "
+                f"checkpoint but {_shape(mine)} for this data (now {model.n_users} "
                 f"users, {model.n_items} items). Serve it with the data it was trained on, or "
                 "retrain."
             )
@@ -104,7 +114,7 @@ def load_trained(
     train_dataset = train_data._dataset
     init_seed(config["seed"], config["reproducibility"])
     model = config.model_class(config, train_dataset).to(config["device"])
-    _check_shapes(model, saved["state_dict"], path, config)
+    _check_shapes(model, saved, path, config)
     model.load_state_dict(saved["state_dict"], strict=False)
     model.load_other_parameter(saved.get("other_parameter"))
     model.eval()

@@ -11,6 +11,7 @@ excluded by default, as in RecBole's full-ranking evaluation.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -47,6 +48,18 @@ def read_item_column(config, dataset, names: Sequence[str]) -> np.ndarray | None
     by_token = frame.drop_duplicates(dataset.iid_field).set_index(dataset.iid_field)[field]
     tokens = pd.Index(dataset.field2id_token[dataset.iid_field])
     return by_token.reindex(tokens).fillna("").to_numpy(dtype=object)
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of one user's recommendation frame as JSON-ready dicts."""
+    return [{"rank": int(r.rank), "item": r.item, "title": r.title, "score": float(r.score)}
+            for r in frame.itertuples()]
+
+
+def to_jsonl(frame: pd.DataFrame) -> str:
+    """One JSON line per user: ``{"user": ..., "items": [{rank, item, title, score}, ...]}``."""
+    return "\n".join(json.dumps({"user": user, "items": frame_records(group)})
+                     for user, group in frame.groupby("user", sort=False))
 
 
 class Recommender:
