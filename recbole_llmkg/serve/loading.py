@@ -26,6 +26,7 @@ class TrainedModel:
     train_dataset: Any  # the training split the model was built from
     model: Any
     checkpoint: str
+    splits: tuple[Any, Any, Any]  # (train, valid, test) datasets, for evaluation
 
 
 def _check_version(checkpoint: dict, path: str) -> None:
@@ -110,7 +111,7 @@ def load_trained(
 
     init_seed(config["seed"], config["reproducibility"])
     dataset = create_dataset(config)
-    train_data, _, _ = data_preparation(config, dataset)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
     train_dataset = train_data._dataset
     init_seed(config["seed"], config["reproducibility"])
     model = config.model_class(config, train_dataset).to(config["device"])
@@ -118,4 +119,5 @@ def load_trained(
     model.load_state_dict(saved["state_dict"], strict=False)
     model.load_other_parameter(saved.get("other_parameter"))
     model.eval()
-    return TrainedModel(config, dataset, train_dataset, model, path)
+    splits = (train_dataset, valid_data._dataset, test_data._dataset)
+    return TrainedModel(config, dataset, train_dataset, model, path, splits)
