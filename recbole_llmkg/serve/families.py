@@ -32,6 +32,7 @@ class ScoreOnlyFamily:
 
     kind = "score-only"
     contribution_kind: str | None = None
+    reads_profile = False  # True when fold_in_scores itself uses the profile text
 
     def __init__(self, model, train_dataset) -> None:
         self.model = model
@@ -123,6 +124,10 @@ class TwoTowerFamily(ScoreOnlyFamily):
 
     kind = "two-tower"
     contribution_kind = "contribution"
+
+    @property
+    def reads_profile(self) -> bool:
+        return self.model.user_profile_text is not None or self.model.history_text_sum is not None
 
     def _items(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.model.item_representation(), self.model.item_bias_vector()

@@ -182,7 +182,7 @@ class Recommender:
             raise ServeError("A new user needs --liked item ids and/or a --profile text.")
         profile_emb = self.text.encode(profile, "--profile") if profile is not None else None
         scores = self.family.fold_in_scores(liked_idx, profile_emb).view(1, -1).float()
-        if profile_emb is not None and self.family.kind != "two-tower":
+        if profile_emb is not None and not self.family.reads_profile:
             # models without a user text tower read the profile as a request
             text = self.text.similarity(profile_emb)
             scores = text.view(1, -1) if len(liked_idx) == 0 else blend(scores, text, 0.5)
