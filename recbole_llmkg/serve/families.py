@@ -166,14 +166,12 @@ class TwoTowerFamily(ScoreOnlyFamily):
         history = self.history_items(user)
         vectors, bias = self._items()
         items = items.to(vectors.device)
-        n = len(history)
-        users = torch.full((n + 1,), user, dtype=torch.long, device=vectors.device)
-        exclude = torch.as_tensor(np.r_[history, 0], device=vectors.device)
-        reps = model.user_representation(users[:n], exclude=exclude[:n])
+        users = torch.full((len(history),), user, dtype=torch.long, device=vectors.device)
+        # one user tower per left-out history item, against the tower over the whole history
+        without = model.user_representation(
+            users, exclude=torch.as_tensor(history, device=vectors.device))
         full = model.user_representation(users[:1])
-        score = full @ vectors[items].T + bias[items]
-        without = reps @ vectors[items].T + bias[items]
-        return history, score - without
+        return history, (full - without) @ vectors[items].T
 
 
 def item_weight_matrix(model) -> torch.Tensor | None:

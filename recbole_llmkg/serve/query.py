@@ -13,7 +13,7 @@ import torch
 from recbole_llmkg.errors import ServeError
 
 # Fixed default weight of the request (not tuned on test): the query report
-# (results/queries/ml-100k.md) shows genre match and NDCG@10 for 0.25 / 0.5 / 0.75.
+# (results/queries/ml-100k.md) shows genre match and NDCG@10 for 0.1 / 0.25 / 0.5 / 0.75.
 DEFAULT_QUERY_WEIGHT = 0.5
 TEXT_MODELS = "LLMAugRec, KGLLMGNN, KASimCF (any model trained on a dataset with item texts)"
 
