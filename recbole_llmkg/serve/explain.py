@@ -3,8 +3,9 @@
 A path is ``history item -[r1]- entity -[r2]- recommended item``, read from the dataset's ``.kg``
 triples (after RecBole links items to entities, item ``i`` is entity ``i``). Entities keep their
 ``.kg`` ids (ml-100k's are Freebase ids with no names); relations keep their ``.kg`` names. Paths
-are ranked by how much the history item explains the score, then by how specific the shared
-entity is (fewer items linked to it first).
+are ranked by the history item's explanation weight times the shared entity's specificity
+(``log(items / items linked to it)``, so a country or language shared by most films comes last);
+one path per (history item, entity).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class KGPaths:
         })
         self.links = self.links[self.links["item"] != self.links["entity"]]
         self.degree = self.links.groupby("entity")["item"].nunique()
+        self.n_items = int(self.links["item"].nunique())
         self.relation_names = np.asarray(dataset.field2id_token[dataset.relation_field])
         self.entity_names = np.asarray(dataset.field2id_token[dataset.entity_field])
 
@@ -51,11 +53,15 @@ class KGPaths:
         if joined.empty:
             return joined
         order = pd.Series(weight, index=history)
+        degree = self.degree.reindex(joined["entity"]).to_numpy()
+        source_weight = order.reindex(joined["item_out"]).to_numpy()
+        # specificity: an entity linked to every item (a country, a language) explains nothing
+        specificity = np.log(self.n_items / degree)
         joined = joined.assign(
-            weight=order.reindex(joined["item_out"]).to_numpy(),
-            degree=self.degree.reindex(joined["entity"]).to_numpy(),
-        ).sort_values(["weight", "degree"], ascending=[False, True], kind="stable")
-        joined = joined.head(limit)
+            weight=source_weight, degree=degree, rank_key=source_weight * specificity
+        ).sort_values(["rank_key", "degree"], ascending=[False, True], kind="stable")
+        # a KG listing both directions of a relation gives the same path twice: keep the first
+        joined = joined.drop_duplicates(["item_out", "entity"]).head(limit)
         return pd.DataFrame({
             "source": joined["item_out"].to_numpy(),
             "relation_out": self.relation_names[joined["relation_out"].to_numpy()],
