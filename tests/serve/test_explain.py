@@ -108,3 +108,22 @@ def test_two_tower_contribution_is_the_leave_one_out_drop(load):
 def test_models_that_cannot_explain_say_so(load):
     with pytest.raises(ServeError, match=r"Pop cannot explain.*Models that can"):
         load("Pop").explain("1", ["10"])
+
+
+def test_paths_prefer_specific_entities_and_are_not_repeated():
+    from types import SimpleNamespace
+
+    from recbole_llmkg.serve.explain import KGPaths
+
+    # items 1..4; entity 10 ("everywhere") links every item, entity 11 only items 1 and 2;
+    # relation 2 lists entity 11 -> item again, as ml-100k lists both directions
+    kg = pd.DataFrame({"h": [1, 2, 3, 4, 1, 2, 11], "r": [1, 1, 1, 1, 1, 1, 2],
+                       "t": [10, 10, 10, 10, 11, 11, 1]})
+    dataset = SimpleNamespace(
+        kg_feat=kg, head_entity_field="h", relation_field="r", tail_entity_field="t",
+        entity_field="e", item_num=5,
+        field2id_token={"r": ["[PAD]", "film.genre", "genre.films"],
+                        "e": [str(i) for i in range(12)]},
+    )
+    paths = KGPaths(dataset).paths(np.array([1]), np.array([1.0]), target=2, limit=5)
+    assert list(paths["entity"]) == ["11", "10"]  # the rare entity first, each once
