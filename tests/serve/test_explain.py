@@ -105,6 +105,27 @@ def test_two_tower_contribution_is_the_leave_one_out_drop(load):
     np.testing.assert_allclose(share.numpy(), drops.numpy(), rtol=1e-4, atol=1e-6)
 
 
+def test_graph_model_is_measured_by_propagating_without_the_edge(load):
+    rec = load("KGLLMGNN")
+    result = faithfulness(rec, rec.all_user_ids[:5], k=3)  # similarity ranking: measured only
+    assert result.users == 5 and np.isfinite([result.drop_top, result.drop_random]).all()
+    user = int(rec.user_index(["3"])[0])
+    item = rec.family.history_items(user)[:1]
+    changed = scores_without(rec.family, user, item)[0]
+    assert not torch.allclose(changed, rec.family.scores(torch.tensor([user]))[0])
+
+
+def test_graph_removal_drops_only_that_users_edges(load):
+    from recbole_llmkg.serve.faithfulness import graph_without
+
+    model = load("KGLLMGNN").model
+    before = model.edge_index.clone()
+    user, item = 3, int(load("KGLLMGNN").family.history_items(3)[0])
+    with graph_without(model, user, item):
+        assert model.edge_index.shape[1] == before.shape[1] - 2  # the edge and its reverse
+    assert torch.equal(model.edge_index, before)
+
+
 def test_models_that_cannot_explain_say_so(load):
     with pytest.raises(ServeError, match=r"Pop cannot explain.*Models that can"):
         load("Pop").explain("1", ["10"])
