@@ -7,7 +7,6 @@ training items are known) and checked against the weights before they are loaded
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +106,6 @@ def load_trained(
     config["show_progress"] = False
     if data_path is not None:
         config["data_path"] = os.path.join(data_path, config["dataset"])
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
 
     init_seed(config["seed"], config["reproducibility"])
     dataset = create_dataset(config)
