@@ -103,9 +103,11 @@ def faithfulness(rec, users: list[str], k: int = 10, seed: int = 2020) -> Faithf
         top = hist[share.argmax(axis=0)]
         random = rng.choice(hist, size=len(items))
         full = rec.family.scores(torch.tensor([user]))[0, items]
-        cols = torch.arange(len(items))
-        without_top = scores_without(rec.family, user, top)[cols, items]
-        without_random = scores_without(rec.family, user, random)[cols, items]
+        removed, where = np.unique(np.r_[top, random], return_inverse=True)
+        without = scores_without(rec.family, user, removed)  # each left-out item scored once
+        where = torch.as_tensor(where)
+        without_top = without[where[: len(items)], items]
+        without_random = without[where[len(items):], items]
         top_drops.append((full - without_top).cpu().numpy())
         random_drops.append((full - without_random).cpu().numpy())
         counted += 1
