@@ -1,19 +1,38 @@
-"""recbole_llmkg: language-model and knowledge-graph recommenders for RecBole 1.2.1."""
+"""recbole_llmkg: language-model and knowledge-graph recommenders for RecBole 1.2.1.
 
-from recbole_llmkg import compat
+The package import is light (no torch, no RecBole): the public names below load their module
+on first use (PEP 562), so ``recbole-llmkg --help`` answers at once. The host-stack fixes of
+:mod:`recbole_llmkg.compat` are applied when the core modules (config, trainer) are imported.
+"""
 
-compat.apply()
+from __future__ import annotations
 
-from recbole_llmkg.config import Config  # noqa: E402
-from recbole_llmkg.quick_start import run_recbole_llmkg  # noqa: E402
-from recbole_llmkg.utils import create_dataset, get_model, get_trainer, trainer_for  # noqa: E402
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
-__all__ = [
-    "Config",
-    "create_dataset",
-    "get_model",
-    "get_trainer",
-    "run_recbole_llmkg",
-    "trainer_for",
-]
+
+# public name -> module that defines it
+_LAZY = {
+    "Config": "recbole_llmkg.config",
+    "create_dataset": "recbole_llmkg.utils",
+    "get_model": "recbole_llmkg.utils",
+    "get_trainer": "recbole_llmkg.utils",
+    "run_recbole_llmkg": "recbole_llmkg.quick_start",
+    "trainer_for": "recbole_llmkg.utils",
+    "Recommender": "recbole_llmkg.serve",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'recbole_llmkg' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

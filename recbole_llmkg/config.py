@@ -20,6 +20,8 @@ from recbole_llmkg import compat
 from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.utils import get_model
 
+compat.apply()  # host-stack fixes, before any RecBole code runs
+
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 

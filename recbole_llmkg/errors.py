@@ -32,3 +32,7 @@ def require_choice(key: str, value: object, choices: tuple[str, ...]) -> None:
 
 class CheckpointError(LLMKGError, ValueError):
     """A checkpoint file is missing, malformed, or holds objects that are unsafe to unpickle."""
+
+
+class ServeError(LLMKGError, ValueError):
+    """A request to a trained model is wrong: unknown id, bad k, empty text, unsupported use."""

@@ -24,9 +24,12 @@ import torch
 from recbole.trainer import KGTrainer, Trainer
 from recbole.utils import KGDataLoaderState, set_color
 
+from recbole_llmkg import compat
 from recbole_llmkg.checkpoint import load_checkpoint, load_own_checkpoint, new_checkpoint_path
 from recbole_llmkg.compat import RepairedCollector
 from recbole_llmkg.files import write_atomic
+
+compat.apply()  # host-stack fixes, before any RecBole code runs
 
 
 class SafeCheckpointMixin:

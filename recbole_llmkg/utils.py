@@ -16,15 +16,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import recbole
 from recbole.model.abstract_recommender import AbstractRecommender
 from recbole.utils import ModelType
 from recbole.utils import get_trainer as recbole_get_trainer
 
 from recbole_llmkg.errors import ConfigError, DatasetFileNotFoundError
+from recbole_llmkg.model_names import MODEL_SUBPACKAGES, recbole_model_names
 from recbole_llmkg.trainer import plugin_trainer
 
-MODEL_SUBPACKAGES = ("general_recommender", "knowledge_aware_recommender")
 # RecBole models that wrap an optional library (their module imports it at load time).
 _EXTERNAL_LIBRARY_MODELS = {"lightgbm": "lightgbm", "xgboost": "xgboost"}
 _PLUGIN_MODEL_PACKAGE = "recbole_llmkg.model"
@@ -52,13 +51,6 @@ def own_models() -> dict[str, type[AbstractRecommender]]:
     """Plugin models that are new here (not drop-in repairs of a RecBole model of the same name)."""
     builtin = set(recbole_model_names())
     return {name: cls for name, cls in plugin_models().items() if name not in builtin}
-
-
-@cache
-def recbole_model_names() -> tuple[str, ...]:
-    """Names of RecBole's built-in models, read from its bundled per-model YAML defaults."""
-    folder = Path(recbole.__file__).parent / "properties" / "model"
-    return tuple(sorted(p.stem for p in folder.glob("*.yaml")))
 
 
 def _recbole_model(name: str) -> type[AbstractRecommender] | None:

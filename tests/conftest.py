@@ -169,3 +169,32 @@ def build_run(name: Any, tmp_path: Path, **overrides: Any):
     model = config.model_class(config, train_data._dataset).to(config["device"])
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     return config, model, trainer, (train_data, valid_data, test_data)
+
+
+@pytest.fixture(scope="session")
+def served_checkpoints(tmp_path_factory, embedding_cache_home):
+    """``served_checkpoints(model, **overrides)`` -> path of a checkpoint trained on tiny
+    (2 epochs; trained once per session and argument set)."""
+    from recbole_llmkg.config import Config
+    from recbole_llmkg.quick_start import execute
+
+    folder = tmp_path_factory.mktemp("served")
+    trained: dict[tuple, str] = {}
+
+    def get(model: str, **overrides: Any) -> str:
+        key = (model, *sorted(overrides.items()))
+        if key not in trained:
+            saved_cwd, saved_argv = os.getcwd(), sys.argv
+            os.chdir(folder)
+            sys.argv = ["pytest"]
+            try:
+                config = Config(model, "tiny", config_dict={
+                    **cpu_config(folder, epochs=2), "state": "ERROR", **overrides,
+                }, cmd_args=[])
+                trained[key] = execute(config, saved=True).trainer.saved_model_file
+            finally:
+                os.chdir(saved_cwd)
+                sys.argv = saved_argv
+        return trained[key]
+
+    return get

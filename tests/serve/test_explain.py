@@ -1,0 +1,150 @@
+"""Explanations: history items behind a score, KG paths that exist in the files, faithfulness."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from recbole_llmkg.config import datasets_dir
+from recbole_llmkg.errors import ServeError
+from recbole_llmkg.serve import Recommender
+from recbole_llmkg.serve.faithfulness import faithfulness, scores_without
+
+TINY = datasets_dir() / "tiny"
+
+
+def read(suffix: str) -> pd.DataFrame:
+    frame = pd.read_csv(TINY / f"tiny.{suffix}", sep="\t", dtype=str)
+    frame.columns = [c.split(":")[0] for c in frame.columns]
+    return frame
+
+
+@pytest.fixture(scope="module")
+def load(served_checkpoints):
+    cache: dict[str, Recommender] = {}
+
+    def get(model: str) -> Recommender:
+        if model not in cache:
+            cache[model] = Recommender.load(served_checkpoints(model))
+        return cache[model]
+
+    return get
+
+
+@pytest.mark.parametrize("model", ["KASimCF", "LLMAugRec", "KGLLMGNN"])
+def test_history_items_are_the_users_training_items(load, model):
+    rec = load(model)
+    items = rec.recommend(["4"], k=3)["item"]
+    explained = rec.explain("4", items, n_history=3)
+    seen = set(rec.item_tokens[rec.family.history_items(int(rec.user_index(["4"])[0]))])
+    assert [e["item"] for e in explained] == list(items)
+    for entry in explained:
+        assert len(entry["history"]) == 3
+        assert {h["item"] for h in entry["history"]} <= seen
+        weights = [h["weight"] for h in entry["history"]]
+        assert weights == sorted(weights, reverse=True)
+
+
+@pytest.mark.parametrize("model", ["KASimCF", "KGLLMGNN"])
+def test_kg_paths_exist_in_the_kg_files(load, model):
+    rec = load(model)
+    entity_of = read("link").set_index("item_id")["entity_id"]
+    triples = set(map(tuple, read("kg")[["head_id", "relation_id", "tail_id"]].to_numpy()))
+    paths = [p for e in rec.explain("1", rec.recommend(["1"], k=5)["item"], n_paths=5)
+             for p in e["paths"]]
+    assert paths, "tiny's KG links items through shared directors, actors and genres"
+    for p in paths:
+        assert (entity_of[p["from"]], p["relation_out"], p["entity"]) in triples
+        assert (entity_of[p["to"]], p["relation_in"], p["entity"]) in triples
+        assert p["from"] != p["to"]
+
+
+def test_item_weight_contributions_sum_to_the_score(load):
+    rec = load("KASimCF")
+    items = rec.item_index(rec.recommend(["6"], k=4)["item"])
+    _, share = rec.family.contributions(int(rec.user_index(["6"])[0]), items)
+    scores = rec.family.scores(rec.user_index(["6"]))[0, items]
+    torch.testing.assert_close(share.sum(dim=0), scores, rtol=1e-4, atol=1e-5)
+
+
+def test_removal_matches_the_model_scoring_a_shorter_history(load):
+    """Independent of the explanation code: drop the interaction inside the model and re-score."""
+    rec = load("KASimCF")
+    model = rec.model
+    user = int(rec.user_index(["8"])[0])
+    history = rec.family.history_items(user)
+    expected = scores_without(rec.family, user, history[:1])[0]
+    row = model.history_index[user]
+    saved = model.history_value[user].clone()
+    model.history_value[user] = torch.where(row == int(history[0]), 0.0, saved)
+    try:
+        actual = model.full_sort_predict({model.USER_ID: torch.tensor([user])})
+    finally:
+        model.history_value[user] = saved
+    torch.testing.assert_close(expected[1:], actual[1:], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("model", ["KASimCF", "LLMAugRec"])
+def test_removing_the_top_explaining_item_lowers_the_score_most(load, model):
+    rec = load(model)
+    result = faithfulness(rec, rec.all_user_ids, k=5)
+    assert result.users >= 40
+    assert result.drop_top > result.drop_random
+    assert result.drop_top > 0
+
+
+def test_two_tower_contribution_is_the_leave_one_out_drop(load):
+    rec = load("LLMAugRec")
+    user = int(rec.user_index(["2"])[0])
+    items = rec.item_index(["5", "9"])
+    history, share = rec.family.contributions(user, items)
+    drops = rec.family.scores(torch.tensor([user]))[0, items] - \
+        scores_without(rec.family, user, history)[:, items]
+    np.testing.assert_allclose(share.numpy(), drops.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_graph_model_is_measured_by_propagating_without_the_edge(load):
+    rec = load("KGLLMGNN")
+    result = faithfulness(rec, rec.all_user_ids[:5], k=3)  # similarity ranking: measured only
+    assert result.users == 5 and np.isfinite([result.drop_top, result.drop_random]).all()
+    user = int(rec.user_index(["3"])[0])
+    item = rec.family.history_items(user)[:1]
+    changed = scores_without(rec.family, user, item)[0]
+    assert not torch.allclose(changed, rec.family.scores(torch.tensor([user]))[0])
+
+
+def test_graph_removal_drops_only_that_users_edges(load):
+    from recbole_llmkg.serve.faithfulness import graph_without
+
+    model = load("KGLLMGNN").model
+    before = model.edge_index.clone()
+    user, item = 3, int(load("KGLLMGNN").family.history_items(3)[0])
+    with graph_without(model, user, item):
+        assert model.edge_index.shape[1] == before.shape[1] - 2  # the edge and its reverse
+    assert torch.equal(model.edge_index, before)
+
+
+def test_models_that_cannot_explain_say_so(load):
+    with pytest.raises(ServeError, match=r"Pop cannot explain.*Models that can"):
+        load("Pop").explain("1", ["10"])
+
+
+def test_paths_prefer_specific_entities_and_are_not_repeated():
+    from types import SimpleNamespace
+
+    from recbole_llmkg.serve.explain import KGPaths
+
+    # items 1..4; entity 10 ("everywhere") links every item, entity 11 only items 1 and 2;
+    # relation 2 lists entity 11 -> item again, as ml-100k lists both directions
+    kg = pd.DataFrame({"h": [1, 2, 3, 4, 1, 2, 11], "r": [1, 1, 1, 1, 1, 1, 2],
+                       "t": [10, 10, 10, 10, 11, 11, 1]})
+    dataset = SimpleNamespace(
+        kg_feat=kg, head_entity_field="h", relation_field="r", tail_entity_field="t",
+        entity_field="e", item_num=5,
+        field2id_token={"r": ["[PAD]", "film.genre", "genre.films"],
+                        "e": [str(i) for i in range(12)]},
+    )
+    paths = KGPaths(dataset).paths(np.array([1]), np.array([1.0]), target=2, limit=5)
+    assert list(paths["entity"]) == ["11", "10"]  # the rare entity first, each once
