@@ -44,11 +44,11 @@ def plugin_model_names() -> tuple[str, ...]:
             classes += [
                 (node.name, [_base_name(b) for b in node.bases])
                 for node in tree.body
-                if isinstance(node, ast.ClassDef) and not node.name.startswith("_")
+                if isinstance(node, ast.ClassDef)
             ]
     found: set[str] = set()
     changed = True
-    while changed:  # a plugin model may subclass another plugin model
+    while changed:  # a plugin model may subclass another (possibly private) plugin class
         changed = False
         for name, bases in classes:
             if name not in found and any(
@@ -56,4 +56,4 @@ def plugin_model_names() -> tuple[str, ...]:
             ):
                 found.add(name)
                 changed = True
-    return tuple(sorted(found))
+    return tuple(sorted(name for name in found if not name.startswith("_")))

@@ -176,7 +176,7 @@ def served_checkpoints(tmp_path_factory, embedding_cache_home):
     """``served_checkpoints(model, **overrides)`` -> path of a checkpoint trained on tiny
     (2 epochs; trained once per session and argument set)."""
     from recbole_llmkg.config import Config
-    from recbole_llmkg.quick_start import execute
+    from recbole_llmkg.quick_start import run
 
     folder = tmp_path_factory.mktemp("served")
     trained: dict[tuple, str] = {}
@@ -191,7 +191,7 @@ def served_checkpoints(tmp_path_factory, embedding_cache_home):
                 config = Config(model, "tiny", config_dict={
                     **cpu_config(folder, epochs=2), "state": "ERROR", **overrides,
                 }, cmd_args=[])
-                trained[key] = execute(config, saved=True).trainer.saved_model_file
+                trained[key] = run(config, saved=True)["checkpoint"]
             finally:
                 os.chdir(saved_cwd)
                 sys.argv = saved_argv

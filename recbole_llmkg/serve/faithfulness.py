@@ -3,15 +3,13 @@ user's input, re-score, and compare how much the explained item's score falls.
 
 Removal is the model's own computation with one history item left out: ``(x_u - x_uj e_j) W`` for
 item-weight models, the user tower without ``j`` in its history mean for two-tower models, and for
-graph models that propagate over an ``edge_index`` buffer (KGLLMGNN) a fresh propagation over the
-graph without the user-item edges of ``j`` (weights unchanged). Other embedding models (BPR, ...)
+graph models that propagate over a relation graph (KGLLMGNN) a fresh propagation over the graph
+without the user-item edges of ``j`` (weights unchanged). Other embedding models (BPR, ...)
 would need retraining, so they are not checked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,25 +24,20 @@ from recbole_llmkg.serve.families import (
 )
 
 
-def propagates_over_edges(model) -> bool:
-    """A graph model whose ``forward()`` propagates over its ``edge_index`` / ``edge_type``."""
-    return isinstance(getattr(model, "edge_index", None), torch.Tensor) and \
-        isinstance(getattr(model, "edge_type", None), torch.Tensor)
+def propagates_over_graph(model) -> bool:
+    """A graph model whose ``forward(graph=...)`` propagates over its relation graph (KGLLMGNN)."""
+    from recbole_llmkg.model.layers import RelationGraph
+
+    return isinstance(getattr(model, "graph", None), RelationGraph)
 
 
-@contextmanager
-def graph_without(model, user: int, item: int) -> Iterator[None]:
-    """Inside the block the model's graph lacks the edges between ``user`` and ``item`` (both
-    directions); the buffers are put back afterwards."""
-    edge_index, edge_type = model.edge_index, model.edge_type
+def graph_without(model, user: int, item: int):
+    """The model's graph without the edges between ``user`` and ``item`` (both directions)."""
+    graph = model.graph
     node = model.n_users + item
-    src, dst = edge_index
-    keep = ~(((src == user) & (dst == node)) | ((src == node) & (dst == user)))
-    model.edge_index, model.edge_type = edge_index[:, keep], edge_type[keep]
-    try:
-        yield
-    finally:
-        model.edge_index, model.edge_type = edge_index, edge_type
+    source, target = graph.source, graph.edge_target
+    keep = ~(((source == user) & (target == node)) | ((source == node) & (target == user)))
+    return graph.subgraph(keep)
 
 
 @torch.no_grad()
@@ -65,11 +58,10 @@ def scores_without(family: ScoreOnlyFamily, user: int, removed: np.ndarray) -> t
         users = torch.full((len(removed),), user, dtype=torch.long, device=items.device)
         reps = model.user_representation(users, exclude=removed_t.to(items.device))
         return reps @ items.T + bias
-    if isinstance(family, EmbeddingFamily) and propagates_over_edges(family.model):
+    if isinstance(family, EmbeddingFamily) and propagates_over_graph(family.model):
         model, rows = family.model, []
         for item in removed.tolist():  # one propagation per left-out item: a measurement
-            with graph_without(model, user, item):
-                users, items = model.forward()
+            users, items = model.forward(graph=graph_without(model, user, item))
             rows.append(items[: family.n_items] @ users[user])
         return torch.stack(rows)
     raise ServeError(

@@ -114,10 +114,12 @@ class KGLLMGNN(TextFeaturesMixin, KnowledgeRecommender):
             ego[is_item] = self.fuse_item(ego[is_item], entities[is_item])
         return ego
 
-    def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Propagate over the CKG; returns the concatenated layer outputs of users and items."""
+    def forward(self, graph: RelationGraph | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Propagate over the CKG (or over ``graph``, e.g. the CKG without some edges, as the
+        explanation check uses); returns the concatenated layer outputs of users and items."""
         ego = torch.cat([self.user_embedding.weight, self.ego_entities()], dim=0)
-        graph = self.graph.drop_edges(self.edge_dropout, self.training)
+        graph = (self.graph if graph is None else graph).drop_edges(self.edge_dropout,
+                                                                    self.training)
         keep = self.n_users + self.n_items
         layers = self.propagation(ego, graph, self.relation_embedding.weight, keep_nodes=keep)
         final = torch.cat(layers, dim=1)
