@@ -26,11 +26,12 @@ from recbole_llmkg.errors import ConfigError
 EXTRA_KEYS_KEY = "extra_config_keys"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-# ``config["key"]``, ``config_dict["key"]``, ``config.get("key")``, ``setting(config, "key")``.
+# ``config["key"]``, ``config_dict["key"]``, ``config.get("key")``, ``setting(config, "key")``,
+# ``self._setting("key")``, ``"key" in config``.
 _READ_PATTERNS = (
     re.compile(r"""config(?:_dict)?\s*\[\s*["']([A-Za-z_][\w-]*)["']\s*\]"""),
     re.compile(r"""config\w*\.get\(\s*["']([A-Za-z_][\w-]*)["']"""),
-    re.compile(r"""setting\(\s*\w+\s*,\s*["']([A-Za-z_][\w-]*)["']"""),
+    re.compile(r"""setting\(\s*(?:[\w.]+\s*,\s*)?["']([A-Za-z_][\w-]*)["']"""),
     re.compile(r"""["']([A-Za-z_][\w-]*)["']\s+in\s+(?:self\.)?config\b"""),
 )
 
