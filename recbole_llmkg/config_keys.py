@@ -17,7 +17,6 @@ from functools import cache
 from pathlib import Path
 
 import recbole
-import yaml
 from recbole.utils import argument_list
 
 from recbole_llmkg.errors import ConfigError
@@ -26,6 +25,7 @@ from recbole_llmkg.errors import ConfigError
 EXTRA_KEYS_KEY = "extra_config_keys"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+_TOP_LEVEL_KEY = re.compile(r"""^["']?([A-Za-z_][\w-]*)["']?\s*:""", flags=re.MULTILINE)
 # ``config["key"]``, ``config_dict["key"]``, ``config.get("key")``, ``setting(config, "key")``,
 # ``self._setting("key")``, ``"key" in config``.
 _READ_PATTERNS = (
@@ -37,13 +37,13 @@ _READ_PATTERNS = (
 
 
 def _yaml_keys(folder: Path, skip: tuple[str, ...] = ()) -> set[str]:
+    """Top-level keys of the YAML files under ``folder``: unindented ``key:`` lines (a regex, as
+    parsing ~150 files with PyYAML costs most of a second)."""
     keys: set[str] = set()
     for path in folder.rglob("*.yaml"):
         if any(part in skip for part in path.relative_to(folder).parts):
             continue
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if isinstance(loaded, dict):
-            keys.update(str(k) for k in loaded)
+        keys.update(_TOP_LEVEL_KEY.findall(path.read_text(encoding="utf-8")))
     return keys
 
 
