@@ -173,7 +173,10 @@ class Config(RecBoleConfig):
         root = self._data_root()
         self.final_config_dict["data_path"] = root
         self._check_user_config(Path(root) / self.dataset)
-        super()._set_default_parameters()
+        try:
+            super()._set_default_parameters()
+        except ValueError as error:  # RecBole's own consistency checks (they name the key)
+            raise ConfigError(f"{error} (RecBole's check of the config)") from None
         # RecBole pins some datasets to its bundled copy even when data_path is given; the
         # folder chosen above (an explicit data_path always wins) is used instead.
         self.final_config_dict["data_path"] = os.path.join(root, self.dataset)

@@ -16,6 +16,7 @@ readable ``config.json``.
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import inspect
 import json
 import math
@@ -30,10 +31,15 @@ from recbole_llmkg.errors import ConfigError
 
 @dataclass(frozen=True)
 class Check:
-    """A predicate on a value and the words that say what it accepts."""
+    """A predicate on a value and the words that say what it accepts (or a function giving
+    them, for choices read lazily from the module that defines them)."""
 
     test: Callable[[Any], bool]
-    allowed: str
+    describe: str | Callable[[], str]
+
+    @property
+    def allowed(self) -> str:
+        return self.describe if isinstance(self.describe, str) else self.describe()
 
 
 def _is_number(value: Any) -> bool:
@@ -72,8 +78,14 @@ def each(check: Check) -> Check:
     )
 
 
-def choice(*values: str) -> Check:
-    return Check(lambda v: v in values, "one of " + ", ".join(values))
+def choice_of(module: str, constant: str) -> Check:
+    """One of the values of the tuple ``module.constant``: the code that interprets a key keeps
+    the one list of its options; the module is imported only when a config is checked."""
+
+    def values() -> tuple[str, ...]:
+        return tuple(getattr(importlib.import_module(module), constant))
+
+    return Check(lambda v: v in values(), lambda: "one of " + ", ".join(values()))
 
 
 def optional(check: Check) -> Check:
@@ -97,6 +109,11 @@ class Rule:
     models: tuple[str, ...] = ()
 
 
+_LAYERS = "recbole_llmkg.model.layers"
+_LLMAUGREC = "recbole_llmkg.model.general_recommender.llmaugrec"
+_KGLLMGNN = "recbole_llmkg.model.knowledge_aware_recommender.kgllmgnn"
+_KASIMCF = "recbole_llmkg.model.general_recommender.kasimcf"
+
 RULES: tuple[Rule, ...] = (
     # Training and evaluation (RecBole's keys)
     Rule(("learning_rate",), number(0, low_open=True)),
@@ -111,7 +128,7 @@ RULES: tuple[Rule, ...] = (
     Rule(("*dropout*", "drop_ratio"), PROBABILITY),
     # Text and language model (the plugin's dataset classes)
     Rule(("llm_alpha",), NON_NEGATIVE),
-    Rule(("llm_pooling",), choice("mean", "cls", "last")),
+    Rule(("llm_pooling",), choice_of("recbole_llmkg.llm.encoder", "POOLINGS")),
     Rule(("llm_max_length", "llm_batch_size"), POSITIVE_INT),
     Rule(("llm_normalize", "llm_freeze", "ckg_reverse_edges"), BOOLEAN),
     Rule(("llm_model_path",), optional(TEXT)),
@@ -122,15 +139,15 @@ RULES: tuple[Rule, ...] = (
     Rule(("user_history_len",), integer(0)),
     Rule(("llm_finetune_items",), POSITIVE_INT),
     # Plugin models
-    Rule(("fusion",), choice("add", "concat", "gate")),
+    Rule(("fusion",), choice_of(_LAYERS, "FUSION_MODES")),
     Rule(("adapter_hidden_size",), integer(0)),
-    Rule(("user_text",), choice("none", "profile", "history", "both")),
+    Rule(("user_text",), choice_of(_LLMAUGREC, "USER_TEXT_SOURCES")),
     Rule(("use_bias", "attention", "reverse_edges", "relation_text_init"), BOOLEAN),
-    Rule(("loss_type",), choice("BPR", "BCE"), models=("LLMAugRec",)),
-    Rule(("kg_loss",), choice("transe", "transr")),
+    Rule(("loss_type",), choice_of(_LLMAUGREC, "LOSS_TYPES"), models=("LLMAugRec",)),
+    Rule(("kg_loss",), choice_of(_LAYERS, "KG_LOSSES")),
     Rule(("kg_loss_weight",), NON_NEGATIVE),
-    Rule(("kg_training",), choice("joint", "alternate")),
-    Rule(("sim_mode",), choice("closed_form", "item", "user")),
+    Rule(("kg_training",), choice_of(_KGLLMGNN, "KG_TRAINING_MODES")),
+    Rule(("sim_mode",), choice_of(_KASIMCF, "SIM_MODES")),
     Rule(("behaviour_weight", "text_weight", "knowledge_weight", "shrink", "pop_reg_weight"),
          NON_NEGATIVE),
     Rule(("knn_topk", "chunk_size"), POSITIVE_INT),
