@@ -209,3 +209,10 @@ def test_cli_unknown_key_is_a_one_line_error(tmp_path, subprocess_env):
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert "Unknown config key 'llm_alpa' (command line). Did you mean 'llm_alpha'?" in done.stderr
+
+
+def test_recbole_consistency_error_is_a_config_error(tiny_config):
+    # RecBole refuses negative sampling with a CE loss (a ValueError deep in its Config).
+    with pytest.raises(ConfigError, match="train_neg_sample_args"):
+        _config(tiny_config, model="SASRec", loss_type="CE",
+                train_neg_sample_args={"distribution": "uniform", "sample_num": 1})
