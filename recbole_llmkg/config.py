@@ -4,6 +4,10 @@ Precedence, lowest to highest: RecBole's defaults < the plugin's ``properties/``
 ``model/<Model>.yaml``, ``dataset/<dataset>.yaml``) < the user's YAML files < ``config_dict`` <
 command-line ``--key=value``. A model class defined outside the package may keep its defaults in
 ``<ClassName>.yaml`` beside its module. A subclass of a model first gets its parents' defaults.
+
+Every key the user gives must be one somebody reads (:mod:`recbole_llmkg.config_keys`) and every
+value must be in its allowed range (:mod:`recbole_llmkg.config_checks`): both are checked while
+the Config is built, before any data is read.
 """
 
 from __future__ import annotations
@@ -11,12 +15,13 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from recbole.config import Config as RecBoleConfig
 
-from recbole_llmkg import compat
+from recbole_llmkg import compat, config_checks, config_keys
 from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.utils import get_model
 
@@ -62,6 +67,8 @@ class Config(RecBoleConfig):
         config_file_list: user YAML files.
         config_dict: parameter overrides.
         cmd_args: ``--key=value`` overrides; ``None`` reads ``sys.argv`` as RecBole does.
+        extra_config_keys: keys to accept although nothing in RecBole or the plugin reads them
+            (the config key ``extra_config_keys`` does the same from a YAML file or the CLI).
     """
 
     def __init__(
@@ -71,9 +78,12 @@ class Config(RecBoleConfig):
         config_file_list: list[str] | None = None,
         config_dict: dict[str, Any] | None = None,
         cmd_args: list[str] | None = None,
+        extra_config_keys: Iterable[str] = (),
     ) -> None:
         compat.apply()
         self._cmd_args = cmd_args
+        self._extra_config_keys = set(extra_config_keys)
+        self._key_origins: dict[str, str] = {}
         for file in config_file_list or []:
             if not os.path.isfile(file):
                 raise ConfigError(f"Config file '{file}' does not exist (config_file_list).")
@@ -82,15 +92,37 @@ class Config(RecBoleConfig):
     def compatibility_settings(self) -> None:
         compat.restore_numpy_aliases()
 
+    def _load_config_files(self, file_list: list[str] | None) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for file in file_list or []:
+            loaded = super()._load_config_files([file])
+            self._note_origin(loaded, f"config file '{file}'")
+            merged.update(loaded)
+        return merged
+
+    def _load_variable_config_dict(self, config_dict: dict[str, Any] | None) -> dict[str, Any]:
+        loaded = super()._load_variable_config_dict(config_dict)
+        self._note_origin(loaded, "config_dict")
+        return loaded
+
     def _load_cmd_line(self) -> dict[str, Any]:
         if self._cmd_args is None:
-            return super()._load_cmd_line()
-        saved_argv = sys.argv
-        sys.argv = [saved_argv[0] if saved_argv else "recbole-llmkg", *self._cmd_args]
-        try:
-            return super()._load_cmd_line()
-        finally:
-            sys.argv = saved_argv
+            loaded = super()._load_cmd_line()
+        else:
+            saved_argv = sys.argv
+            sys.argv = [saved_argv[0] if saved_argv else "recbole-llmkg", *self._cmd_args]
+            try:
+                loaded = super()._load_cmd_line()
+            finally:
+                sys.argv = saved_argv
+        self._note_origin(loaded, "command line")
+        return loaded
+
+    def _note_origin(self, loaded: dict[str, Any], origin: str) -> None:
+        """Remember where each user key came from (a later layer wins, as for the value)."""
+        for key in loaded:
+            self._key_origins.pop(key, None)
+            self._key_origins[key] = origin
 
     def _get_model_and_dataset(self, model, dataset):
         if model is None:
@@ -140,19 +172,47 @@ class Config(RecBoleConfig):
                     ]
 
     def _set_default_parameters(self) -> None:
-        # A dataset the repo ships is found wherever the command runs from, unless the user
-        # pointed data_path elsewhere or has a folder of that name under the default data_path.
-        shipped = datasets_dir() / self.dataset
-        user_path = Path(self.final_config_dict.get("data_path", "dataset/")) / self.dataset
-        if (
-            "data_path" not in self.external_config_dict
-            and shipped.is_dir()
-            and not user_path.is_dir()
-        ):
-            self.final_config_dict["data_path"] = str(shipped.parent)
-        super()._set_default_parameters()
-        # RecBole pins ml-100k to its bundled copy even when data_path is given; an explicit
-        # data_path (e.g. a benchmark's cold-item split of ml-100k) is honoured instead.
-        explicit = self.external_config_dict.get("data_path")
-        if self.dataset == "ml-100k" and explicit is not None:
-            self.final_config_dict["data_path"] = os.path.join(explicit, self.dataset)
+        root = self._data_root()
+        self.final_config_dict["data_path"] = root
+        self._check_user_config(Path(root) / self.dataset)
+        try:
+            super()._set_default_parameters()
+        except ValueError as error:  # RecBole's own consistency checks (they name the key)
+            raise ConfigError(f"{error} (RecBole's check of the config)") from None
+        # RecBole pins some datasets to its bundled copy even when data_path is given; the
+        # folder chosen above (an explicit data_path always wins) is used instead.
+        self.final_config_dict["data_path"] = os.path.join(root, self.dataset)
+
+    def _data_root(self) -> str:
+        """The folder that holds the dataset's folder.
+
+        An explicit ``data_path`` always wins. Without one: the default ``data_path`` (relative
+        to the working directory) when it holds the dataset, else the first copy shipped with
+        the plugin or with RecBole, else the default (where RecBole downloads it).
+        """
+        if "data_path" in self.external_config_dict:
+            return str(self.external_config_dict["data_path"])
+        default = str(self.final_config_dict.get("data_path", "dataset/"))
+        recbole_examples = Path(inspect.getfile(RecBoleConfig)).parents[1] / "dataset_example"
+        for root in (Path(default), datasets_dir(), recbole_examples):
+            if (root / self.dataset).is_dir():
+                return str(root) if root != Path(default) else default
+        return default
+
+    def _check_user_config(self, dataset_folder: Path) -> None:
+        """Unknown keys, then bad values: a :class:`ConfigError` before any data is read."""
+        allowed = self._extra_config_keys | config_keys.extra_keys(
+            self.final_config_dict.get(config_keys.EXTRA_KEYS_KEY),
+            self._key_origins.get(config_keys.EXTRA_KEYS_KEY, "defaults"),
+        )
+        known = (
+            config_keys.static_known_keys()
+            | set(self.internal_config_dict)
+            | config_keys.atomic_file_fields(dataset_folder, self.dataset)
+        )
+        config_keys.check_known(self._key_origins, known, allowed)
+        config_checks.check_values(self.final_config_dict, self.model_class, self._key_origins)
+        config_checks.check_packages(self.final_config_dict, self.model_class)
+        config_checks.check_files(self.final_config_dict, self.model_class, dataset_folder,
+                                  self.dataset)
+        config_checks.check_encoder_folder(self.final_config_dict)

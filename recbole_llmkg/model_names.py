@@ -2,14 +2,15 @@
 
 Plugin models are read from the source of the model sub-packages with :mod:`ast` (a public class
 whose base is a RecBole ``*Recommender``, a RecBole model, or another plugin model, the rule
-:func:`recbole_llmkg.utils.plugin_models` applies to the imported classes); RecBole's from its
-bundled ``properties/model/*.yaml`` defaults.
+:func:`recbole_llmkg.utils.plugin_models` applies to the imported classes); RecBole's by
+reading its model files the way its ``get_model`` resolves names.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 from functools import cache
 from pathlib import Path
 
@@ -23,14 +24,44 @@ def _base_name(node: ast.expr) -> str:
     return node.id if isinstance(node, ast.Name) else ""
 
 
+# RecBole's model sub-packages, in the order ``recbole.utils.get_model`` searches them.
+RECBOLE_MODEL_SUBPACKAGES = (
+    "general_recommender",
+    "context_aware_recommender",
+    "sequential_recommender",
+    "knowledge_aware_recommender",
+    "exlib_recommender",
+)
+
+
 @cache
-def recbole_model_names() -> tuple[str, ...]:
-    """Names of RecBole's built-in models, read from its bundled per-model YAML defaults."""
+def recbole_model_files() -> dict[str, Path]:
+    """RecBole's built-in model classes by name, each with the file that defines it.
+
+    The names RecBole's ``get_model`` resolves: a class whose lower-cased name is its module's
+    name, in the first model sub-package holding that module (``Random`` has no YAML file of
+    defaults; ``LightGBM`` lives in ``lightgbm.py``). Found by reading the files, so nothing is
+    imported (importing ``exlib_recommender`` needs lightgbm and xgboost).
+    """
     spec = importlib.util.find_spec("recbole")
     if spec is None or not spec.submodule_search_locations:
-        return ()
-    folder = Path(next(iter(spec.submodule_search_locations))) / "properties" / "model"
-    return tuple(sorted(p.stem for p in folder.glob("*.yaml")))
+        return {}
+    root = Path(next(iter(spec.submodule_search_locations))) / "model"
+    found: dict[str, Path] = {}
+    for sub in RECBOLE_MODEL_SUBPACKAGES:
+        for path in sorted((root / sub).glob("*.py")):
+            if path.stem.startswith("_") or any(p.stem == path.stem for p in found.values()):
+                continue
+            text = path.read_text(encoding="utf-8")
+            for name in re.findall(r"^class (\w+)\b", text, flags=re.MULTILINE):
+                if name.lower() == path.stem:
+                    found.setdefault(name, path)
+    return found
+
+
+def recbole_model_names() -> tuple[str, ...]:
+    """Names of RecBole's built-in models (see :func:`recbole_model_files`)."""
+    return tuple(sorted(recbole_model_files()))
 
 
 @cache

@@ -20,12 +20,11 @@ from recbole.model.abstract_recommender import AbstractRecommender
 from recbole.utils import ModelType
 from recbole.utils import get_trainer as recbole_get_trainer
 
-from recbole_llmkg.errors import ConfigError, DatasetFileNotFoundError
-from recbole_llmkg.model_names import MODEL_SUBPACKAGES, recbole_model_names
+from recbole_llmkg import optional_packages
+from recbole_llmkg.errors import ConfigError, DataError, DatasetFileNotFoundError
+from recbole_llmkg.model_names import MODEL_SUBPACKAGES, recbole_model_files, recbole_model_names
 from recbole_llmkg.trainer import plugin_trainer
 
-# RecBole models that wrap an optional library (their module imports it at load time).
-_EXTERNAL_LIBRARY_MODELS = {"lightgbm": "lightgbm", "xgboost": "xgboost"}
 _PLUGIN_MODEL_PACKAGE = "recbole_llmkg.model"
 
 
@@ -56,25 +55,24 @@ def own_models() -> dict[str, type[AbstractRecommender]]:
 def _recbole_model(name: str) -> type[AbstractRecommender] | None:
     """RecBole's class for ``name``; None when RecBole has no such model.
 
-    Checked against RecBole's own model list first: ``recbole.utils.get_model`` on an unknown
-    name ends by importing ``exlib_recommender``, i.e. lightgbm/xgboost, and fails on that.
+    A sub-package whose modules import a package that is not installed is a :class:`ConfigError`
+    naming every such package (not the first ``ModuleNotFoundError`` only).
     """
-    if name not in recbole_model_names():
+    path = recbole_model_files().get(name)
+    if path is None:
         return None
-    if name in _EXTERNAL_LIBRARY_MODELS:
-        package = _EXTERNAL_LIBRARY_MODELS[name]
-        if importlib.util.find_spec(package) is None:
-            raise ConfigError(
-                f"Model '{name}' (config key 'model') wraps the {package} library, which is not "
-                f"installed: pip install {package}"
-            )
-        return getattr(importlib.import_module(f"recbole.model.exlib_recommender.{name}"), name)
-    for sub in ("general_recommender", "context_aware_recommender",
-                "sequential_recommender", "knowledge_aware_recommender"):
-        module_name = f"recbole.model.{sub}.{name.lower()}"
-        if importlib.util.find_spec(module_name) is not None:
-            return getattr(importlib.import_module(module_name), name)
-    return None
+    try:
+        module = importlib.import_module(f"recbole.model.{path.parent.name}.{path.stem}")
+    except ModuleNotFoundError as error:
+        package = (error.name or "").split(".")[0]
+        if package in ("", "recbole"):
+            raise
+        needed = {package}
+        for source in path.parent.glob("*.py"):
+            needed |= optional_packages.file_imports(str(source)).module_level
+        optional_packages.require(name, needed)
+        raise
+    return getattr(module, name)
 
 
 def available_models() -> list[str]:
@@ -142,7 +140,8 @@ def required_dataset_files(config: Any) -> list[str]:
 
 
 def check_dataset_files(config: Any) -> None:
-    """Fail early, naming the missing file and the ``data_path`` it was looked for in."""
+    """Fail early, naming the missing file and the ``data_path`` it was looked for in, or the
+    interaction file that holds a header and no data (RecBole would fail later, obscurely)."""
     folder = Path(config["data_path"])
     for suffix in dict.fromkeys(required_dataset_files(config)):
         path = folder / f"{config['dataset']}.{suffix}"
@@ -152,6 +151,18 @@ def check_dataset_files(config: Any) -> None:
                 f"'{config['dataset']}.{suffix}'. Put it in that folder, or point the config key "
                 f"'data_path' at the folder that holds the '{config['dataset']}' directory."
             )
+        if suffix == "inter" and not _has_data_line(path):
+            raise DataError(
+                f"Dataset file '{path}' has a header and no interactions: add at least one "
+                "data line (one interaction per line, fields as named in the header)."
+            )
+
+
+def _has_data_line(path: Path) -> bool:
+    """Whether the file has a non-blank line after its header (stops at the first one)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        f.readline()
+        return any(line.strip() for line in f)
 
 
 def create_dataset(config: Any):

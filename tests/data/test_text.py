@@ -182,9 +182,8 @@ def test_item_embeddings_are_shared_by_split_copies(tmp_path):
 
 
 def test_missing_model_path_names_the_config_key(tmp_path):
-    dataset = LLMTextDataset(make_config(tmp_path, llm_model_path=str(tmp_path / "nope")))
-    with pytest.raises(ConfigError, match="llm_model_path"):
-        dataset.item_text_embeddings()
+    with pytest.raises(ConfigError, match="llm_model_path"):  # at config time, before data
+        LLMTextDataset(make_config(tmp_path, llm_model_path=str(tmp_path / "nope")))
 
 
 def test_issue10_15_partly_empty_titles_warn_with_count_and_examples(tmp_path, tiny_copy, caplog):
