@@ -23,18 +23,10 @@ from recbole.config import Config as RecBoleConfig
 
 from recbole_llmkg import compat, config_checks, config_keys
 from recbole_llmkg.errors import ConfigError
+from recbole_llmkg.paths import PACKAGE_DIR, datasets_dir, properties_dir
 from recbole_llmkg.utils import get_model
 
 compat.apply()  # host-stack fixes, before any RecBole code runs
-
-_PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def _shipped_dir(name: str) -> Path:
-    """A top-level folder of the repo: inside the installed package, or beside it in a checkout."""
-    installed = _PACKAGE_DIR / name
-    return installed if installed.is_dir() else _PACKAGE_DIR.parent / name
-
 
 def _model_lineage(model_class: type) -> list[type]:
     """``model_class`` and its concrete model ancestors, nearest first (not RecBole's abstract
@@ -46,16 +38,6 @@ def _model_lineage(model_class: type) -> list[type]:
         cls for cls in model_class.__mro__
         if issubclass(cls, abstract_recommender.AbstractRecommender) and cls not in abstract
     ]
-
-
-def properties_dir() -> Path:
-    """Where the plugin's YAML defaults live (works from a wheel and from a checkout)."""
-    return _shipped_dir("properties")
-
-
-def datasets_dir() -> Path:
-    """Where the datasets the repo ships live."""
-    return _shipped_dir("datasets")
 
 
 class Config(RecBoleConfig):
@@ -156,7 +138,7 @@ class Config(RecBoleConfig):
                 files.append(recbole_models / f"{cls.__name__}.yaml")
             files.append(props / "model" / f"{cls.__name__}.yaml")
             module_file = inspect.getsourcefile(cls)
-            if module_file and not module_file.startswith(str(_PACKAGE_DIR)):
+            if module_file and not module_file.startswith(str(PACKAGE_DIR)):
                 files.append(Path(module_file).with_name(f"{cls.__name__}.yaml"))
         files.append(props / "dataset" / f"{dataset}.yaml")
         return list(dict.fromkeys(files))

@@ -60,7 +60,7 @@ def _keys_read_in(folder: Path) -> set[str]:
 def static_known_keys() -> frozenset[str]:
     """Keys known whatever the model and dataset: RecBole's and the plugin's YAML defaults and
     the keys their code reads (computed once per process, about 0.1 s)."""
-    from recbole_llmkg.config import properties_dir
+    from recbole_llmkg.paths import properties_dir
 
     recbole_dir = Path(recbole.__file__).parent
     keys = _yaml_keys(recbole_dir / "properties")
