@@ -18,8 +18,10 @@ import os
 import time
 from functools import cache
 
+import torch
 from recbole.trainer import Trainer
 from recbole.utils import set_color
+from torch.nn.parallel import DistributedDataParallel
 
 from recbole_llmkg.compat import trusted_checkpoint
 
@@ -28,7 +30,21 @@ class SafeCheckpointMixin:
     """Atomic checkpoint writes, torch>=2.6-safe reloads, and timing of epochs and evaluation."""
 
     def __init__(self, config, model):
-        super().__init__(config, model)
+        # RecBole wraps the model in DistributedDataParallel with device_ids=[local_rank], which
+        # torch refuses for a CPU model; a multi-process CPU run is wrapped here without them.
+        cpu_ddp = not config["single_spec"] and config["device"].type == "cpu"
+        config["single_spec"] = config["single_spec"] or cpu_ddp
+        try:
+            super().__init__(config, model)
+        finally:
+            config["single_spec"] = config["single_spec"] and not cpu_ddp
+        if cpu_ddp:
+            self.distributed_model = DistributedDataParallel(self.model)
+        if not config["single_spec"]:
+            # every process names the checkpoint by its own clock; use rank 0's (the writer's)
+            names = [self.saved_model_file]
+            torch.distributed.broadcast_object_list(names, src=0)
+            self.saved_model_file = names[0]
         self.epoch_seconds: list[float] = []
         self.eval_seconds: list[float] = []
         self.valid_scores: list[float] = []
@@ -74,6 +90,8 @@ class SafeCheckpointMixin:
 
     def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
         start = time.perf_counter()
+        if not self.config["single_spec"] and load_best_model:
+            torch.distributed.barrier()  # rank 0 has written the checkpoint the others read
         checkpoint = model_file or self.saved_model_file
         if load_best_model and eval_data and not os.path.isfile(checkpoint):
             raise FileNotFoundError(
