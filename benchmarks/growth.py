@@ -96,6 +96,17 @@ def ease_bytes(n_items: int) -> int:
     return 3 * 4 * n_items * n_items
 
 
+class Clock:
+    """CPU seconds of this process (the comparable number on a shared machine: every cell runs
+    one thread) and wall seconds, from one start."""
+
+    def __init__(self):
+        self.cpu, self.wall = time.process_time(), time.perf_counter()
+
+    def seconds(self) -> tuple[float, float]:
+        return time.process_time() - self.cpu, time.perf_counter() - self.wall
+
+
 def run_cell(model_key: str, size: str, data: Path, args) -> dict:
     """Measure one (model, size) cell in this process; returns its record."""
     import torch
@@ -109,8 +120,9 @@ def run_cell(model_key: str, size: str, data: Path, args) -> dict:
     from recbole_llmkg.model.similarity import available_memory_bytes
 
     model, overrides = MODELS[model_key]
-    record: dict = {"model": model_key, "size": size, "status": "ok"}
-    start = time.perf_counter()
+    record: dict = {"model": model_key, "size": size, "status": "ok",
+                    "base_gib": round(peak_gib(), 3)}  # after imports, before any data
+    clock = Clock()
     config = Config(model, dataset_name(size), cmd_args=[], config_dict={
         "data_path": str(data), "use_gpu": False, "device": "cpu", "state": "ERROR",
         "show_progress": False, "llm_cache_dir": False, "checkpoint_dir": str(data / "saved"),
@@ -122,32 +134,35 @@ def run_cell(model_key: str, size: str, data: Path, args) -> dict:
     train, _, test = data_preparation(config, dataset)
     record.update(users=dataset.user_num - 1, items=dataset.item_num - 1,
                   interactions=dataset.inter_num, train_batches=len(train),
-                  setup_s=round(time.perf_counter() - start, 2))
+                  setup_s=round(clock.seconds()[0], 2))
     if model == "EASE" and ease_bytes(dataset.item_num) > 0.8 * available_memory_bytes():
         need = ease_bytes(dataset.item_num) / 2**30
         return {**record, "status": "skipped",
                 "reason": f"dense EASE needs ~{need:.1f} GiB (3 x n_items^2 float32), over 80% "
                           "of available memory"}
     init_seed(config["seed"], config["reproducibility"])
-    start = time.perf_counter()
+    clock = Clock()
     try:
         net = config.model_class(config, train._dataset).to(config["device"])
     except (LLMKGError, MemoryError) as err:
         return {**record, "status": "skipped", "reason": str(err).split(". Use")[0]}
-    record["fit_s"] = round(time.perf_counter() - start, 3)
+    record["fit_s"], record["fit_wall_s"] = (round(x, 3) for x in clock.seconds())
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, net)
     traditional = net.type.name == "TRADITIONAL"
     if not traditional:
         trainer._train_epoch(FirstBatches(train, args.warmup_batches), 0)
         timed = FirstBatches(train, args.batches)
-        start = time.perf_counter()
+        clock = Clock()
         trainer._train_epoch(timed, 1)
-        per_batch = (time.perf_counter() - start) / len(timed)
-        record.update(timed_batches=len(timed), epoch_s=round(per_batch * len(train), 3),
-                      extrapolated=len(timed) < len(train))
-    start = time.perf_counter()
+        scale = len(train) / len(timed)
+        cpu, wall = clock.seconds()
+        record.update(timed_batches=len(timed), epoch_s=round(cpu * scale, 3),
+                      epoch_wall_s=round(wall * scale, 3), extrapolated=len(timed) < len(train))
+    clock = Clock()
     trainer.evaluate(test, load_best_model=False)
-    record.update(eval_s=round(time.perf_counter() - start, 3), peak_gib=round(peak_gib(), 3))
+    cpu, wall = clock.seconds()
+    record.update(eval_s=round(cpu, 3), eval_wall_s=round(wall, 3), peak_gib=round(peak_gib(), 3))
+    record["data_gib"] = round(record["peak_gib"] - record["base_gib"], 3)
     return record
 
 
@@ -270,7 +285,8 @@ def report() -> None:
     sizes = {s: i for i, s in enumerate(SIZES)}
     frame = frame.sort_values(["model", "size"], key=lambda c: c.map(
         order if c.name == "model" else sizes)).reset_index(drop=True)
-    for column in ("users", "items", "interactions", "epoch_s", "eval_s", "fit_s", "peak_gib"):
+    for column in ("users", "items", "interactions", "epoch_s", "eval_s", "fit_s", "peak_gib",
+                   "data_gib"):
         if column not in frame:
             frame[column] = None
     ok = frame[frame["status"] == "ok"]
@@ -282,7 +298,7 @@ def report() -> None:
             "eval_vs_users_x_items": slope(list(rows["users"] * rows["items"]),
                                            list(rows["eval_s"])),
             "fit_vs_items": slope(list(rows["items"]), list(rows["fit_s"])),
-            "memory_vs_interactions": slope(list(rows["interactions"]), list(rows["peak_gib"])),
+            "memory_vs_interactions": slope(list(rows["interactions"]), list(rows["data_gib"])),
         })
     slopes = pd.DataFrame(slopes)
     body = frame.to_csv(index=False, lineterminator="\n")
@@ -303,27 +319,31 @@ def markdown(frame, slopes) -> str:
     lines = [
         "# Growth: cost against data size (synthetic data, one thread per cell)",
         "",
-        "Written by `python benchmarks/growth.py` (`make bench`). Epoch seconds are timed over "
-        "the first batches of an epoch and scaled to the full epoch (train_batch_size 4096); "
-        "evaluation is one full-ranking pass over the test users; fit is model construction "
-        "(the whole cost of closed forms). Text features are precomputed 64-d vectors (no "
-        "language model runs). Peak GiB is the cell process's maximum RSS.",
+        "Written by `python benchmarks/growth.py` (`make bench`). All times are CPU seconds of "
+        "the cell's process, which runs one thread (comparable on a shared machine; the wall "
+        "seconds are in growth.csv). Epoch seconds are timed over the first batches of an "
+        "epoch and scaled to the full epoch (train_batch_size 4096); evaluation is one "
+        "full-ranking pass over the test users; fit is model construction (the whole cost of "
+        "closed forms; for KGLLMGNN it includes loading the language model that encodes the "
+        "relation names). Text features are precomputed 64-d vectors (no language model "
+        "encodes item text). Peak GiB is the process's maximum RSS; data GiB subtracts the RSS "
+        "after imports.",
         "",
         "| model | size | users | items | interactions | s/epoch | eval s | fit s | peak GiB "
-        "| status |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| data GiB | status |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in frame.itertuples():
         status = row.status if row.status == "ok" else f"{row.status}: {row.reason}"
         lines.append(
             f"| {row.model} | {row.size} | {_fmt(row.users, 0)} | {_fmt(row.items, 0)} | "
             f"{_fmt(row.interactions, 0)} | {_fmt(row.epoch_s)} | {_fmt(row.eval_s)} | "
-            f"{_fmt(row.fit_s)} | {_fmt(row.peak_gib)} | {status} |"
+            f"{_fmt(row.fit_s)} | {_fmt(row.peak_gib)} | {_fmt(row.data_gib)} | {status} |"
         )
     lines += [
         "",
         "Fitted log-log slopes (1.0 = linear): epoch seconds against interactions, evaluation "
-        "seconds against users x items, fit seconds against items, peak memory against "
+        "seconds against users x items, fit seconds against items, data memory against "
         "interactions.",
         "",
         "| model | epoch ~ interactions | eval ~ users x items | fit ~ items | memory ~ "
@@ -353,7 +373,7 @@ def chart(ok) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     panels = (("interactions", "epoch_s", "seconds per epoch"),
               ("cells", "eval_s", "evaluation seconds"),
-              ("interactions", "peak_gib", "peak memory (GiB)"))
+              ("interactions", "data_gib", "memory above imports (GiB)"))
     for ax, (x, y, title) in zip(axes, panels, strict=True):
         for model, rows in ok.groupby("model", sort=False):
             xs = rows["users"] * rows["items"] if x == "cells" else rows[x]
