@@ -356,6 +356,10 @@ def markdown(frame, slopes) -> str:
             f"{_fmt(row.eval_vs_users_x_items)} | {_fmt(row.fit_vs_items)} | "
             f"{_fmt(row.memory_vs_interactions)} |"
         )
+    done = set(zip(frame["model"], frame["size"], strict=True))
+    missing = [f"{m} @ {s}" for s in SIZES for m in MODELS if (m, s) not in done]
+    if missing:
+        lines += ["", f"Not measured yet (run `make bench` to add them): {', '.join(missing)}."]
     lines += ["", "![growth](growth.png)", ""]
     return "\n".join(lines)
 
