@@ -191,7 +191,8 @@ def spawn_cell(model: str, size: str, args) -> subprocess.Popen:
                "--batches", str(args.batches), "--warmup-batches", str(args.warmup_batches),
                "--train-batch-size", str(args.train_batch_size),
                "--eval-batch-size", str(args.eval_batch_size)]
-    log = open(OUT / "cells" / f"{model}__{size}.log", "w")  # noqa: SIM115 (closed by caller)
+    (args.data / "logs").mkdir(parents=True, exist_ok=True)
+    log = open(args.data / "logs" / f"{model}__{size}.log", "w")  # noqa: SIM115
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                             cwd=str(args.data))
 
@@ -222,7 +223,8 @@ def run_all(args) -> None:
                           "reason": f"ran past --cell-timeout {args.cell_timeout:.0f} s"}
             elif proc.returncode != 0 or not cell_path(*cell).is_file():
                 record = {"model": cell[0], "size": cell[1], "status": "failed",
-                          "reason": f"exit code {proc.returncode}; see {cell[0]}__{cell[1]}.log"}
+                          "reason": f"exit code {proc.returncode}; see "
+                                    f"{args.data}/logs/{cell[0]}__{cell[1]}.log"}
             else:
                 record = None
             if record is not None:
