@@ -9,7 +9,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test full lint clean
+.PHONY: run test full lint clean bench
 
 $(STAMP): setup.py requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ full: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# Growth table: 8 models x 4 synthetic sizes, one process per cell, into results/bench/
+# (resumable: finished cells are skipped; BENCH_ARGS="--models KGLLMGNN --rerun" redoes one model)
+bench: $(STAMP)
+	$(PY) benchmarks/growth.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check recbole_llmkg tests datasets run_recbole_llmkg.py setup.py

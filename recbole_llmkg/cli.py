@@ -28,6 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", help="benchmark profile to run, e.g. quick or full")
     parser.add_argument("--rerun", action="store_true", help="benchmark: redo finished runs")
     parser.add_argument("--list-models", action="store_true", help="print the model names")
+    parser.add_argument("--nproc", type=int, default=1,
+                        help="data-parallel processes on this machine (gloo on CPU, nccl on GPUs)")
+    parser.add_argument("--world_size", type=int, default=-1,
+                        help="processes over all machines (default: --nproc)")
+    parser.add_argument("--ip", default="localhost", help="address of the machine with rank 0")
+    parser.add_argument("--port", type=int, help="free TCP port on that machine")
+    parser.add_argument("--group_offset", type=int, default=0,
+                        help="rank of this machine's first process")
     return parser
 
 
@@ -72,16 +80,27 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
 
-    from recbole_llmkg.quick_start import run_recbole_llmkg
-
     config_files = args.config_files.strip().split() if args.config_files else None
     try:
-        result = run_recbole_llmkg(
-            model=args.model,
-            dataset=args.dataset,
-            config_file_list=config_files,
-            cmd_args=overrides,
-        )
+        if args.nproc > 1 or args.world_size > 0:
+            from recbole_llmkg.distributed import run_distributed
+
+            result = run_distributed(
+                args.model, args.dataset, nproc=args.nproc, config_file_list=config_files,
+                cmd_args=overrides, world_size=args.world_size, ip=args.ip, port=args.port,
+                offset=args.group_offset,
+            )
+            if result is None:  # this machine does not hold rank 0, which reports
+                return 0
+        else:
+            from recbole_llmkg.quick_start import run_recbole_llmkg
+
+            result = run_recbole_llmkg(
+                model=args.model,
+                dataset=args.dataset,
+                config_file_list=config_files,
+                cmd_args=overrides,
+            )
     except LLMKGError as error:
         print(f"recbole-llmkg: error: {error}", file=sys.stderr)
         return 2

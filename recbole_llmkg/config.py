@@ -22,7 +22,7 @@ from typing import Any
 from recbole.config import Config as RecBoleConfig
 
 from recbole_llmkg import compat, config_checks, config_keys
-from recbole_llmkg.errors import ConfigError
+from recbole_llmkg.errors import ConfigError, require_choice
 from recbole_llmkg.paths import PACKAGE_DIR, datasets_dir, properties_dir
 from recbole_llmkg.utils import get_model
 
@@ -198,3 +198,48 @@ class Config(RecBoleConfig):
         config_checks.check_files(self.final_config_dict, self.model_class, dataset_folder,
                                   self.dataset)
         config_checks.check_encoder_folder(self.final_config_dict)
+
+    def _init_device(self) -> None:
+        """RecBole's device setup; a multi-process run (``local_rank`` set by the launcher,
+        :mod:`recbole_llmkg.distributed`) takes its backend from ``ddp_backend`` instead of
+        RecBole's hard-coded ``nccl``, which cannot run on CPU."""
+        if "local_rank" not in self.final_config_dict:
+            super()._init_device()
+            return
+        import torch
+
+        config = self.final_config_dict
+        gpu_id = config["gpu_id"]
+        gpu_id = ",".join(map(str, gpu_id)) if isinstance(gpu_id, tuple) else str(gpu_id)
+        config["gpu_id"] = gpu_id
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu_id
+        cuda = bool(config.get("use_gpu", True)) and gpu_id != "" and torch.cuda.is_available()
+        backend = config.get("ddp_backend") or ("nccl" if cuda else "gloo")
+        require_choice("ddp_backend", backend, ("gloo", "nccl"))
+        if backend == "nccl" and not cuda:
+            raise ConfigError(
+                "Config key 'ddp_backend' is nccl, which needs CUDA GPUs, but this run is on the "
+                "CPU (no GPU visible, or use_gpu: False). Use ddp_backend: gloo."
+            )
+        local_rank = int(config["local_rank"])
+        if cuda and len(gpu_id.split(",")) < int(config["nproc"]):
+            raise ConfigError(
+                f"Config key 'gpu_id' lists {len(gpu_id.split(','))} GPU(s) ('{gpu_id}') for "
+                f"nproc={config['nproc']} processes: list one GPU per process, e.g. "
+                f"--gpu_id={','.join(map(str, range(int(config['nproc']))))}."
+            )
+        if not torch.distributed.is_initialized():
+            torch.distributed.init_process_group(
+                backend=backend,
+                rank=local_rank + int(config["offset"]),
+                world_size=int(config["world_size"]),
+                init_method=f"tcp://{config['ip']}:{config['port']}",
+            )
+        config["device"] = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
+        config["single_spec"] = False
+        if cuda:
+            torch.cuda.set_device(local_rank)
+        if local_rank != 0:
+            config["state"] = "error"
+            config["show_progress"] = False
+            config["verbose"] = False

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from recbole.trainer import KGTrainer, Trainer
 from recbole.utils import KGDataLoaderState, set_color
+from torch.nn.parallel import DistributedDataParallel
 
 from recbole_llmkg import compat
 from recbole_llmkg.checkpoint import load_checkpoint, load_own_checkpoint, new_checkpoint_path
@@ -40,7 +41,16 @@ class SafeCheckpointMixin:
     """
 
     def __init__(self, config, model):
-        super().__init__(config, model)
+        # RecBole wraps the model in DistributedDataParallel with device_ids=[local_rank], which
+        # torch refuses for a CPU model; a multi-process CPU run is wrapped here without them.
+        cpu_ddp = not config["single_spec"] and config["device"].type == "cpu"
+        config["single_spec"] = config["single_spec"] or cpu_ddp
+        try:
+            super().__init__(config, model)
+        finally:
+            config["single_spec"] = config["single_spec"] and not cpu_ddp
+        if cpu_ddp:
+            self.distributed_model = DistributedDataParallel(self.model)
         self._recbole_default_file = self.saved_model_file  # not unique: replaced when saving
         self._reserved_file: str | None = None
         self._written_files: set[str] = set()
@@ -49,7 +59,13 @@ class SafeCheckpointMixin:
         """Give this run its own checkpoint name (created exclusively) before the first save,
         unless the caller chose a file (``saved_model_file`` set, ``resume_checkpoint``)."""
         if self._reserved_file is None and self.saved_model_file == self._recbole_default_file:
-            self.saved_model_file = new_checkpoint_path(self.checkpoint_dir, self.config["model"])
+            distributed = not self.config["single_spec"]
+            writer = not distributed or self.config["local_rank"] == 0
+            names = [new_checkpoint_path(self.checkpoint_dir, self.config["model"])
+                     if writer else None]
+            if distributed:  # rank 0 writes the checkpoint; every rank reads that one file
+                torch.distributed.broadcast_object_list(names, src=0)
+            self.saved_model_file = names[0]
             self._reserved_file = os.path.abspath(self.saved_model_file)
 
     def _save_checkpoint(self, epoch, verbose=True, **kwargs):
@@ -97,8 +113,8 @@ class SafeCheckpointMixin:
         path = os.fspath(path)
         if os.path.abspath(path) in self._written_files:
             return load_own_checkpoint(path, map_location=self.device)
-        never_saved = os.path.abspath(path) == self._reserved_file or (
-            path == self.saved_model_file and not os.path.isfile(path))
+        never_saved = not os.path.isfile(path) or (
+            os.path.abspath(path) == self._reserved_file and os.path.getsize(path) == 0)
         if never_saved:
             raise FileNotFoundError(
                 f"No checkpoint at '{path}' to reload the best model from: train with "
@@ -123,6 +139,8 @@ class SafeCheckpointMixin:
         self.logger.info(f"Checkpoint loaded. Resume training from epoch {self.start_epoch}")
 
     def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
+        if not self.config["single_spec"] and load_best_model:
+            torch.distributed.barrier()  # rank 0 has written the checkpoint the others read
         if load_best_model and eval_data:
             checkpoint_file = model_file or self.saved_model_file
             checkpoint = self.load_checkpoint_file(checkpoint_file)

@@ -12,6 +12,11 @@ text and knowledge views stacked under X as extra rows, i.e. collective EASE fro
 Balen and Goethals, "Closed-Form Models for Collaborative Filtering with Side-Information"
 (RecSys 2020 LBR): ``B = argmin ||[X; a T^T; b K^T] - [X; a T^T; b K^T] B||^2 + lambda ||B||^2``,
 ``diag(B) = 0``.
+
+Scale (one thread): the closed form holds one dense float32 ``n_items^2`` matrix (inverted in
+place by a Cholesky factorisation) and refuses, before allocating it, when its estimate is over
+``closed_form_max_gib``; the neighbourhood modes need O(chunk_size x n) memory and time growing
+as n^2. See :mod:`recbole_llmkg.model.similarity`.
 """
 
 from __future__ import annotations
@@ -24,12 +29,13 @@ from recbole.utils import InputType, ModelType
 from recbole_llmkg.data import LLMKGDataset
 from recbole_llmkg.data.knowledge import to_torch_sparse
 from recbole_llmkg.errors import require_choice
-from recbole_llmkg.model.layers import (
+from recbole_llmkg.model.layers import dense_rows, padded_rows, topk_to_sparse
+from recbole_llmkg.model.similarity import (
+    View,
+    as_view,
     blended_cosine_topk,
-    dense_rows,
-    padded_rows,
-    to_sparse_coo,
-    topk_to_sparse,
+    check_closed_form_fits,
+    closed_form_weights,
 )
 
 SIM_MODES = ("item", "user", "closed_form")
@@ -61,6 +67,8 @@ class KASimCF(GeneralRecommender):
         self.chunk_size = config["chunk_size"]  # (int) rows per similarity chunk
         self.reg_weight = config["reg_weight"]  # (float) L2 weight lambda of the closed form
         self.pop_reg_weight = config["pop_reg_weight"]  # (float) extra L2 x Gram diagonal
+        # (float|None) closed form's memory limit in GiB; None = 80% of available memory
+        self.closed_form_max_gib = config["closed_form_max_gib"]
 
         require_choice("sim_mode", self.sim_mode, SIM_MODES)
 
@@ -73,17 +81,23 @@ class KASimCF(GeneralRecommender):
         self.neighbour_index = None  # [n, k] top-k neighbour ids (item / user modes)
         self.neighbour_value = None  # [n, k] their similarities
         self.item_weights = None  # [n_items, n_items] closed-form B
+        weights = (self.behaviour_weight, self.text_weight, self.knowledge_weight)
         if self.sim_mode == "closed_form":
-            self.item_weights = self._closed_form(dataset)
-        else:
-            parts = self._views(dataset)
-            self.neighbour_index, self.neighbour_value = blended_cosine_topk(
-                parts,
-                (self.behaviour_weight, self.text_weight, self.knowledge_weight),
-                self.knn_topk,
-                self.chunk_size,
-                self.shrink,
+            check_closed_form_fits(self.n_items, self.chunk_size, self.closed_form_max_gib)
+            matrix = closed_form_weights(
+                self._views(dataset, interactions.T.tocsr(), item_based=True), weights,
+                self.reg_weight, self.pop_reg_weight, self.chunk_size,
             )
+            self.item_weights = torch.from_numpy(matrix).to(self.device)
+        else:
+            item_based = self.sim_mode == "item"
+            rows = interactions.T.tocsr() if item_based else interactions
+            index, value = blended_cosine_topk(
+                self._views(dataset, rows, item_based), weights, self.knn_topk,
+                self.chunk_size, self.shrink,
+            )
+            self.neighbour_index = index.to(self.device)
+            self.neighbour_value = value.to(self.device)
         self._weights_csr = None  # CSR form for scoring, derived from the tensors below
         self.other_parameter_name = [
             "interaction_matrix", "history_index", "history_value",
@@ -91,44 +105,18 @@ class KASimCF(GeneralRecommender):
         ]
 
     # ------------------------------------------------------------------ construction
-    def _views(self, dataset) -> list[torch.Tensor]:
-        """Behaviour, text and knowledge vectors of the rows being compared (items or users)."""
-        item_based = self.sim_mode == "item"
-        behaviour = to_sparse_coo(
-            self.interaction_matrix.t() if item_based else self.interaction_matrix, self.device
-        )
-        zero = torch.zeros(behaviour.shape[0], 1, device=self.device)
-        text = zero
+    def _views(self, dataset, behaviour, item_based: bool) -> list[View]:
+        """Behaviour, text and knowledge vectors of the rows being compared (items or users);
+        a view whose weight is 0 is not built."""
+        zero = np.zeros((behaviour.shape[0], 1), dtype=np.float32)
+        text = knowledge = zero
         if self.text_weight:
-            text = (dataset.item_text_embeddings() if item_based
-                    else dataset.user_text_embeddings()).float().to(self.device)
-        knowledge = zero
+            text = as_view(dataset.item_text_embeddings() if item_based
+                           else dataset.user_text_embeddings())
         if self.knowledge_weight:
-            knowledge = to_sparse_coo(
-                dataset.item_knowledge_profile() if item_based
-                else dataset.user_knowledge_profile(),
-                self.device,
-            )
+            knowledge = as_view(dataset.item_knowledge_profile() if item_based
+                                else dataset.user_knowledge_profile())
         return [behaviour, text, knowledge]
-
-    def _closed_form(self, dataset) -> torch.Tensor:
-        """``B = I - P diag(1 / diag(P))`` with ``P = (G + diag(lambda + c diag(G)))^-1`` and the
-        stacked Gram ``G = w_x X^T X + w_t T T^T + w_k K K^T`` (dense ``n_items^2``, as EASE)."""
-        x = self.interaction_matrix.to_dense()
-        gram = self.behaviour_weight * (x.T @ x)
-        if self.text_weight:
-            text = dataset.item_text_embeddings().float().to(self.device)
-            gram += self.text_weight * (text @ text.T)
-        if self.knowledge_weight:
-            knowledge = to_sparse_coo(dataset.item_knowledge_profile(), self.device)
-            gram += self.knowledge_weight * torch.sparse.mm(knowledge, knowledge.to_dense().T)
-        # lambda on the diagonal, plus a share of each item's own Gram entry (the dropout-style
-        # penalty of Steck, "Autoencoders that don't overfit towards the identity", NeurIPS 2020)
-        gram += torch.diag(self.reg_weight + self.pop_reg_weight * torch.diag(gram))
-        precision = torch.linalg.inv(gram.double())
-        weights = precision / (-torch.diag(precision))
-        weights.fill_diagonal_(0.0)
-        return weights.float()
 
     # ------------------------------------------------------------------ scoring
     def forward(self):
