@@ -64,10 +64,11 @@ def run_rank(
     cmd_args: list[str] | None = None,
 ):
     """Train and test in process ``rank`` (``config_dict`` from :func:`rank_config_dict`);
-    returns the :class:`~recbole_llmkg.quick_start.RunOutcome` and leaves the process group.
+    returns the :class:`~recbole_llmkg.quick_start.Prepared` parts (model, trainer, ...) and
+    the result dict, and leaves the process group.
     ``cmd_args`` are ``--key=value`` overrides (they cannot override the distributed keys)."""
     from recbole_llmkg.config import Config
-    from recbole_llmkg.quick_start import execute
+    from recbole_llmkg.quick_start import prepare, train_and_test
 
     distributed = ("nproc", "world_size", "ip", "port", "offset", "local_rank")
     cmd_args = [a for a in cmd_args or [] if a[2:].split("=")[0] not in distributed]
@@ -77,7 +78,8 @@ def run_rank(
     os.makedirs(os.path.join("log", config["model"]), exist_ok=True)
     os.makedirs(config["checkpoint_dir"], exist_ok=True)
     try:
-        return execute(config, saved=saved)
+        parts = prepare(config)
+        return parts, train_and_test(parts, saved=saved)
     finally:
         if torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -86,9 +88,9 @@ def run_rank(
 def _process(rank: int, queue, model, dataset, config_file_list, config_dict, saved,
              cmd_args) -> None:
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(config_dict["nproc"])))
-    outcome = run_rank(rank, model, dataset, config_file_list, config_dict, saved, cmd_args)
+    _, result = run_rank(rank, model, dataset, config_file_list, config_dict, saved, cmd_args)
     if rank == 0:
-        queue.put(outcome.result)
+        queue.put(result)
 
 
 def run_distributed(

@@ -79,8 +79,12 @@ def run(config: Config, saved: bool = True) -> dict[str, Any]:
     Returns RecBole's result dict plus ``checkpoint``: this run's own checkpoint file (None when
     ``saved`` is False).
     """
-    parts = prepare(config)
-    trainer = parts.trainer
+    return train_and_test(prepare(config), saved=saved)
+
+
+def train_and_test(parts: Prepared, saved: bool = True) -> dict[str, Any]:
+    """:func:`run` on parts already prepared (the caller keeps the model and trainer)."""
+    config, trainer = parts.config, parts.trainer
     best_valid_score, best_valid_result = trainer.fit(
         parts.train_data, parts.valid_data, saved=saved, show_progress=config["show_progress"]
     )

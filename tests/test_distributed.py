@@ -35,11 +35,11 @@ def base_config(tmp: str) -> dict:
 
 def _rank(rank: int, queue, config_dict: dict) -> None:
     torch.set_num_threads(1)
-    outcome = run_rank(rank, "LLMAugRec", "tiny", None, config_dict, saved=True)
+    parts, result = run_rank(rank, "LLMAugRec", "tiny", None, config_dict, saved=True)
     # a digest, not the tensor: the queue's pipe is read only after both processes end
-    params = torch.cat([p.detach().flatten() for p in outcome.model.parameters()]).numpy()
+    params = torch.cat([p.detach().flatten() for p in parts.model.parameters()]).numpy()
     params = hashlib.sha256(params.tobytes()).hexdigest()
-    queue.put((rank, outcome.result["test_result"], params, outcome.trainer.saved_model_file))
+    queue.put((rank, result["test_result"], params, parts.trainer.saved_model_file))
 
 
 def test_two_cpu_processes_train_in_sync_and_match_one_process(tmp_path):

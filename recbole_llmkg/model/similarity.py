@@ -91,7 +91,7 @@ def blended_cosine_topk(
     Returns CPU tensors ``(index, value)``, both ``[n, min(topk, n - 1)]``; a neighbour whose
     similarity is undefined (only the row itself was left) gets value 0.
     """
-    active = _active(views, weights)
+    active = [(as_view(v), w) for v, w in _active(views, weights)]  # torch, numpy or scipy
     n = active[0][0].shape[0]
     k = max(1, min(int(topk), n - 1))
     grams = [(_GramRows(v), _row_norms(v), w) for v, w in active]
