@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,7 +28,9 @@ METRICS = ["Recall", "NDCG", "MRR", "Hit", "ItemCoverage", "GiniIndex", "Average
            "TailPercentage"]
 VERSION_KEYS = {"python", "torch", "recbole", "numpy", "scipy", "pandas", "transformers",
                 "recbole_llmkg"}
-BROKEN = {"name": "BPR", "label": "BPR-broken", "config": {"embedding_size": -4}}
+# valid config (passes the up-front check) that fails when the model is built: a closed form
+# over tiny's items does not fit in a 1-byte memory limit
+BROKEN = {"name": "KASimCF", "label": "KASimCF-broken", "config": {"closed_form_max_gib": 1e-9}}
 
 
 def bench(tmp_path: Path, **changes) -> Path:
@@ -133,14 +136,14 @@ def test_failed_model_is_recorded_and_retried(tmp_path):
     assert summary.executed == 2 and len(summary.failed) == 1
     out = tmp_path / "results" / "unit"
     failed = json.loads((out / "runs" / f"{summary.failed[0]}.json").read_text())
-    assert failed["status"] == "failed" and failed["label"] == "BPR-broken"
+    assert failed["status"] == "failed" and failed["label"] == "KASimCF-broken"
     assert failed["error"]["type"] and failed["error"]["message"]
     assert "Traceback" in failed["error"]["traceback"] or "File" in failed["error"]["traceback"]
     board = (out / "leaderboard.md").read_text()
-    assert "BPR-broken | failed:" in board and "## Failed runs" in board
+    assert re.search(r"KASimCF-broken\**\s*\| failed:", board) and "## Failed runs" in board
     assert "| 1 | Pop |" in board
     rows = list(csv.DictReader(open(out / "runs.csv", encoding="utf-8")))
-    assert {r["label"]: r["status"] for r in rows} == {"Pop": "ok", "BPR-broken": "failed"}
+    assert {r["label"]: r["status"] for r in rows} == {"Pop": "ok", "KASimCF-broken": "failed"}
     # failed runs are not finished: the next invocation retries them (and only them)
     again = run_benchmark(path, log=quiet, charts=False)
     assert again.executed == 1 and again.skipped == 1
@@ -182,7 +185,7 @@ def test_child_process_isolation_crash_and_timeout(tmp_path):
     path = bench(tmp_path, isolation="subprocess", models=["Pop", BROKEN], seeds=[1])
     summary = run_benchmark(path, log=quiet, charts=False)
     records = {r["label"]: r for r in summary.records.values()}
-    assert records["Pop"]["status"] == "ok" and records["BPR-broken"]["status"] == "failed"
+    assert records["Pop"]["status"] == "ok" and records["KASimCF-broken"]["status"] == "failed"
     assert records["Pop"]["rss_method"].startswith("ru_maxrss")
     assert records["Pop"]["peak_rss_mb"] > 50
     assert Path(records["Pop"]["log_file"]).is_file()
@@ -443,10 +446,10 @@ def test_cli_exits_nonzero_and_names_failed_runs(tmp_path, capsys):
     assert main(["--benchmark", str(path)]) == 1
     err = capsys.readouterr().err
     assert "1 run(s) failed" in err
-    (line,) = [line for line in err.splitlines() if "BPR-broken tiny seed=1 standard:" in line]
+    (line,) = [line for line in err.splitlines() if "KASimCF-broken tiny seed=1 standard:" in line]
     record = next(json.loads(p.read_text()) for p in
                   (tmp_path / "results" / "unit" / "runs").glob("*.json")
-                  if "BPR-broken" in p.name)
+                  if "KASimCF-broken" in p.name)
     assert record["error"]["traceback"].strip().splitlines()[-1].strip() in line
     assert record["key"] in line
 
