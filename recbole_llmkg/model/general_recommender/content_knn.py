@@ -31,6 +31,7 @@ from recbole_llmkg.model.layers import (
     to_sparse_coo,
     topk_to_sparse,
 )
+from recbole_llmkg.model.user_scores import UserScoresMixin
 
 
 def content_neighbourhood(content: torch.Tensor, topk: int, shrink: float, power: float,
@@ -44,7 +45,7 @@ def content_neighbourhood(content: torch.Tensor, topk: int, shrink: float, power
     return topk_to_sparse(index, value.clamp_min(0.0) ** power, content.shape[0])
 
 
-class _ContentKNN(GeneralRecommender):
+class _ContentKNN(UserScoresMixin, GeneralRecommender):
     """Shared body: a fixed item-item content neighbourhood scored against training history.
 
     A TRADITIONAL model like RecBole's ItemKNN / EASE: the trainer runs one no-op epoch.
@@ -102,18 +103,10 @@ class _ContentKNN(GeneralRecommender):
     def calculate_loss(self, interaction):
         return (self.dummy_param * 0).sum()
 
-    def _scores(self, user: torch.Tensor) -> torch.Tensor:
+    def user_scores(self, user: torch.Tensor) -> torch.Tensor:
         """``[len(user), n_items]``: ``score_uj = sum_i s_ji x_ui``, i.e. ``(S x_u)_j``."""
         history = dense_rows(self.history_index, self.history_value, user, self.n_items)
         return torch.sparse.mm(self._similarity(), history.T).T
-
-    def predict(self, interaction):
-        user = interaction[self.USER_ID]
-        item = interaction[self.ITEM_ID]
-        return self._scores(user).gather(1, item.unsqueeze(1)).squeeze(1)
-
-    def full_sort_predict(self, interaction):
-        return self._scores(interaction[self.USER_ID]).reshape(-1)
 
     def load_other_parameter(self, para):
         super().load_other_parameter(para)

@@ -37,11 +37,12 @@ from recbole_llmkg.model.similarity import (
     check_closed_form_fits,
     closed_form_weights,
 )
+from recbole_llmkg.model.user_scores import UserScoresMixin
 
 SIM_MODES = ("item", "user", "closed_form")
 
 
-class KASimCF(GeneralRecommender):
+class KASimCF(UserScoresMixin, GeneralRecommender):
     r"""Similarity CF over behaviour, text and knowledge views, computed once at construction.
 
     ``sim_mode: item``: item-item blended cosine, top-k neighbours per item, score
@@ -129,7 +130,7 @@ class KASimCF(GeneralRecommender):
         """Dense training rows ``[len(users), n_items]`` of the given users."""
         return dense_rows(self.history_index, self.history_value, users, self.n_items)
 
-    def _scores(self, user: torch.Tensor) -> torch.Tensor:
+    def user_scores(self, user: torch.Tensor) -> torch.Tensor:
         """``[len(user), n_items]`` scores of the given users."""
         if self.sim_mode == "user":
             # score_u = sum_{v in N(u)} s_uv x_v, through the [B, n_users] similarity rows
@@ -155,14 +156,6 @@ class KASimCF(GeneralRecommender):
                 matrix = self.interaction_matrix.t().coalesce()
             self._weights_csr = matrix.to_sparse_csr()
         return self._weights_csr
-
-    def predict(self, interaction):
-        user = interaction[self.USER_ID]
-        item = interaction[self.ITEM_ID]
-        return self._scores(user).gather(1, item.unsqueeze(1)).squeeze(1)
-
-    def full_sort_predict(self, interaction):
-        return self._scores(interaction[self.USER_ID]).reshape(-1)
 
     def load_other_parameter(self, para):
         super().load_other_parameter(para)
