@@ -198,3 +198,19 @@ def served_checkpoints(tmp_path_factory, embedding_cache_home):
         return trained[key]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def served_recommenders(served_checkpoints):
+    """``served_recommenders(model)`` -> a :class:`~recbole_llmkg.serve.Recommender` loaded
+    from a tiny checkpoint (loaded once per session and model)."""
+    from recbole_llmkg.serve import Recommender
+
+    cache: dict[str, Any] = {}
+
+    def get(model: str):
+        if model not in cache:
+            cache[model] = Recommender.load(served_checkpoints(model))
+        return cache[model]
+
+    return get

@@ -9,7 +9,6 @@ import torch
 
 from recbole_llmkg.config import datasets_dir
 from recbole_llmkg.errors import ServeError
-from recbole_llmkg.serve import Recommender
 from recbole_llmkg.serve.faithfulness import faithfulness, scores_without
 
 TINY = datasets_dir() / "tiny"
@@ -21,21 +20,9 @@ def read(suffix: str) -> pd.DataFrame:
     return frame
 
 
-@pytest.fixture(scope="module")
-def load(served_checkpoints):
-    cache: dict[str, Recommender] = {}
-
-    def get(model: str) -> Recommender:
-        if model not in cache:
-            cache[model] = Recommender.load(served_checkpoints(model))
-        return cache[model]
-
-    return get
-
-
 @pytest.mark.parametrize("model", ["KASimCF", "LLMAugRec", "KGLLMGNN"])
-def test_history_items_are_the_users_training_items(load, model):
-    rec = load(model)
+def test_history_items_are_the_users_training_items(served_recommenders, model):
+    rec = served_recommenders(model)
     items = rec.recommend(["4"], k=3)["item"]
     explained = rec.explain("4", items, n_history=3)
     seen = set(rec.item_tokens[rec.family.history_items(int(rec.user_index(["4"])[0]))])
@@ -48,8 +35,8 @@ def test_history_items_are_the_users_training_items(load, model):
 
 
 @pytest.mark.parametrize("model", ["KASimCF", "KGLLMGNN"])
-def test_kg_paths_exist_in_the_kg_files(load, model):
-    rec = load(model)
+def test_kg_paths_exist_in_the_kg_files(served_recommenders, model):
+    rec = served_recommenders(model)
     entity_of = read("link").set_index("item_id")["entity_id"]
     triples = set(map(tuple, read("kg")[["head_id", "relation_id", "tail_id"]].to_numpy()))
     paths = [p for e in rec.explain("1", rec.recommend(["1"], k=5)["item"], n_paths=5)
@@ -61,17 +48,17 @@ def test_kg_paths_exist_in_the_kg_files(load, model):
         assert p["from"] != p["to"]
 
 
-def test_item_weight_contributions_sum_to_the_score(load):
-    rec = load("KASimCF")
+def test_item_weight_contributions_sum_to_the_score(served_recommenders):
+    rec = served_recommenders("KASimCF")
     items = rec.item_index(rec.recommend(["6"], k=4)["item"])
     _, share = rec.family.contributions(int(rec.user_index(["6"])[0]), items)
     scores = rec.family.scores(rec.user_index(["6"]))[0, items]
     torch.testing.assert_close(share.sum(dim=0), scores, rtol=1e-4, atol=1e-5)
 
 
-def test_removal_matches_the_model_scoring_a_shorter_history(load):
+def test_removal_matches_the_model_scoring_a_shorter_history(served_recommenders):
     """Independent of the explanation code: drop the interaction inside the model and re-score."""
-    rec = load("KASimCF")
+    rec = served_recommenders("KASimCF")
     model = rec.model
     user = int(rec.user_index(["8"])[0])
     history = rec.family.history_items(user)
@@ -87,16 +74,16 @@ def test_removal_matches_the_model_scoring_a_shorter_history(load):
 
 
 @pytest.mark.parametrize("model", ["KASimCF", "LLMAugRec"])
-def test_removing_the_top_explaining_item_lowers_the_score_most(load, model):
-    rec = load(model)
+def test_removing_the_top_explaining_item_lowers_the_score_most(served_recommenders, model):
+    rec = served_recommenders(model)
     result = faithfulness(rec, rec.all_user_ids, k=5)
     assert result.users >= 40
     assert result.drop_top > result.drop_random
     assert result.drop_top > 0
 
 
-def test_two_tower_contribution_is_the_leave_one_out_drop(load):
-    rec = load("LLMAugRec")
+def test_two_tower_contribution_is_the_leave_one_out_drop(served_recommenders):
+    rec = served_recommenders("LLMAugRec")
     user = int(rec.user_index(["2"])[0])
     items = rec.item_index(["5", "9"])
     history, share = rec.family.contributions(user, items)
@@ -105,8 +92,8 @@ def test_two_tower_contribution_is_the_leave_one_out_drop(load):
     np.testing.assert_allclose(share.numpy(), drops.numpy(), rtol=1e-4, atol=1e-6)
 
 
-def test_graph_model_is_measured_by_propagating_without_the_edge(load):
-    rec = load("KGLLMGNN")
+def test_graph_model_is_measured_by_propagating_without_the_edge(served_recommenders):
+    rec = served_recommenders("KGLLMGNN")
     result = faithfulness(rec, rec.all_user_ids[:5], k=3)  # similarity ranking: measured only
     assert result.users == 5 and np.isfinite([result.drop_top, result.drop_random]).all()
     user = int(rec.user_index(["3"])[0])
@@ -115,20 +102,20 @@ def test_graph_model_is_measured_by_propagating_without_the_edge(load):
     assert not torch.allclose(changed, rec.family.scores(torch.tensor([user]))[0])
 
 
-def test_graph_removal_drops_only_that_users_edges(load):
+def test_graph_removal_drops_only_that_users_edges(served_recommenders):
     from recbole_llmkg.serve.faithfulness import graph_without
 
-    model = load("KGLLMGNN").model
+    model = served_recommenders("KGLLMGNN").model
     before = model.graph.num_edges
-    user, item = 3, int(load("KGLLMGNN").family.history_items(3)[0])
+    user, item = 3, int(served_recommenders("KGLLMGNN").family.history_items(3)[0])
     smaller = graph_without(model, user, item)
     assert smaller.num_edges == before - 2  # the edge and its reverse
     assert model.graph.num_edges == before  # the model's own graph is untouched
 
 
-def test_models_that_cannot_explain_say_so(load):
+def test_models_that_cannot_explain_say_so(served_recommenders):
     with pytest.raises(ServeError, match=r"Pop cannot explain.*Models that can"):
-        load("Pop").explain("1", ["10"])
+        served_recommenders("Pop").explain("1", ["10"])
 
 
 def test_paths_prefer_specific_entities_and_are_not_repeated():
