@@ -40,10 +40,11 @@ from typing import Any
 import optuna
 import yaml
 
-from recbole_llmkg.benchmark.training import ValidationCurve, prepare_run
-from recbole_llmkg.config import properties_dir
+from recbole_llmkg.benchmark.validation_curve import ValidationCurve
+from recbole_llmkg.config import Config, properties_dir
 from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.files import write_text_atomic
+from recbole_llmkg.quick_start import prepare
 
 DISTRIBUTION_TYPES = ("loguniform", "uniform", "int", "choice")
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
@@ -303,7 +304,8 @@ def run_trial(spec: Mapping[str, Any]) -> dict[str, Any]:
             raise optuna.TrialPruned()
 
     try:
-        run = prepare_run(spec["model"], spec["dataset"], spec["config"])
+        run = prepare(Config(spec["model"], spec["dataset"], config_dict=dict(spec["config"]),
+                             cmd_args=[]))
         result["epochs"] = int(run.config["epochs"])
         score, _ = run.trainer.fit(run.train_data, run.valid_data, saved=False,
                                    show_progress=False, callback_fn=after_validation)
