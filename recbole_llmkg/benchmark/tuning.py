@@ -175,6 +175,8 @@ class TuningJob:
     config: dict[str, Any] = field(default_factory=dict)  # board-wide RecBole overrides
     n_trials: int = 20
     seed: int = 2020
+    label: str = ""  # the board row (a preset of a model has its own study); default: model
+    threads: int | None = None  # torch threads per trial
 
     def __post_init__(self) -> None:
         chosen = self.config.get("valid_metric", OBJECTIVE)
@@ -184,7 +186,7 @@ class TuningJob:
 
     @property
     def study_name(self) -> str:
-        return f"{self.dataset}/{self.protocol}/{self.model}"
+        return f"{self.dataset}/{self.protocol}/{self.label or self.model}"
 
     @property
     def budget(self) -> int:
@@ -263,7 +265,8 @@ def ask(job: TuningJob) -> tuple[optuna.Study, optuna.trial.Trial, dict[str, Any
     spec = {"model": job.model, "dataset": job.dataset, "config": config,
             "study_name": job.study_name, "storage": job.storage,
             # the storage id (Optuna exposes it only as _trial_id) lets the body report to it
-            "trial_id": trial._trial_id, "number": trial.number, "params": params}
+            "trial_id": trial._trial_id, "number": trial.number, "params": params,
+            "threads": job.threads}
     return study, trial, spec
 
 
@@ -290,6 +293,10 @@ def run_trial(spec: Mapping[str, Any]) -> dict[str, Any]:
     Reports the valid score after every evaluation to the trial in the storage and stops with
     state ``pruned`` when the study's pruner says so.
     """
+    if spec.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(spec["threads"]))
     start = time.perf_counter()
     result: dict[str, Any] = {"number": spec["number"], "params": dict(spec["params"]),
                               "value": None, "error": None, "epochs": None}
@@ -389,6 +396,16 @@ def best_config(job: TuningJob) -> dict[str, Any]:
     """The best complete trial's parameters as config values (for the seed re-runs)."""
     study = job.study()
     return job.space.decode(study.best_trial.params) if job.space.params else {}
+
+
+def finished_study(job: TuningJob) -> optuna.Study | None:
+    """The job's study when the storage holds it with at least one complete trial, else None."""
+    try:
+        study = optuna.load_study(study_name=job.study_name, storage=open_storage(job.storage))
+    except KeyError:  # no such study in the storage
+        return None
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return study if complete else None
 
 
 def main(argv: list[str] | None = None) -> int:
