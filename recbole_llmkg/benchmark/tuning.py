@@ -144,15 +144,15 @@ def load_search_spaces(path: str | os.PathLike | None = None) -> dict[str, Searc
 # Studies
 # ---------------------------------------------------------------------------------------------
 def default_storage(results_dir: str | os.PathLike, board: str) -> str:
-    """``sqlite:///<results_dir>/<board>/tuning.db`` (the folder is created)."""
-    folder = Path(results_dir) / board
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(folder / 'tuning.db').resolve()}"
+    """``sqlite:///<results_dir>/<board>/tuning.db`` (its folder is created when a study is)."""
+    return f"sqlite:///{(Path(results_dir) / board / 'tuning.db').resolve()}"
 
 
 def open_storage(url: str) -> optuna.storages.BaseStorage:
     """An RDB storage; SQLite waits up to a minute for a lock, so parallel trials can write."""
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
 
 

@@ -72,7 +72,7 @@ def tuning_jobs(spec: BenchmarkSpec, plan: Sequence[RunSpec],
                 f"'{run.model.name}' has no search space in '{search_spaces_file()}'; add one "
                 f"there or set 'tune: false' (the row then runs with its defaults).")
         split_config, _ = protocols.prepare(run, data_root)
-        config = {k: v for k, v in run.config.items() if k != "seed"}
+        config = {k: v for k, v in run.config.items() if k not in ("seed", "valid_metric")}
         jobs[(run.model.label, run.dataset, run.protocol.slug)] = TuningJob(
             run.model.name, run.dataset, run.protocol.slug, spaces[run.model.name], storage,
             split_config, {**config, **TRIAL_METRICS}, n_trials=max(spec.n_trials, 1),
@@ -85,10 +85,14 @@ def run_tuning_phase(spec: BenchmarkSpec, plan: Sequence[RunSpec], data_root: Pa
     """Run (or resume) every study to ``n_trials``; return each tuned row's decision."""
     from recbole_llmkg.benchmark import ray_runs, tuning
 
-    jobs = tuning_jobs(spec, plan, data_root)
-    if not jobs:
-        return {}
     storage = storage_url(spec)
+    if not any(run.model.tune for run in plan):
+        return {}
+    if spec.n_trials == 0 and _missing_sqlite(storage):
+        log(f"tuning: n_trials is 0 and there is no tuning storage {storage}: every row runs "
+            "with its default configuration")
+        return {}
+    jobs = tuning_jobs(spec, plan, data_root)
     if spec.n_trials > 0:
         log(f"tuning: {len(jobs)} studies x {spec.n_trials} trials (TPE seeded, median pruner, "
             f"valid NDCG@10) in {storage}")
@@ -122,6 +126,12 @@ def run_tuning_phase(spec: BenchmarkSpec, plan: Sequence[RunSpec], data_root: Pa
                              sum(tuning.counted(t) for t in study.get_trials(deepcopy=False)),
                              best.number, best.value)
     return decided
+
+
+def _missing_sqlite(url: str) -> bool:
+    """Whether ``url`` is a SQLite storage whose file does not exist (so holds no study)."""
+    prefix = "sqlite:///"
+    return url.startswith(prefix) and not Path(url[len(prefix):]).is_file()
 
 
 def apply_tuned(plan: Sequence[RunSpec], decided: dict[RowKey, Tuned]) -> list[RunSpec]:
