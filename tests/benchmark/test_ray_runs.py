@@ -1,5 +1,6 @@
 """Ray: a tiny board on a local 2-worker instance equals the sequential run; crashes stay local;
-tuning trials run as tasks and report per-epoch values from inside the task."""
+tuning trials run as tasks, report per-epoch values from inside the task, and the board's seed
+runs use the best trial."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import operator
 
 import numpy as np
 import pytest
+import yaml
 
 from recbole_llmkg.benchmark.ray_runs import run_many, start_ray, tune_on_ray
-from recbole_llmkg.benchmark.seed_run import run_seed
+from recbole_llmkg.benchmark.runner import run_benchmark
 from recbole_llmkg.benchmark.splits import write_standard_split
 from recbole_llmkg.benchmark.tuning import TuningJob, counted, load_search_spaces
 from recbole_llmkg.config import datasets_dir
@@ -25,33 +27,62 @@ def local_ray():
         ray.shutdown()
 
 
-def _board(tmp_path):
-    specs = []
-    for seed in (2020, 2021):
-        split = write_standard_split(datasets_dir() / "tiny", "tiny", seed, tmp_path / "splits")
-        for model in ("Pop", "BPR"):
-            specs.append({"model": model, "dataset": "tiny", "seed": seed,
-                          "split_fingerprint": split.fingerprint, "topk": [5, 10],
-                          "config": {**split.config(), "use_gpu": False, "state": "ERROR",
-                                     "epochs": 3, "eval_batch_size": 4096}})
-    return specs
+def _board(tmp_path, name, **changes):
+    body = {"name": name, "datasets": ["tiny"], "models": ["Pop", "BPR", "EASE"],
+            "seeds": [2020, 2021], "protocols": ["standard"], "metrics": ["NDCG", "Hit"],
+            "topk": [5, 10], "headline": "NDCG@10", "eval_batch_size": 4096, "threads": 1,
+            "config": {"epochs": 3, "stopping_step": 3, "state": "ERROR"},
+            "output_dir": str(tmp_path / "results"), **changes}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(body), encoding="utf-8")
+    return path
+
+
+def _records(summary):
+    return {(r["label"], r["seed"]): r for r in summary.records.values()}
 
 
 def test_tiny_board_on_ray_equals_sequential(local_ray, tmp_path):
-    specs = _board(tmp_path)
-    on_ray = dict(run_many(specs, run_seed, progress=False))
-    sequential = [run_seed(spec) for spec in specs]
-    assert sorted(on_ray) == [0, 1, 2, 3]
-    for index, expected in enumerate(sequential):
-        got = on_ray[index]
-        assert expected["status"] == got["status"] == "ok", (got.get("error"), expected["error"])
-        assert got["test_result"] == expected["test_result"]
-        assert got["best_epoch"] == expected["best_epoch"] is not None
-        assert got["split_fingerprint"] == expected["split_fingerprint"]
-        assert got["per_user"]["users"] == expected["per_user"]["users"]
-        for metric, values in expected["per_user"]["values"].items():
-            assert np.array_equal(got["per_user"]["values"][metric], values), metric
-    assert specs[0]["split_fingerprint"] != specs[2]["split_fingerprint"]  # one split per seed
+    on_ray = run_benchmark(_board(tmp_path, "ray", isolation="ray", num_cpus=2),
+                           log=lambda _: None, charts=False)
+    inline = run_benchmark(_board(tmp_path, "inline", isolation="inline"),
+                           log=lambda _: None, charts=False)
+    got, expected = _records(on_ray), _records(inline)
+    assert sorted(got) == sorted(expected) and len(got) == 6
+    for key, want in expected.items():
+        have = got[key]
+        assert want["status"] == have["status"] == "ok", (have.get("error"), want["error"])
+        assert have["isolation"] == "ray" and want["isolation"] == "inline"
+        assert have["test"] == want["test"] and have["valid"] == want["valid"], key
+        assert have["best_epoch"] == want["best_epoch"] is not None
+        assert have["split_fingerprint"] == want["split_fingerprint"]
+        assert have["per_user"]["users"] == want["per_user"]["users"]
+        for metric, values in want["per_user"]["values"].items():
+            assert np.array_equal(have["per_user"]["values"][metric], values), metric
+        mean = np.mean(have["per_user"]["values"]["ndcg@10"])
+        assert abs(mean - have["test"]["ndcg@10"]) < 1e-4  # RecBole rounds to 4 places
+    fingerprints = {(r["seed"], r["split_fingerprint"]) for r in got.values()}
+    assert len(fingerprints) == 2  # one split per seed, the same for every model
+
+
+def test_board_tunes_every_row_with_one_budget_then_runs_the_best(local_ray, tmp_path):
+    path = _board(tmp_path, "tuned", isolation="ray", num_cpus=2, n_trials=2, seeds=[2020],
+                  models=["Pop", "BPR", {"name": "EASE", "tune": False}])
+    summary = run_benchmark(path, log=lambda _: None, charts=False)
+    records = _records(summary)
+    assert all(r["status"] == "ok" for r in records.values())
+    bpr = records[("BPR", 2020)]["tuning"]
+    assert bpr["source"] == "tuned" and bpr["trials"] == 2 and "learning_rate" in bpr["params"]
+    assert records[("BPR", 2020)]["config"]["learning_rate"] == bpr["params"]["learning_rate"]
+    assert records[("Pop", 2020)]["tuning"]["trials"] == 1  # nothing to tune: one trial
+    assert records[("EASE", 2020)]["tuning"] is None
+    tables = tmp_path / "results" / "tuned" / "tuning"
+    assert sorted(p.name for p in tables.iterdir()) == [
+        "tiny-standard-BPR.csv", "tiny-standard-BPR.md", "tiny-standard-Pop.csv",
+        "tiny-standard-Pop.md"]
+    # a second invocation finds the studies at their budget and every run finished
+    again = run_benchmark(path, log=lambda _: None, charts=False)
+    assert again.executed == 0 and again.skipped == 3
 
 
 def test_a_crashing_run_fails_alone(local_ray):
