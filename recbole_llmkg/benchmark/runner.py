@@ -54,7 +54,12 @@ from recbole_llmkg.benchmark.store import (
     exclusive,
     write_json_atomic,
 )
-from recbole_llmkg.benchmark.tuning_phase import Tuned, apply_tuned, run_tuning_phase
+from recbole_llmkg.benchmark.tuning_phase import (
+    Tuned,
+    apply_tuned,
+    decision_for,
+    run_tuning_phase,
+)
 from recbole_llmkg.errors import ConfigError
 
 LOG_TAIL_LINES = 15
@@ -298,7 +303,7 @@ class _Invocation:
                 scratch.remove()
 
     def _header(self, run: RunSpec) -> dict[str, Any]:
-        tuned = self.tuned.get((run.model.label, run.dataset, run.protocol.slug))
+        tuned = decision_for(run, self.tuned)
         return {**_record_header(self.spec, run, self.ours),
                 "tuning": tuned.to_dict() if tuned is not None else None}
 

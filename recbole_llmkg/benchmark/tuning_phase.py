@@ -134,12 +134,23 @@ def _missing_sqlite(url: str) -> bool:
     return url.startswith(prefix) and not Path(url[len(prefix):]).is_file()
 
 
+def decision_for(run: RunSpec, decided: dict[RowKey, Tuned]) -> Tuned | None:
+    """The tuning decision behind ``run``: its own row's, or for an untuned ablation row, that
+    of the main row named like its model (the preset switches one part of the tuned model off)."""
+    own = decided.get((run.model.label, run.dataset, run.protocol.slug))
+    if own is not None or run.model.table != "ablation" or run.model.tune:
+        return own
+    return decided.get((run.model.name, run.dataset, run.protocol.slug))
+
+
 def apply_tuned(plan: Sequence[RunSpec], decided: dict[RowKey, Tuned]) -> list[RunSpec]:
-    """The plan with each tuned row's best parameters merged into its seed runs' config."""
+    """The plan with each row's best parameters merged into its seed runs' config (an ablation
+    row's own preset keys stay on top)."""
     out = []
     for run in plan:
-        tuned = decided.get((run.model.label, run.dataset, run.protocol.slug))
+        tuned = decision_for(run, decided)
         if tuned is not None and tuned.params:
-            run = dataclasses.replace(run, config={**run.config, **tuned.params})
+            preset = run.model.config if run.model.table == "ablation" else {}
+            run = dataclasses.replace(run, config={**run.config, **tuned.params, **preset})
         out.append(run)
     return out
