@@ -113,6 +113,7 @@ def run_benchmark(
     *,
     output_dir: str | Path | None = None,
     isolation: str | None = None,
+    ray_address: str | None = None,
     charts: bool = True,
     log: Logger | None = None,
 ) -> BenchmarkSummary:
@@ -124,7 +125,8 @@ def run_benchmark(
         rerun: redo runs that already finished (or resume the unfinished ``--rerun``).
         cmd_args: ``--key=value`` RecBole overrides for every run (they change run keys).
         output_dir: overrides the file's ``output_dir``; results go to ``<output_dir>/<name>``.
-        isolation: overrides the file's ``isolation`` (``subprocess`` or ``inline``).
+        isolation: overrides the file's ``isolation`` (``ray``, ``subprocess`` or ``inline``).
+        ray_address: overrides the file's ``ray_address`` (``--ray-address``: join a cluster).
         charts: write the PNG charts (tests may skip them for speed).
         log: progress sink; defaults to printing to stdout.
 
@@ -137,6 +139,8 @@ def run_benchmark(
         spec.output_dir = str(output_dir)
     if isolation is not None:
         spec.isolation = isolation
+    if ray_address is not None:
+        spec.ray_address = ray_address
     plan = spec.runs(parse_overrides(cmd_args))
     with exclusive(spec.results_dir):
         invocation = _Invocation(spec, plan, cli_command(path, profile, rerun, cmd_args), log)
