@@ -1,8 +1,9 @@
 """The README's leaderboard section, generated from the committed board so the two never disagree.
 
 The section between ``<!-- leaderboard:start -->`` and ``<!-- leaderboard:end -->`` is the
-tables of the board's full-profile ``leaderboard.md`` (the runner writes it from the run
-records), or, while the board has no results, a plain statement that it has not been run.
+tables of the board's ``leaderboard.md`` (its ``full`` profile where it has one; the runner
+writes it from the run records), or, while the board has no results, a plain statement that it
+has not been run.
 ``python run_recbole_llmkg.py --benchmark properties/benchmark/ml-100k.yaml --write-readme``
 rewrites it; a test fails when the README and ``results/`` disagree.
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from recbole_llmkg.benchmark.spec import load_benchmark
+import yaml
+
+from recbole_llmkg.benchmark.spec import load_benchmark, resolve_path
 from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.files import write_text_atomic
 
@@ -30,10 +33,13 @@ def repo_root() -> Path:
 def readme_section(board: str | os.PathLike, root: str | os.PathLike | None = None) -> str:
     """The generated section (markers excluded) for the benchmark file ``board``."""
     root = Path(root) if root is not None else repo_root()
-    spec = load_benchmark(board, "full", check_models=False)
+    raw = yaml.safe_load(resolve_path(board).read_text(encoding="utf-8")) or {}
+    profile = "full" if "full" in (raw.get("profiles") or {}) else None
+    spec = load_benchmark(board, profile, check_models=False)
     results = Path(spec.output_dir) / spec.folder
-    leaderboard = (root / results / "leaderboard.md")
-    command = f"python run_recbole_llmkg.py --benchmark {_shown(board, root)} --profile full"
+    leaderboard = root / results / "leaderboard.md"
+    command = f"python run_recbole_llmkg.py --benchmark {_shown(board, root)}" + (
+        f" --profile {profile}" if profile else "")
     if not leaderboard.is_file():
         return "\n".join([
             f"**The tuned `{spec.name}` board has not been run yet**: `{results.as_posix()}/` "

@@ -92,6 +92,9 @@ def run_tuning_phase(spec: BenchmarkSpec, plan: Sequence[RunSpec], data_root: Pa
         log(f"tuning: n_trials is 0 and there is no tuning storage {storage}: every row runs "
             "with its default configuration")
         return {}
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the phase logs each trial itself
     jobs = tuning_jobs(spec, plan, data_root)
     if spec.n_trials > 0:
         log(f"tuning: {len(jobs)} studies x {spec.n_trials} trials (TPE seeded, median pruner, "
