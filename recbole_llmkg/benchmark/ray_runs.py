@@ -1,7 +1,7 @@
 """Board runs and tuning trials as Ray tasks: a laptop or a cluster, the same code.
 
-A run is a plain, picklable function of its spec dict returning a record dict (``seed_run.
-run_seed``, ``tuning.run_trial``). Ray executes each as a task with one CPU (``gpus_per_run``
+A run is a plain, picklable function of its spec dict returning a record dict (``worker.
+execute_run`` for seed runs, ``tuning.run_trial`` for trials). Ray executes each as a task with one CPU (``gpus_per_run``
 GPUs when there are GPUs); by default on a local Ray instance using every core, or on an
 existing cluster given its ``address``. Records come back as each run finishes, so the caller
 writes each one at once (atomically); an exception or a dead worker fails that run only

@@ -4,10 +4,18 @@ runs use the best trial."""
 
 from __future__ import annotations
 
+import json
 import operator
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
+import optuna
 import pytest
+import sqlalchemy
 import yaml
 
 from recbole_llmkg.benchmark.ray_runs import run_many, start_ray, tune_on_ray
@@ -105,3 +113,56 @@ def test_tuning_trials_run_as_tasks(local_ray, tmp_path):
         trials = studies[job.study_name].get_trials()
         assert sum(counted(t) for t in trials) == 2 == len(trials)
         assert all(t.state.name == "COMPLETE" and t.intermediate_values for t in trials)
+
+
+def test_killed_board_sweep_resumes_without_redoing_finished_trials(tmp_path, subprocess_env):
+    """kill -9 of the board command while a tuning trial runs on a 2-CPU local Ray; the same
+    command resumes the study: finished trials kept, the cut one not counted, then seed runs."""
+    path = _board(tmp_path, "killed", isolation="ray", num_cpus=2, n_trials=3, seeds=[2020],
+                  models=["BPR"], config={"epochs": 40, "stopping_step": 40, "state": "ERROR"})
+    command = [sys.executable, "-c", "import sys; from recbole_llmkg.cli import main; "
+               "sys.exit(main())", "--benchmark", str(path)]
+    storage = f"sqlite:///{(tmp_path / 'results' / 'killed' / 'tuning.db').resolve()}"
+    child = subprocess.Popen(command, cwd=tmp_path, env=subprocess_env, start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline:  # until one trial finished and a later one is under way
+            time.sleep(0.2)
+            assert child.poll() is None, "the sweep ended before it could be killed"
+            try:
+                trials = optuna.load_study(study_name="tiny/standard/BPR",
+                                           storage=storage).get_trials()
+            except (KeyError, ValueError, sqlalchemy.exc.OperationalError):
+                continue
+            done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+            running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING
+                       and len(t.intermediate_values) >= 2]
+            if done and running:
+                break
+        else:
+            pytest.fail("no trial was running after a finished one")
+        os.killpg(child.pid, signal.SIGKILL)  # the runner and everything in its session
+        child.wait()
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    study = optuna.load_study(study_name="tiny/standard/BPR", storage=storage)
+    before = study.get_trials()
+    finished = {t.number: t.datetime_complete for t in before if t.state.is_finished()}
+    cut = [t.number for t in before if t.state == optuna.trial.TrialState.RUNNING]
+    assert finished and cut, "the kill did not land inside a trial"
+    assert not list((tmp_path / "results" / "killed" / "runs").glob("*.json"))  # still tuning
+
+    resumed = subprocess.run(command, cwd=tmp_path, env=subprocess_env, capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    trials = study.get_trials()
+    for number, completed_at in finished.items():
+        assert trials[number].datetime_complete == completed_at  # not redone
+    for number in cut:
+        assert trials[number].user_attrs.get("interrupted") is True and not counted(trials[number])
+    assert sum(counted(t) for t in trials) == 3
+    (record,) = [json.loads(p.read_text())
+                 for p in (tmp_path / "results" / "killed" / "runs").glob("*.json")]
+    assert record["status"] == "ok" and record["tuning"]["trials"] == 3
