@@ -163,6 +163,7 @@ class _Invocation:
 
     def __init__(self, spec: BenchmarkSpec, plan: list[RunSpec], command: str,
                  log: Logger | None) -> None:
+        from recbole_llmkg.benchmark.significance import is_baseline
         from recbole_llmkg.utils import own_models
 
         self.spec = spec
@@ -172,7 +173,8 @@ class _Invocation:
         self.log = log or _print
         self.store = RunStore(self.results_dir / "runs")
         self.marker = RerunMarker(self.results_dir)
-        self.ours = set(own_models())
+        # the plugin's proposals; its content baselines (TextKNN, KGKNN) are baselines here
+        self.ours = {name for name in own_models() if not is_baseline(name)}
         self.id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{os.getpid()}-" \
                   f"{secrets.token_hex(3)}"
         self.summary = BenchmarkSummary(spec, self.results_dir, plan, {}, command=command)
