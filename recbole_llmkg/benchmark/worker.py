@@ -93,7 +93,7 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
     model = build_model(config, train_data)  # closed-form models (EASE, KASimCF) fit here
     build_seconds = time.perf_counter() - start
     trainer = timed_trainer(trainer_for(config.model_class))(config, model)
-    curve = ValidationCurve()
+    curve = ValidationCurve(bigger=bool(config["valid_metric_bigger"]))
     observe = {"callback_fn": curve} if isinstance(trainer, _EpochTimer) else {}
     best_valid_score, best_valid_result = trainer.fit(
         train_data, valid_data, saved=True, show_progress=show, **observe

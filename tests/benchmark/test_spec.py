@@ -125,6 +125,12 @@ def test_profile_overrides_and_merges(tmp_path):
         ({"eval_batch_size": None}, "eval_batch_size"),
         ({"seeds": [1, 1]}, "seeds"),
         ({"isolation": "thread"}, "isolation"),
+        ({"n_trials": -1}, "n_trials"),
+        ({"gpus_per_run": "one"}, "gpus_per_run"),
+        ({"num_cpus": 0}, "num_cpus"),
+        ({"ray_address": ""}, "ray_address"),
+        ({"models": [{"name": "Pop", "table": "side"}]}, "models[0].table"),
+        ({"models": [{"name": "Pop", "tune": "yes"}]}, "models[0].tune"),
         ({"models": ["Pop", "Pop"]}, "models"),
         ({"profiles": {"quick": {"sedes": [1]}}}, "profiles.quick.sedes"),
         ({"profiles": {"quick": {"model_config": {"BPR": {"epochs": 1}}}}},
@@ -157,3 +163,14 @@ def test_overrides_parse_as_yaml_and_reserved_keys_are_refused(tmp_path):
     spec = load_benchmark(write(tmp_path))
     with pytest.raises(ConfigError, match="--seed"):
         spec.runs({"seed": 5})
+
+
+def test_tables_and_tuning_defaults(tmp_path):
+    path = write(tmp_path, models=["Pop", {"name": "BPR", "table": "untuned"},
+                                   {"name": "EASE", "label": "EASE-x", "table": "ablation"}])
+    spec = load_benchmark(path)
+    assert [(m.table, m.tune) for m in spec.models] == [
+        ("main", True), ("untuned", False), ("ablation", False)]
+    assert spec.isolation == "ray" and spec.n_trials == 0 and spec.gpus_per_run == 0.0
+    run = spec.runs()[0]
+    assert type(run).from_dict(run.to_dict()) == run  # table and tune survive a Ray payload
