@@ -28,7 +28,6 @@ import json
 import math
 import os
 import socket
-import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -392,12 +391,6 @@ def _cell(column: str, value: Any) -> str:
     return str(value)
 
 
-def best_config(job: TuningJob) -> dict[str, Any]:
-    """The best complete trial's parameters as config values (for the seed re-runs)."""
-    study = job.study()
-    return job.space.decode(study.best_trial.params) if job.space.params else {}
-
-
 def finished_study(job: TuningJob) -> optuna.Study | None:
     """The job's study when the storage holds it with at least one complete trial, else None."""
     try:
@@ -406,25 +399,3 @@ def finished_study(job: TuningJob) -> optuna.Study | None:
         return None
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     return study if complete else None
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m recbole_llmkg.benchmark.tuning MODEL DATASET STORAGE N_TRIALS [JSON_CONFIG]``:
-    one model's sweep in this process (the leaderboard runner drives sweeps itself)."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) not in (4, 5):
-        print(main.__doc__, file=sys.stderr)
-        return 2
-    model, dataset, storage, n_trials = args[:4]
-    config = json.loads(args[4]) if len(args) == 5 else {}
-    split_config = {k: config.pop(k) for k in ("data_path", "benchmark_filename") if k in config}
-    protocol = config.pop("protocol", "standard")
-    seed = int(config.pop("tuning_seed", 2020))
-    job = TuningJob(model, dataset, protocol, load_search_spaces()[model], storage,
-                    split_config, config, int(n_trials), seed)
-    tune(job)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

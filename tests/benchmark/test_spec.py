@@ -54,19 +54,27 @@ def test_shipped_files_load_with_every_profile():
 def test_ml100k_profiles_cover_the_board():
     quick = load_benchmark(BENCHMARKS / "ml-100k.yaml", "quick")
     full = load_benchmark(BENCHMARKS / "ml-100k.yaml", "full")
-    board = {"LLMAugRec", "KGLLMGNN", "KASimCF", "Pop", "ItemKNN", "EASE", "BPR", "LightGCN",
-             "KGIN"}
-    assert {m.name for m in quick.models} == board
-    assert {m.name for m in full.models} == board | {"CKE"}  # issue 4 compares with CKE
+    main = {"Pop", "ItemKNN", "EASE", "SLIMElastic", "BPR", "NeuMF", "MultiVAE", "LightGCN",
+            "CKE", "KGIN", "KGAT", "LLMAugRec", "KGLLMGNN", "KASimCF", "TextKNN", "KGKNN"}
+    untuned = {"CFKG", "KGCN", "KGNNLS", "KTUP", "RippleNet", "MCCLK"}
+    by_table = {kind: {m.name for m in full.models if m.table == kind}
+                for kind in ("main", "untuned", "ablation")}
+    assert by_table["main"] == main and by_table["untuned"] == untuned
+    assert by_table["ablation"] == {"LLMAugRec", "KGLLMGNN", "KASimCF"}
+    assert all(m.tune == (m.table == "main") for m in full.models)
+    assert full.n_trials >= 20 and quick.n_trials == 0  # quick reuses, never tunes
+    assert {m.name for m in quick.models} <= main
     assert {p.name for p in full.protocols} == {"standard", "cold_item"}
-    assert len(full.seeds) == 3
+    assert len(full.seeds) >= 5
+    # no epoch caps on the board: a generous `epochs`, early stopping decides
+    assert full.config["epochs"] >= 300 and all(
+        "epochs" not in m.config for m in full.models)
     # make run (quick) must never overwrite the committed full leaderboard
     assert full.results_dir.name == "ml-100k" and quick.results_dir.name == "ml-100k-quick"
     assert len(quick.runs()) < len(full.runs())
     assert all(run.config["epochs"] <= full.config["epochs"] for run in quick.runs())
     quick_epochs = {r.model.label: r.config["epochs"] for r in quick.runs()}
-    full_epochs = {r.model.label: r.config["epochs"] for r in full.runs()}
-    assert quick_epochs["LLMAugRec"] < full_epochs["LLMAugRec"]  # profile beats model config
+    assert quick_epochs["KGIN"] < quick_epochs["BPR"]  # the profile's model_config applies
     assert full.runs()[0].config["eval_batch_size"] == quick.runs()[0].config["eval_batch_size"]
     # the full profile is the top-level settings: same run keys, results shared
     assert [r.key for r in full.runs()] == [
