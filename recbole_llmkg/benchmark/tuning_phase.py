@@ -12,6 +12,7 @@ model's defaults. Every study's trial table is written to ``<results>/tuning/``.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,16 +98,22 @@ def run_tuning_phase(spec: BenchmarkSpec, plan: Sequence[RunSpec], data_root: Pa
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the phase logs each trial itself
     jobs = tuning_jobs(spec, plan, data_root)
     if spec.n_trials > 0:
+        total = sum(tuning.remaining(job, job.study()) for job in jobs.values())
         log(f"tuning: {len(jobs)} studies x {spec.n_trials} trials (TPE seeded, median pruner, "
-            f"valid NDCG@10) in {storage}")
+            f"valid NDCG@10) in {storage}; {total} trials to run")
+        slots = (spec.num_cpus or os.cpu_count() or 1) if spec.isolation == "ray" else 1
+        seconds: list[float] = []
 
         def report(job: Any, result: dict[str, Any]) -> None:
+            seconds.append(float(result.get("seconds") or 0.0))
+            left = max(0, total - len(seconds))
+            eta = sum(seconds) / len(seconds) * left / min(slots, max(left, 1))
             value = result.get("value")
             shown = f"{value:.4f}" if isinstance(value, float) else "n/a"
-            log(f"  trial {job.study_name} #{result.get('number')}: {result.get('state')} "
-                f"valid NDCG@10 {shown}, best epoch {result.get('best_epoch')}, "
-                f"{result.get('seconds') or 0:.1f}s" + (f" ({result['error']})"
-                                                       if result.get("error") else ""))
+            log(f"  trial {len(seconds)}/{total} {job.study_name} #{result.get('number')}: "
+                f"{result.get('state')} valid NDCG@10 {shown}, best epoch "
+                f"{result.get('best_epoch')}, {seconds[-1]:.1f}s [ETA {eta / 60:.0f} min]"
+                + (f" ({result['error']})" if result.get("error") else ""))
 
         if spec.isolation == "ray":
             ray_runs.tune_on_ray(jobs.values(), spec.ray_address, spec.num_cpus,

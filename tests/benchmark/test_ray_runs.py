@@ -76,7 +76,10 @@ def test_tiny_board_on_ray_equals_sequential(local_ray, tmp_path):
 def test_board_tunes_every_row_with_one_budget_then_runs_the_best(local_ray, tmp_path):
     path = _board(tmp_path, "tuned", isolation="ray", num_cpus=2, n_trials=2, seeds=[2020],
                   models=["Pop", "BPR", {"name": "EASE", "tune": False}])
-    summary = run_benchmark(path, log=lambda _: None, charts=False)
+    lines: list[str] = []
+    summary = run_benchmark(path, log=lines.append, charts=False)
+    assert any("3 trials to run" in line for line in lines)
+    assert any(line.startswith("  trial 3/3 ") and "[ETA" in line for line in lines)
     records = _records(summary)
     assert all(r["status"] == "ok" for r in records.values())
     bpr = records[("BPR", 2020)]["tuning"]
