@@ -133,6 +133,11 @@ def test_cold_candidates_only_lift_cold_positives(tmp_path):
         everything, cold_only = by[(model, "cold_item")], by[(model, "cold_item-candidatescold")]
         for metric in ("recall@5", "ndcg@5", "hit@5"):
             assert cold_only[metric] >= everything[metric] - 1e-9, (model, metric)
+    for record in summary.records.values():  # per-user values see the same random tie order
+        per_user = record["per_user"]["values"]
+        for metric in ("recall@5", "ndcg@5", "hit@5"):
+            assert abs(sum(per_user[metric]) / len(per_user[metric])
+                       - record["test"][metric]) < 1e-4, (record["label"], metric)
     # Pop ranks the (never-trained) cold items last among all items: 0 there, > 0 among cold
     assert by[("Pop", "cold_item")]["hit@5"] == 0
     assert by[("Pop", "cold_item-candidatescold")]["hit@5"] > 0
