@@ -27,7 +27,8 @@ METRICS = ["Recall", "NDCG", "MRR", "Hit", "ItemCoverage", "GiniIndex", "Average
            "TailPercentage"]
 VERSION_KEYS = {"python", "torch", "recbole", "numpy", "scipy", "pandas", "transformers",
                 "recbole_llmkg"}
-BROKEN = {"name": "BPR", "label": "BPR-broken", "config": {"embedding_size": -4}}
+# passes every config check, then fails in training (RecBole: "Training loss is nan")
+BROKEN = {"name": "BPR", "label": "BPR-broken", "config": {"learning_rate": 1.0e+30}}
 
 
 def bench(tmp_path: Path, **changes) -> Path:
