@@ -27,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--benchmark", help="benchmark YAML file (runs the leaderboard)")
     parser.add_argument("--profile", help="benchmark profile to run, e.g. quick or full")
     parser.add_argument("--rerun", action="store_true", help="benchmark: redo finished runs")
+    parser.add_argument("--ray-address", help="benchmark: run on this Ray cluster (default: a "
+                        "local Ray instance using every core)")
+    parser.add_argument("--write-readme", action="store_true", help="benchmark: rewrite the "
+                        "README's leaderboard section from the committed results, run nothing")
     parser.add_argument("--list-models", action="store_true", help="print the model names")
     parser.add_argument("--nproc", type=int, default=1,
                         help="data-parallel processes on this machine (gloo on CPU, nccl on GPUs)")
@@ -60,12 +64,21 @@ def main(argv: list[str] | None = None) -> int:
 
     from recbole_llmkg.errors import LLMKGError
 
+    if args.benchmark and args.write_readme:
+        from recbole_llmkg.benchmark.readme import write_readme
+
+        try:
+            print(f"rewrote the leaderboard section of {write_readme(args.benchmark)}")
+        except LLMKGError as error:
+            print(f"recbole-llmkg: error: {error}", file=sys.stderr)
+            return 2
+        return 0
     if args.benchmark:
         from recbole_llmkg.benchmark.runner import run_benchmark
 
         try:
             summary = run_benchmark(args.benchmark, profile=args.profile, rerun=args.rerun,
-                                    cmd_args=overrides)
+                                    cmd_args=overrides, ray_address=args.ray_address)
         except LLMKGError as error:
             print(f"recbole-llmkg: error: {error}", file=sys.stderr)
             return 2

@@ -1,11 +1,11 @@
 """Board runs and tuning trials as Ray tasks: a laptop or a cluster, the same code.
 
-A run is a plain, picklable function of its spec dict returning a record dict (``seed_run.
-run_seed``, ``tuning.run_trial``). Ray executes each as a task with one CPU (``gpus_per_run``
-GPUs when there are GPUs); by default on a local Ray instance using every core, or on an
-existing cluster given its ``address``. Records come back as each run finishes, so the caller
-writes each one at once (atomically); an exception or a dead worker fails that run only
-(``status: failed`` with the error); tasks are never retried silently.
+A run is a plain, picklable function of its spec dict returning a record dict (``worker.
+execute_run`` for seed runs, ``tuning.run_trial`` for trials). Ray executes each as a task with
+one CPU (``gpus_per_run`` GPUs when there are GPUs); by default on a local Ray instance using
+every core, or on an existing cluster given its ``address``. Records come back as each run
+finishes, so the caller writes each one at once (atomically); an exception or a dead worker fails
+that run only (``status: failed`` with the error); tasks are never retried silently.
 
 Tuning: the driver owns each study (``tuning.ask`` / ``tuning.tell``), a task runs the trial
 body. Per-epoch values for pruning are reported by the task itself through its own handle on

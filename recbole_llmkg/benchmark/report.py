@@ -1,10 +1,16 @@
 """Leaderboard outputs, rebuilt from the saved run records every time.
 
-``leaderboard.md`` (one table per dataset x protocol, sorted by the headline mean, the plugin's
-own models marked), ``runs.csv`` / ``runs.jsonl`` (one row per run), ``aggregate.csv`` (mean and
+``leaderboard.md`` (one table per dataset x protocol x table kind: main, untuned, ablation; each
+sorted by the headline mean, the plugin's own models marked, its test set stated, runs at their
+epoch cap flagged, and under the main table each model against the best baseline with paired
+tests), ``runs.csv`` / ``runs.jsonl`` (one row per run), ``aggregate.csv`` (mean and
 std per model), and two PNG charts per table: the headline metric with error bars, and accuracy
 against training time. Only runs of the current plan are reported, so a quick profile never
 mixes with a full one even though both keep their records in the same ``runs/`` folder.
+
+A table holds one test set per seed: runs of one seed that were evaluated on different split
+files (different fingerprints) are never ranked together; the table is replaced by a refusal
+that names them (:func:`test_sets`).
 """
 
 from __future__ import annotations
@@ -22,14 +28,20 @@ from typing import Any
 
 from recbole_llmkg.benchmark.spec import BenchmarkSpec, RunSpec
 from recbole_llmkg.benchmark.store import Rerun
+from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.files import write_atomic, write_text_atomic
 
 OURS_MARK = "★"
+CAP_MARK = "⚠"
+TABLE_TITLES = {"main": "main table",
+                "untuned": "untuned (defaults, early stopping)",
+                "ablation": "ablations"}
 VERSION_KEYS = ("python", "torch", "recbole", "numpy", "scipy", "pandas", "transformers",
                 "recbole_llmkg", "recbole_llmkg_git")
 RUN_COLUMNS = (
     "key", "status", "benchmark", "profile", "dataset", "protocol", "protocol_slug", "model",
-    "label", "ours", "seed", "eval_batch_size", "best_epoch", "epochs_run",
+    "label", "table", "ours", "seed", "split_fingerprint", "eval_batch_size", "best_epoch",
+    "epochs", "at_cap", "epochs_run",
     "epoch_seconds_mean", "train_seconds", "build_seconds", "fit_seconds", "eval_seconds",
     "valid_eval_seconds_mean",
     "wall_seconds", "elapsed_seconds", "peak_rss_mb", "rss_method", "peak_gpu_mb", "params",
@@ -46,6 +58,7 @@ class ModelRow:
     model: str
     ours: bool
     planned: int
+    table: str = "main"
     ok: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
 
@@ -55,6 +68,62 @@ class ModelRow:
 
     def stat(self, name: str) -> list[float]:
         return [float(r[name]) for r in self.ok if isinstance(r.get(name), (int, float))]
+
+    def at_cap(self) -> int:
+        """Seeds whose best epoch was within 10% of ``epochs`` (they may have stopped early)."""
+        return sum(bool(r.get("at_cap")) for r in self.ok)
+
+    def tuning(self) -> str:
+        """How the row's configuration was chosen, from its records."""
+        tuned = [r.get("tuning") for r in self.ok + self.failed if r.get("tuning")]
+        if not tuned:
+            return "defaults" if self.table != "main" else "not tuned"
+        first = tuned[0]
+        if first.get("source") != "tuned":
+            return "defaults (no study)"
+        return f"{first.get('trials')} trials"
+
+
+class MixedTestSetError(ConfigError):
+    """Runs of one seed in one table were evaluated on different split files."""
+
+
+def test_sets(rows: list[ModelRow]) -> dict[int, dict[str, Any]]:
+    """Seed -> ``{"fingerprint", "counts"}`` of the one split every ok run of that seed used.
+
+    Raises :class:`MixedTestSetError` naming the runs when two fingerprints meet in one seed (or
+    a run has none: it was not evaluated on written split files).
+    """
+    found: dict[int, dict[str, Any]] = {}
+    owner: dict[int, str] = {}
+    for row in rows:
+        for record in row.ok:
+            seed, fingerprint = int(record["seed"]), record.get("split_fingerprint")
+            if fingerprint is None:
+                raise MixedTestSetError(
+                    f"run {record.get('key')} ({row.label}, seed {seed}) records no split "
+                    "fingerprint (it predates one split per board); redo it with --rerun.")
+            if seed not in found:
+                found[seed] = {"fingerprint": fingerprint,
+                               "counts": (record.get("split") or {}).get("counts", {})}
+                owner[seed] = row.label
+            elif found[seed]["fingerprint"] != fingerprint:
+                raise MixedTestSetError(
+                    f"seed {seed}: {row.label} was tested on split {fingerprint[:12]}, "
+                    f"{owner[seed]} on {found[seed]['fingerprint'][:12]}; one table ranks one "
+                    "test set. Redo the odd runs with --rerun (they then read the board's split).")
+    return dict(sorted(found.items()))
+
+
+def test_set_lines(sets: dict[int, dict[str, Any]]) -> list[str]:
+    """What a table was tested on: per seed, the split fingerprint and the test counts."""
+    lines = []
+    for seed, found in sets.items():
+        test = found["counts"].get("test", {})
+        lines.append(f"- seed {seed}: split `{found['fingerprint'][:12]}`, test set "
+                     f"{test.get('users', '?')} users, {test.get('items', '?')} items, "
+                     f"{test.get('interactions', '?')} interactions")
+    return lines
 
 
 def metric_columns(spec: BenchmarkSpec) -> list[str]:
@@ -72,18 +141,21 @@ def mean_std(values: list[float]) -> tuple[float | None, float | None]:
 
 
 def group(spec: BenchmarkSpec, plan: list[RunSpec],
-          records: dict[str, dict[str, Any]]) -> dict[tuple[str, str], list[ModelRow]]:
-    """Rows per (dataset, protocol slug), sorted best headline first, failed-only rows last."""
+          records: dict[str, dict[str, Any]]) -> dict[tuple[str, str, str], list[ModelRow]]:
+    """Rows per (dataset, protocol slug, table kind), sorted best headline first, failed-only
+    rows last."""
     from recbole.evaluator.register import smaller_metrics
 
-    tables: dict[tuple[str, str], dict[str, ModelRow]] = {}
-    for run in plan:
-        rows = tables.setdefault((run.dataset, run.protocol.slug), {})
+    tables: dict[tuple[str, str, str], dict[str, ModelRow]] = {}
+    order = {kind: i for i, kind in enumerate(TABLE_TITLES)}
+    for run in sorted(plan, key=lambda r: order.get(r.model.table, 0)):
+        rows = tables.setdefault((run.dataset, run.protocol.slug, run.model.table), {})
         row = rows.get(run.model.label)
         record = records.get(run.key)
         if row is None:
             ours = bool(record and record.get("ours"))
-            row = rows[run.model.label] = ModelRow(run.model.label, run.model.name, ours, 0)
+            row = rows[run.model.label] = ModelRow(run.model.label, run.model.name, ours, 0,
+                                                   run.model.table)
         row.planned += 1
         if record is not None:
             row.ours = row.ours or bool(record.get("ours"))
@@ -91,13 +163,13 @@ def group(spec: BenchmarkSpec, plan: list[RunSpec],
     headline = spec.headline_key
     smaller = headline.split("@")[0] in smaller_metrics
 
-    def order(row: ModelRow) -> tuple[int, float]:
+    def rank(row: ModelRow) -> tuple[int, float]:
         mean, _ = mean_std(row.values("test", headline))
         if mean is None:
             return (1, 0.0)
         return (0, mean if smaller else -mean)
 
-    return {key: sorted(rows.values(), key=order) for key, rows in tables.items()}
+    return {key: sorted(rows.values(), key=rank) for key, rows in tables.items()}
 
 
 def _cell(values: list[float], digits: int = 4) -> str:
@@ -123,14 +195,24 @@ def tables_markdown(spec: BenchmarkSpec, plan: list[RunSpec],
     columns = [c for c in metric_columns(spec) if c.split("@")[1] == headline_k]
     others = [c for c in metric_columns(spec) if c.split("@")[1] != headline_k]
     lines: list[str] = []
-    for (dataset, protocol), rows in group(spec, plan, records).items():
-        lines += [f"## {dataset} · {protocol}", ""]
-        header = ["#", "model", *columns, f"valid {spec.headline}", "best epoch", "s/epoch",
-                  "fit s", "test eval s", "wall s", "peak RSS MB", "params", "seeds ok"]
+    for (dataset, protocol, kind), rows in group(spec, plan, records).items():
+        lines += [f"## {dataset} · {protocol} · {TABLE_TITLES.get(kind, kind)}", ""]
+        try:
+            sets = test_sets(rows)
+        except MixedTestSetError as error:
+            lines += [f"**Table refused: {error}**", ""]
+            continue
+        if sets:
+            lines += ["Test set (every row of this table, per seed):", *test_set_lines(sets), ""]
+        header = ["#", "model", *columns, f"valid {spec.headline}", "config", "best epoch",
+                  "at cap", "s/epoch", "fit s", "test eval s", "wall s", "peak RSS MB",
+                  "params", "seeds ok"]
         lines += _table(header, rows, lambda row: [
             *[_cell(row.values("test", c.lower())) for c in columns],
             _cell(row.values("valid", spec.headline_key)),
+            row.tuning(),
             _number(row.stat("best_epoch")),
+            f"{CAP_MARK} {row.at_cap()}/{len(row.ok)}" if row.at_cap() else "no",
             _number(row.stat("epoch_seconds_mean"), 2),
             _number(row.stat("fit_seconds"), 2),
             _number(row.stat("eval_seconds"), 2),
@@ -142,7 +224,29 @@ def tables_markdown(spec: BenchmarkSpec, plan: list[RunSpec],
             lines += [f"Other cutoffs ({dataset} · {protocol}, test):", ""]
             lines += _table(["#", "model", *others, "seeds ok"], rows, lambda row: [
                 _cell(row.values("test", c.lower())) for c in others])
+        if kind == "main":
+            lines += significance_lines(rows, spec.headline_key)
     return "\n".join(lines)
+
+
+def significance_lines(rows: list[ModelRow], metric: str) -> list[str]:
+    """Each model of a main table against its best baseline, from the per-user metrics."""
+    from recbole_llmkg.benchmark import significance
+
+    runs = [{**r, "model": row.label} for row in rows for r in row.ok if r.get("per_user")]
+    baselines = {row.label for row in rows if significance.is_baseline(row.model)}
+    if len({r["model"] for r in runs}) < 2 or not baselines & {r["model"] for r in runs}:
+        return []
+    try:
+        table = significance.significance_table(runs, baselines, metric=metric)
+    except ConfigError as error:
+        return [f"Significance not computed: {error}", ""]
+    if not table:
+        return []
+    return [f"Significance of {metric.upper()} against the best baseline ({table[0]['baseline']}"
+            "): Wilcoxon signed-rank over users (pooled over seeds) and paired t over seed "
+            "means, both Holm-corrected; win/lose only when both p < 0.05.", "",
+            significance.table_markdown(table)]
 
 
 def _table(header: list[str], rows: list[ModelRow], cells: Any) -> list[str]:
@@ -286,9 +390,9 @@ def aggregate_rows(spec: BenchmarkSpec, plan: list[RunSpec],
                    records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean and std per (dataset, protocol, model), for aggregate.csv and the charts."""
     rows = []
-    for (dataset, protocol), models in group(spec, plan, records).items():
+    for (dataset, protocol, kind), models in group(spec, plan, records).items():
         for row in models:
-            out: dict[str, Any] = {"dataset": dataset, "protocol": protocol,
+            out: dict[str, Any] = {"dataset": dataset, "protocol": protocol, "table": kind,
                                    "label": row.label, "model": row.model, "ours": row.ours,
                                    "planned": row.planned, "ok": len(row.ok),
                                    "failed": len(row.failed)}
@@ -332,8 +436,9 @@ def write_tables(spec: BenchmarkSpec, plan: list[RunSpec], records: dict[str, di
     write_text_atomic(outputs["leaderboard"],
                       leaderboard_markdown(spec, plan, records, command, rerun))
     write_text_atomic(outputs["runs_csv"], _csv(runs_rows(spec, plan, records)))
-    jsonl = "".join(json.dumps(records[r.key], sort_keys=True, default=str) + "\n"
-                    for r in plan if r.key in records)
+    jsonl = "".join(json.dumps({k: v for k, v in records[r.key].items() if k != "per_user"},
+                               sort_keys=True, default=str) + "\n"
+                    for r in plan if r.key in records)  # per-user values stay in runs/*.json
     write_text_atomic(outputs["runs_jsonl"], jsonl)
     write_text_atomic(outputs["aggregate_csv"], _csv(aggregate_rows(spec, plan, records)))
     return outputs
@@ -354,11 +459,11 @@ def write_charts(spec: BenchmarkSpec, plan: list[RunSpec], records: dict[str, di
     """Per dataset x protocol: headline bars with std error bars, and accuracy vs train time."""
     outputs: dict[str, Path] = {}
     headline = spec.headline_key
-    for (dataset, protocol), rows in group(spec, plan, records).items():
+    for (dataset, protocol, kind), rows in group(spec, plan, records).items():
         rows = [r for r in rows if r.values("test", headline)]
         if not rows:
             continue
-        slug = _safe(f"{dataset}__{protocol}")
+        slug = _safe(f"{dataset}__{protocol}" + ("" if kind == "main" else f"__{kind}"))
         path = results_dir / f"{slug}__{_safe(spec.headline)}.png"
         _headline_chart(spec, rows, f"{spec.name}: {dataset} · {protocol}", path)
         outputs[f"chart_headline_{slug}"] = path

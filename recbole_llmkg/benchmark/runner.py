@@ -1,19 +1,26 @@
-"""Run a benchmark file: every (dataset, protocol, model, seed), resumable, one run at a time.
+"""Run a benchmark file: splits, a tuning phase, then every (dataset, protocol, model, seed).
 
-Each run goes to a child process by default (``isolation: subprocess``): its peak memory is its
-own and a crash, an out-of-memory kill or a ``timeout`` fails that run only. The child shares the
-runner's process group and dies with the runner (:mod:`~recbole_llmkg.benchmark.lifeline`), so
-killing the runner, its group or its terminal leaves no run behind. Every attempt works in its
-own scratch folder (:mod:`~recbole_llmkg.benchmark.scratch`); folders left by a killed runner
-are removed at the next start.
+Phases: (1) every run's config is built, so a bad value fails in seconds; (2) the split of each
+(dataset, protocol, seed) is written once and every model reads it
+(:mod:`~recbole_llmkg.benchmark.splits`); (3) the tuning phase (:mod:`~recbole_llmkg.benchmark.
+tuning_phase`) searches every ``tune: true`` row with the same budget and merges its best
+parameters into that row's seed runs; (4) the seed runs.
+
+Executors (``isolation``): ``ray`` (default) runs trials and seed runs as Ray tasks, one CPU each,
+on a local instance using every core or on the cluster at ``ray_address``; a crash or a dead
+worker fails that run only. ``subprocess`` runs one child process per seed run, one at a time,
+with a per-run ``timeout`` and the run's own peak memory (trials then run in this process);
+the child dies with the runner (:mod:`~recbole_llmkg.benchmark.lifeline`). ``inline`` runs
+everything in this process (tests). Every attempt works in its own scratch folder
+(:mod:`~recbole_llmkg.benchmark.scratch`); folders left by a killed runner are removed at the
+next start.
 
 A finished run is saved at once as ``runs/<key>.json`` (atomically); re-running the same file
 skips every run whose record says ``ok``, and redoes failed and missing ones. ``--rerun`` redoes
 finished runs too, replacing each record only when its new run finishes; an interrupted rerun is
-resumed by the same command (see :class:`~recbole_llmkg.benchmark.store.RerunMarker`). Before
-the first run trains, every run's config is built, so a bad value fails in seconds. Ctrl-C kills
-the run in progress, keeps every finished one, rewrites the tables from what is saved, and
-re-raises.
+resumed by the same command (see :class:`~recbole_llmkg.benchmark.store.RerunMarker`); a killed
+tuning sweep resumes from its Optuna study. Ctrl-C kills the runs in progress, keeps every
+finished one, rewrites the tables from what is saved, and re-raises.
 """
 
 from __future__ import annotations
@@ -46,6 +53,12 @@ from recbole_llmkg.benchmark.store import (
     RunStore,
     exclusive,
     write_json_atomic,
+)
+from recbole_llmkg.benchmark.tuning_phase import (
+    Tuned,
+    apply_tuned,
+    decision_for,
+    run_tuning_phase,
 )
 from recbole_llmkg.errors import ConfigError
 
@@ -100,6 +113,7 @@ def run_benchmark(
     *,
     output_dir: str | Path | None = None,
     isolation: str | None = None,
+    ray_address: str | None = None,
     charts: bool = True,
     log: Logger | None = None,
 ) -> BenchmarkSummary:
@@ -111,7 +125,8 @@ def run_benchmark(
         rerun: redo runs that already finished (or resume the unfinished ``--rerun``).
         cmd_args: ``--key=value`` RecBole overrides for every run (they change run keys).
         output_dir: overrides the file's ``output_dir``; results go to ``<output_dir>/<name>``.
-        isolation: overrides the file's ``isolation`` (``subprocess`` or ``inline``).
+        isolation: overrides the file's ``isolation`` (``ray``, ``subprocess`` or ``inline``).
+        ray_address: overrides the file's ``ray_address`` (``--ray-address``: join a cluster).
         charts: write the PNG charts (tests may skip them for speed).
         log: progress sink; defaults to printing to stdout.
 
@@ -124,6 +139,8 @@ def run_benchmark(
         spec.output_dir = str(output_dir)
     if isolation is not None:
         spec.isolation = isolation
+    if ray_address is not None:
+        spec.ray_address = ray_address
     plan = spec.runs(parse_overrides(cmd_args))
     with exclusive(spec.results_dir):
         invocation = _Invocation(spec, plan, cli_command(path, profile, rerun, cmd_args), log)
@@ -146,6 +163,7 @@ class _Invocation:
 
     def __init__(self, spec: BenchmarkSpec, plan: list[RunSpec], command: str,
                  log: Logger | None) -> None:
+        from recbole_llmkg.benchmark.significance import is_baseline
         from recbole_llmkg.utils import own_models
 
         self.spec = spec
@@ -155,19 +173,41 @@ class _Invocation:
         self.log = log or _print
         self.store = RunStore(self.results_dir / "runs")
         self.marker = RerunMarker(self.results_dir)
-        self.ours = set(own_models())
+        # the plugin's proposals; its content baselines (TextKNN, KGKNN) are baselines here
+        self.ours = {name for name in own_models() if not is_baseline(name)}
         self.id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{os.getpid()}-" \
                   f"{secrets.token_hex(3)}"
         self.summary = BenchmarkSummary(spec, self.results_dir, plan, {}, command=command)
+        self.data_root = (self.results_dir / "data").resolve()
+        self.tuned: dict[tuple[str, str, str], Tuned] = {}
 
     def run(self, rerun: bool, charts: bool) -> BenchmarkSummary:
-        """Clean up after crashed attempts, pick the runs to do, check them, run them."""
+        """Clean up after crashed attempts, check every config, tune, then run the seed runs."""
         for folder in clean_stale(self.results_dir / "tmp"):
             self.progress(f"removed scratch folder left by a stopped runner: {folder.name}")
         self.store.clean_temp_files()
-        todo = self._select(rerun)
-        self._execute_all(todo)
+        check_run_configs(self.spec, self.plan)
+        started_ray = self._start_ray()
+        try:
+            self.tuned = run_tuning_phase(self.spec, self.plan, self.data_root, self.results_dir,
+                                          self.progress)
+            self.plan = self.summary.plan = apply_tuned(self.plan, self.tuned)
+            todo = self._select(rerun)
+            self._execute_all(todo)
+        finally:
+            if started_ray:
+                import ray
+
+                ray.shutdown()
         return self._finish(charts)
+
+    def _start_ray(self) -> bool:
+        """Start (or join) Ray for the ``ray`` executor; True when this call started it."""
+        if self.spec.isolation != "ray":
+            return False
+        from recbole_llmkg.benchmark.ray_runs import start_ray
+
+        return start_ray(self.spec.ray_address, self.spec.num_cpus)
 
     def _select(self, rerun: bool) -> list[RunSpec]:
         """The runs to do, after loading saved records; their configs are checked before a
@@ -213,34 +253,82 @@ class _Invocation:
                              else ": skipped (--rerun redoes them)"))
 
     def _execute_all(self, todo: list[RunSpec]) -> None:
-        """Run ``todo`` in order, saving each record and the tables as it finishes."""
+        """Run ``todo``, saving each record and the tables as it finishes."""
         from recbole_llmkg.benchmark import report
 
         summary = self.summary
         eta = _Eta(summary.records.values())
         try:
-            for i, run in enumerate(todo, 1):
-                self.progress(f"run {i}/{len(todo)}: {run.model.label} {run.dataset} "
-                              f"seed={run.seed} {run.protocol.slug}  "
-                              f"[ETA {eta.remaining(todo[i - 1:])}]")
-                record = _execute(self.spec, run, self.results_dir, self.ours)
-                record["invocation"] = self.id
-                record["rerun_id"] = summary.rerun.id if summary.rerun else None
-                self.store.save(record)
-                summary.records[run.key] = record
-                summary.executed += 1
-                eta.add(record)
-                self.progress("  " + _outcome_line(record, self.spec))
-                if record["status"] != "ok":
-                    summary.failed.append(run.key)
-                report.write_tables(self.spec, self.plan, summary.records, self.results_dir,
-                                    summary.command, summary.rerun)
+            if self.spec.isolation == "ray":
+                self._execute_on_ray(todo, eta)
+            else:
+                for i, run in enumerate(todo, 1):
+                    self.progress(f"run {i}/{len(todo)}: {run.model.label} {run.dataset} "
+                                  f"seed={run.seed} {run.protocol.slug}  "
+                                  f"[ETA {eta.remaining(todo[i - 1:])}]")
+                    self._save(_execute(self.spec, run, self.results_dir, self._header(run)),
+                               eta)
         except KeyboardInterrupt:
             self.progress(f"interrupted: {summary.executed} runs finished in this invocation "
                           "are saved; the same command resumes with the missing ones")
             report.write_tables(self.spec, self.plan, summary.records, self.results_dir,
                                 summary.command, summary.rerun)
             raise
+
+    def _execute_on_ray(self, todo: list[RunSpec], eta: _Eta) -> None:
+        """Every run of ``todo`` as a Ray task; each record is saved as its task ends."""
+        from recbole_llmkg.benchmark import ray_runs, worker
+
+        scratches = [Scratch(self.results_dir / "tmp", run.key) for run in todo]
+        payloads = [_payload(run, self.data_root, scratch, "ray")
+                    for run, scratch in zip(todo, scratches, strict=True)]
+        slots = self.spec.num_cpus or os.cpu_count() or 1
+        where = (f"the Ray cluster at {self.spec.ray_address}" if self.spec.ray_address
+                 else f"a local Ray instance, {slots} at a time")
+        self.progress(f"{len(todo)} runs as Ray tasks on {where}")
+        left = set(range(len(todo)))
+        try:
+            results = ray_runs.run_many(payloads, worker.execute_run, self.spec.ray_address,
+                                        self.spec.num_cpus, self.spec.gpus_per_run,
+                                        progress=False)
+            for done, (index, measured) in enumerate(results, 1):
+                scratches[index].remove()
+                left.discard(index)
+                run = todo[index]
+                record = {**self._header(run), "elapsed_seconds": measured.get("wall_seconds"),
+                          "log_file": None, **measured}
+                if isinstance(record.get("error"), str):  # the task itself died (ray_runs)
+                    record["error"] = {"type": "WorkerCrash", "message": record["error"],
+                                      "traceback": ""}
+                remaining = eta.remaining([todo[i] for i in sorted(left)], slots)
+                self.progress(f"run {done}/{len(todo)}: {run.model.label} {run.dataset} "
+                              f"seed={run.seed} {run.protocol.slug}  [ETA {remaining}]")
+                self._save(record, eta)
+        finally:
+            for scratch in scratches:
+                scratch.remove()
+
+    def _header(self, run: RunSpec) -> dict[str, Any]:
+        tuned = decision_for(run, self.tuned)
+        return {**_record_header(self.spec, run, self.ours),
+                "tuning": tuned.to_dict() if tuned is not None else None}
+
+    def _save(self, record: dict[str, Any], eta: _Eta) -> None:
+        """Save one finished run's record and rewrite the tables."""
+        from recbole_llmkg.benchmark import report
+
+        summary = self.summary
+        record["invocation"] = self.id
+        record["rerun_id"] = summary.rerun.id if summary.rerun else None
+        self.store.save(record)
+        summary.records[record["key"]] = record
+        summary.executed += 1
+        eta.add(record)
+        self.progress("  " + _outcome_line(record, self.spec))
+        if record["status"] != "ok":
+            summary.failed.append(record["key"])
+        report.write_tables(self.spec, self.plan, summary.records, self.results_dir,
+                            summary.command, summary.rerun)
 
     def _finish(self, charts: bool) -> BenchmarkSummary:
         """Close a completed rerun, write every output, print the tables and failures."""
@@ -302,19 +390,20 @@ def check_run_configs(spec: BenchmarkSpec, runs: Sequence[RunSpec]) -> None:
             "--key=value; fix the value there:\n" + "\n".join(errors))
 
 
+def _payload(run: RunSpec, data_root: Path, scratch: Scratch, isolation: str) -> dict[str, Any]:
+    """What the worker needs to run ``run``: the run, where splits live, its scratch folder."""
+    return {"run": run.to_dict(), "data_root": str(data_root),
+            "work_dir": str(scratch.path / "checkpoints"), "isolation": isolation}
+
+
 def _execute(spec: BenchmarkSpec, run: RunSpec, results_dir: Path,
-             ours: set[str]) -> dict[str, Any]:
+             header: dict[str, Any]) -> dict[str, Any]:
     """Run one cell (child process or inline) in a fresh scratch folder; its full record."""
     from recbole_llmkg.benchmark import worker
 
     scratch = Scratch(results_dir / "tmp", run.key)
     log_file = results_dir / "logs" / f"{run.key}.log"
-    payload = {
-        "run": run.to_dict(),
-        "data_root": str((results_dir / "data").resolve()),
-        "work_dir": str(scratch.path / "checkpoints"),
-        "isolation": spec.isolation,
-    }
+    payload = _payload(run, (results_dir / "data").resolve(), scratch, spec.isolation)
     start = time.perf_counter()
     try:
         if spec.isolation == "inline":
@@ -323,7 +412,7 @@ def _execute(spec: BenchmarkSpec, run: RunSpec, results_dir: Path,
             measured = _execute_in_child(payload, scratch, log_file, spec.timeout)
     finally:
         scratch.remove()
-    record = _record_header(spec, run, ours)
+    record = dict(header)
     record["elapsed_seconds"] = time.perf_counter() - start
     record["log_file"] = str(log_file) if spec.isolation != "inline" else None
     record.update(measured)
@@ -339,6 +428,7 @@ def _record_header(spec: BenchmarkSpec, run: RunSpec, ours: set[str]) -> dict[st
         "dataset": run.dataset,
         "model": run.model.name,
         "label": run.model.label,
+        "table": run.model.table,
         "ours": run.model.name in ours,
         "seed": run.seed,
         "protocol": run.protocol.name,
@@ -447,7 +537,7 @@ class _Eta:
         if isinstance(seconds, (int, float)) and record.get("label"):
             self._by_label.setdefault(record["label"], []).append(float(seconds))
 
-    def remaining(self, runs: Sequence[RunSpec]) -> str:
+    def remaining(self, runs: Sequence[RunSpec], parallel: int = 1) -> str:
         every = [s for values in self._by_label.values() for s in values]
         if not every:
             return "unknown until a run finishes"
@@ -456,7 +546,7 @@ class _Eta:
         for run in runs:
             known = self._by_label.get(run.model.label)
             total += sum(known) / len(known) if known else overall
-        return _duration(total)
+        return _duration(total / max(1, min(parallel, len(runs) or 1)))
 
 
 def _duration(seconds: float) -> str:

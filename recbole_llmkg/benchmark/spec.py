@@ -8,6 +8,8 @@ A benchmark file is YAML (see ``properties/benchmark/*.yaml``)::
     models:                         # plugin or RecBole names; a mapping adds a label/overrides
       - EASE
       - {name: BPR, label: BPR-64, config: {embedding_size: 64}}
+      - {name: CFKG, table: untuned}  # table: main (default) / untuned / ablation; tune: true
+                                      # for main-table models unless set
     seeds: [2020, 2021, 2022]
     protocols: [standard, {name: cold_item, cold_fraction: 0.1}]
     metrics: [Recall, NDCG, MRR, Hit, ItemCoverage]
@@ -15,8 +17,15 @@ A benchmark file is YAML (see ``properties/benchmark/*.yaml``)::
     headline: NDCG@10               # sorts the leaderboard; also valid_metric unless given
     eval_batch_size: 4096           # required: fixed per benchmark, recorded in every run
     threads: 1                      # torch threads per run (null: torch's default)
-    isolation: subprocess           # or inline (same process; for tests)
+    isolation: ray                  # Ray tasks (default); subprocess (one child per run, in
+                                    # turn); inline (same process; for tests)
     timeout: 1800                   # seconds per run (subprocess only)
+    n_trials: 20                    # Optuna trials per tuned model before the seed runs (0: reuse
+                                    # the studies in the storage, else model defaults)
+    tuning_storage: null            # Optuna URL (default sqlite <output_dir>/<name>/tuning.db)
+    ray_address: null               # an existing Ray cluster (default: a local instance)
+    num_cpus: null                  # local Ray instance: CPUs (default: every core), 1 per run
+    gpus_per_run: 0
     config: {epochs: 100, stopping_step: 10}   # RecBole overrides for every run
     profiles:                       # --profile NAME lays one of these over the settings above
       quick:
@@ -64,14 +73,17 @@ KEY_FORMAT_VERSION = 1
 TOP_LEVEL_KEYS = (
     "name", "description", "output_dir", "datasets", "models", "seeds", "protocols", "metrics",
     "topk", "headline", "valid_metric", "eval_batch_size", "config", "isolation", "timeout",
-    "threads", "profiles",
+    "threads", "profiles", "n_trials", "tuning_storage", "ray_address", "num_cpus",
+    "gpus_per_run",
 )
 PROFILE_KEYS = (
     "description", "datasets", "models", "seeds", "protocols", "metrics", "topk", "headline",
-    "valid_metric", "config", "model_config", "isolation", "timeout", "threads",
+    "valid_metric", "config", "model_config", "isolation", "timeout", "threads", "n_trials",
+    "tuning_storage", "ray_address", "num_cpus", "gpus_per_run",
 )
-MODEL_KEYS = ("name", "label", "config")
-ISOLATIONS = ("subprocess", "inline")
+MODEL_KEYS = ("name", "label", "config", "table", "tune")
+ISOLATIONS = ("ray", "subprocess", "inline")
+TABLES = ("main", "untuned", "ablation")  # a model entry's table on the leaderboard
 
 # Keys the benchmark itself decides; a run-level ``config`` may not set them.
 RESERVED_CONFIG_KEYS = {
@@ -88,6 +100,8 @@ class ModelEntry:
     name: str
     label: str
     config: dict[str, Any] = field(default_factory=dict)
+    table: str = "main"  # main / untuned / ablation
+    tune: bool = True  # searched before the seed runs (when the board has n_trials > 0)
 
 
 @dataclass(frozen=True)
@@ -126,7 +140,8 @@ class RunSpec:
         return {
             "dataset": self.dataset,
             "model": {"name": self.model.name, "label": self.model.label,
-                      "config": self.model.config},
+                      "config": self.model.config, "table": self.model.table,
+                      "tune": self.model.tune},
             "seed": self.seed,
             "protocol": {"name": self.protocol.name, "params": self.protocol.params},
             "config": self.config,
@@ -139,7 +154,8 @@ class RunSpec:
         protocol = data["protocol"]
         return cls(
             dataset=data["dataset"],
-            model=ModelEntry(model["name"], model["label"], dict(model["config"])),
+            model=ModelEntry(model["name"], model["label"], dict(model["config"]),
+                             model.get("table", "main"), bool(model.get("tune", True))),
             seed=int(data["seed"]),
             protocol=ProtocolEntry(protocol["name"], dict(protocol["params"])),
             config=dict(data["config"]),
@@ -164,10 +180,15 @@ class BenchmarkSpec:
     valid_metric: str
     eval_batch_size: int
     config: dict[str, Any]
-    isolation: str = "subprocess"
+    isolation: str = "ray"
     timeout: float | None = None
     threads: int | None = None
     output_dir: str = "results"
+    n_trials: int = 0  # tuning trials per tuned model; 0 reuses studies already in the storage
+    tuning_storage: str | None = None  # Optuna storage URL; None: <output_dir>/<name>/tuning.db
+    ray_address: str | None = None  # join this Ray cluster; None: a local instance
+    num_cpus: int | None = None  # local Ray instance size; None: every core
+    gpus_per_run: float = 0.0
     description: str = ""
     folder: str = ""  # results folder name: ``name``, or ``name-profile`` for a profile
 
@@ -365,7 +386,14 @@ def _parse_models(
             _check_model(name, where, f"{at}.name")
         label = str(entry.get("label") or name)
         config = _check_config(entry.get("config"), where, f"{at}.config")
-        models.append(ModelEntry(name, label, config))
+        table = entry.get("table", "main")
+        if table not in TABLES:
+            raise ConfigError(f"{where}: key '{at}.table' must be one of {', '.join(TABLES)}, "
+                              f"got {table!r}.")
+        tune = entry.get("tune", table == "main")
+        if not isinstance(tune, bool):
+            raise ConfigError(f"{where}: key '{at}.tune' must be true or false, got {tune!r}.")
+        models.append(ModelEntry(name, label, config, table, tune))
     labels = [m.label for m in models]
     for label in labels:
         if labels.count(label) > 1:
@@ -405,8 +433,8 @@ def _apply_profile(
             raise ConfigError(f"{where}: key '{prefix}.model_config.{label}' names no model of "
                               f"this profile (models: {', '.join(labels)}).")
         extra = _check_config(extra, where, f"{prefix}.model_config.{label}")
-        models = [ModelEntry(m.name, m.label, _merge(m.config, extra)) if m.label == label
-                  else m for m in models]
+        models = [ModelEntry(m.name, m.label, _merge(m.config, extra), m.table, m.tune)
+                  if m.label == label else m for m in models]
     for key, value in body.items():
         if key in ("models", "model_config"):
             continue
@@ -465,6 +493,7 @@ def _build(
         raise ConfigError(f"{where}: key 'eval_batch_size' must be a positive integer.")
     protocols = _check_protocols(settings["protocols"], key)
     isolation, timeout, threads = _check_execution(settings, key)
+    tuning = _check_tuning(settings, key)
     output_dir = settings.get("output_dir", "results")
     if not isinstance(output_dir, str):
         raise ConfigError(f"{where}: key 'output_dir' must be a path.")
@@ -473,7 +502,7 @@ def _build(
         seeds=seeds, protocols=protocols, metrics=metrics, topk=topk,
         headline=headline, valid_metric=valid_metric, eval_batch_size=batch,
         config=config, isolation=isolation, timeout=timeout, threads=threads,
-        output_dir=output_dir,
+        output_dir=output_dir, **tuning,
         description=str(settings.get("description") or ""),
         folder=f"{name.strip()}-{profile}" if profile and from_profile else name.strip(),
     )
@@ -522,7 +551,7 @@ def _check_execution(settings: Mapping[str, Any],
                      key: _KeyPath) -> tuple[str, float | None, int | None]:
     """How runs execute: ``isolation``, ``timeout`` (seconds) and ``threads``."""
     where = key.where
-    isolation = settings.get("isolation", "subprocess")
+    isolation = settings.get("isolation", "ray")
     if isolation not in ISOLATIONS:
         raise ConfigError(f"{where}: key '{key('isolation')}' must be one of "
                           f"{', '.join(ISOLATIONS)}.")
@@ -535,6 +564,33 @@ def _check_execution(settings: Mapping[str, Any],
         raise ConfigError(f"{where}: key '{key('threads')}' must be a positive integer "
                           "(torch threads per run) or null (torch's default).")
     return isolation, float(timeout) if timeout is not None else None, threads
+
+
+def _check_tuning(settings: Mapping[str, Any], key: _KeyPath) -> dict[str, Any]:
+    """Tuning and Ray settings: ``n_trials``, ``tuning_storage``, ``ray_address``, ``num_cpus``,
+    ``gpus_per_run``."""
+    where = key.where
+    n_trials = settings.get("n_trials", 0)
+    if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 0:
+        raise ConfigError(f"{where}: key '{key('n_trials')}' must be a whole number >= 0 (trials "
+                          f"per tuned model; 0 reuses finished studies), got {n_trials!r}.")
+    for name in ("tuning_storage", "ray_address"):
+        value = settings.get(name)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(f"{where}: key '{key(name)}' must be a non-empty string or null, "
+                              f"got {value!r}.")
+    num_cpus = settings.get("num_cpus")
+    if num_cpus is not None and (not isinstance(num_cpus, int) or isinstance(num_cpus, bool)
+                                 or num_cpus <= 0):
+        raise ConfigError(f"{where}: key '{key('num_cpus')}' must be a positive integer or null "
+                          f"(every core), got {num_cpus!r}.")
+    gpus = settings.get("gpus_per_run", 0)
+    if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or gpus < 0:
+        raise ConfigError(f"{where}: key '{key('gpus_per_run')}' must be a number >= 0, "
+                          f"got {gpus!r}.")
+    return {"n_trials": n_trials, "tuning_storage": settings.get("tuning_storage"),
+            "ray_address": settings.get("ray_address"), "num_cpus": num_cpus,
+            "gpus_per_run": float(gpus)}
 
 
 def _check_dataset(name: str, config: Mapping[str, Any], where: str, key: str) -> None:

@@ -12,6 +12,8 @@ The ``standard`` split reproduces RecBole's ``eval_args: {split: {RS: [0.8, 0.1,
 order: RO, group_by: user}``: shuffle all interactions, group them by user in shuffled order,
 and cut each group with RecBole's own rounding (``Dataset._calcu_split_ids``), seeded with
 numpy instead of torch's global generator so the split does not depend on what ran before.
+The ``cold_item`` split holds a seeded share of the items out of train and valid
+(:func:`cold_item_parts`).
 
 A split lives in a content-addressed folder (the key hashes the source ``.inter`` bytes, the
 seed, the ratios and the format version), with ``split.json``: the fingerprint (sha256 of the
@@ -26,7 +28,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ from recbole_llmkg.errors import ConfigError, DataError
 from recbole_llmkg.files import write_text_atomic
 
 PARTS = ("train", "valid", "test")
-SPLIT_FORMAT_VERSION = 1
+SPLIT_FORMAT_VERSION = 2
 STANDARD_RATIOS = (0.8, 0.1, 0.1)
 META_FILE = "split.json"
 # RecBole's data filters, all skipped when benchmark files are read (Dataset._data_filtering)
@@ -57,6 +59,7 @@ class Split:
     seed: int
     fingerprint: str  # sha256 over the three part files
     counts: dict[str, dict[str, int]]  # part -> {users, items, interactions}
+    cold_items: tuple[str, ...] = ()  # cold_item protocol: items held out of train and valid
 
     def config(self) -> dict[str, Any]:
         """Config entries that make RecBole read exactly this split."""
@@ -66,7 +69,8 @@ class Split:
         """JSON-ready form, for run records and tables."""
         return {"data_path": str(self.data_path), "dataset": self.dataset,
                 "protocol": self.protocol, "seed": self.seed,
-                "fingerprint": self.fingerprint, "counts": self.counts}
+                "fingerprint": self.fingerprint, "counts": self.counts,
+                "cold_items": list(self.cold_items)}
 
 
 def ratio_split_counts(sizes: np.ndarray, ratios: Sequence[float]) -> np.ndarray:
@@ -170,7 +174,62 @@ def read_split(data_path: str | os.PathLike, dataset: str) -> Split:
         raise DataError(f"Split: cannot read '{meta_path}' ({error}); delete the folder "
                         f"'{meta_path.parent.parent}' and write the split again.") from error
     return Split(Path(data_path), dataset, meta["protocol"], int(meta["seed"]),
-                 meta["fingerprint"], meta["counts"])
+                 meta["fingerprint"], meta["counts"], tuple(meta.get("cold_items", ())))
+
+
+def _split_root(data_root: str | os.PathLike, dataset: str, protocol: str, seed: int,
+                key_fields: dict[str, Any]) -> Path:
+    """``<data_root>/<dataset>-<protocol>-seed<seed>-<key>``: content-addressed by
+    ``key_fields`` (format version, source bytes, seed, protocol parameters)."""
+    key = _sha256(json.dumps(key_fields, sort_keys=True).encode())[:16]
+    return Path(data_root) / f"{dataset}-{protocol}-seed{seed}-{key}"
+
+
+def _write_split(root: Path, source_dir: Path, dataset: str, encoding: str, header: str,
+                 rows: list[str], users: np.ndarray, items: np.ndarray, parts: np.ndarray,
+                 meta: dict[str, Any]) -> Split:
+    """Write the part files, the warm ``<dataset>.inter``, side files and ``split.json`` in a
+    temp folder, then rename it to ``root`` (a concurrent writer of the same split may win)."""
+    Path(root.parent).mkdir(parents=True, exist_ok=True)
+    temp_root = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    try:
+        temp = temp_root / dataset
+        temp.mkdir()
+        counts = {}
+        row_array = np.asarray(rows, dtype=object)
+        for index, part in enumerate(PARTS):
+            mask = parts == index
+            body = "\n".join([header, *row_array[mask]]) + "\n"
+            (temp / f"{dataset}.{part}.inter").write_bytes(body.encode(encoding))
+            counts[part] = {"users": int(len(np.unique(users[mask]))),
+                            "items": int(len(np.unique(items[mask]))),
+                            "interactions": int(mask.sum())}
+        counts["all"] = {"users": int(len(np.unique(users))), "items": int(len(np.unique(items))),
+                         "interactions": len(rows)}
+        warm = "\n".join([header, *row_array[parts < 2]]) + "\n"
+        (temp / f"{dataset}.inter").write_bytes(warm.encode(encoding))
+        link_side_files(source_dir, temp, dataset)
+        meta = {**meta, "dataset": dataset, "fingerprint": split_fingerprint(temp, dataset),
+                "counts": counts}
+        write_text_atomic(temp / META_FILE, json.dumps(meta, indent=1))
+        os.chmod(temp / META_FILE, 0o644)  # mkstemp makes files private; a split is plain data
+        os.chmod(temp_root, 0o755)  # mkdtemp makes it private; the split is ordinary data
+        try:
+            os.replace(temp_root, root)
+        except OSError:  # another process finished the same split first
+            if not (root / dataset / META_FILE).is_file():
+                raise
+    finally:
+        shutil.rmtree(temp_root, ignore_errors=True)
+    return read_split(root, dataset)
+
+
+def _source_bytes(source_dir: Path, dataset: str) -> bytes:
+    source = source_dir / f"{dataset}.inter"
+    if not source.is_file():
+        raise DataError(f"Split: '{source}' not found (dataset '{dataset}', data_path "
+                        f"'{source_dir}').")
+    return source.read_bytes()
 
 
 def write_standard_split(
@@ -193,52 +252,80 @@ def write_standard_split(
     interrupted writer never leaves half a split and concurrent writers agree.
     """
     source_dir = Path(source_dir)
-    source = source_dir / f"{dataset}.inter"
-    raw = source.read_bytes() if source.is_file() else None
-    if raw is None:
-        raise DataError(f"Split: '{source}' not found (dataset '{dataset}', data_path "
-                        f"'{source_dir}').")
+    raw = _source_bytes(source_dir, dataset)
     key_fields = {"version": SPLIT_FORMAT_VERSION, "source": _sha256(raw), "seed": int(seed),
                   "ratios": [float(r) for r in ratios], "user_field": user_field}
-    key = _sha256(json.dumps(key_fields, sort_keys=True).encode())[:16]
-    root = Path(data_root) / f"{dataset}-standard-seed{seed}-{key}"
+    root = _split_root(data_root, dataset, "standard", seed, key_fields)
     if (root / dataset / META_FILE).is_file():
         return read_split(root, dataset)
-
-    header, rows, users, items = _read_inter(source, user_field, item_field, separator, encoding)
+    header, rows, users, items = _read_inter(source_dir / f"{dataset}.inter", user_field,
+                                             item_field, separator, encoding)
     parts = assign_parts(users, ratios, seed)
-    Path(data_root).mkdir(parents=True, exist_ok=True)
-    temp_root = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=data_root))
-    try:
-        temp = temp_root / dataset
-        temp.mkdir()
-        counts = {}
-        row_array = np.asarray(rows, dtype=object)
-        for index, part in enumerate(PARTS):
-            mask = parts == index
-            body = "\n".join([header, *row_array[mask]]) + "\n"
-            (temp / f"{dataset}.{part}.inter").write_bytes(body.encode(encoding))
-            counts[part] = {"users": int(len(np.unique(users[mask]))),
-                            "items": int(len(np.unique(items[mask]))),
-                            "interactions": int(mask.sum())}
-        counts["all"] = {"users": int(len(np.unique(users))), "items": int(len(np.unique(items))),
-                         "interactions": len(rows)}
-        warm = "\n".join([header, *row_array[parts < 2]]) + "\n"
-        (temp / f"{dataset}.inter").write_bytes(warm.encode(encoding))
-        link_side_files(source_dir, temp, dataset)
-        meta = {**key_fields, "protocol": "standard", "dataset": dataset,
-                "fingerprint": split_fingerprint(temp, dataset), "counts": counts}
-        write_text_atomic(temp / META_FILE, json.dumps(meta, indent=1))
-        os.chmod(temp / META_FILE, 0o644)  # mkstemp makes files private; a split is plain data
-        os.chmod(temp_root, 0o755)  # mkdtemp makes it private; the split is ordinary data
-        try:
-            os.replace(temp_root, root)
-        except OSError:  # another process finished the same split first
-            if not (root / dataset / META_FILE).is_file():
-                raise
-    finally:
-        shutil.rmtree(temp_root, ignore_errors=True)
-    return read_split(root, dataset)
+    return _write_split(root, source_dir, dataset, encoding, header, rows, users, items, parts,
+                        {**key_fields, "protocol": "standard"})
+
+
+def cold_item_parts(users: np.ndarray, items: np.ndarray, fraction: float,
+                    seed: int) -> tuple[np.ndarray, list[str]]:
+    """Part of every row under the cold-item protocol, and the cold items.
+
+    A seeded ``fraction`` of the distinct items (at least one, never all) is cold: all their rows
+    go to test. Warm rows are shuffled and cut per user, ``round(n / 9)`` to valid (at least one
+    for users with three or more warm rows), the rest to train.
+    """
+    rng = np.random.default_rng(seed)
+    distinct = np.unique(items.astype(str))
+    n_cold = max(1, int(round(fraction * len(distinct))))
+    if n_cold >= len(distinct):
+        raise DataError(f"cold_item protocol: cold_fraction {fraction} leaves no warm item "
+                        f"({len(distinct)} items).")
+    cold = np.sort(rng.choice(distinct, size=n_cold, replace=False))
+    is_cold = np.isin(items.astype(str), cold)
+    parts = np.full(len(items), 2, dtype=np.int64)
+    warm = np.flatnonzero(~is_cold)
+    order = warm[rng.permutation(len(warm))]
+    _, group = np.unique(users[order].astype(str), return_inverse=True)
+    by_group = np.argsort(group, kind="stable")
+    sizes = np.bincount(group)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, sizes)
+    n_valid = np.rint(sizes / 9).astype(np.int64)
+    n_valid[(n_valid == 0) & (sizes >= 3)] = 1
+    rows = order[by_group]
+    parts[rows] = np.where(rank < np.repeat(n_valid, sizes), 1, 0)
+    return parts, cold.tolist()
+
+
+def write_cold_item_split(
+    source_dir: str | os.PathLike,
+    dataset: str,
+    seed: int,
+    data_root: str | os.PathLike,
+    fraction: float = 0.1,
+    user_field: str = "user_id",
+    item_field: str = "item_id",
+    separator: str = "\t",
+    encoding: str = "utf-8",
+) -> Split:
+    """Write (or reuse) the cold-item split (:func:`cold_item_parts`) of the dataset.
+
+    Same layout and guarantees as :func:`write_standard_split`; ``split.json`` also lists the
+    cold items (``Split.cold_items``). ``.item``, ``.link`` and ``.kg`` stay whole, so text and KG
+    models can still describe the cold items.
+    """
+    source_dir = Path(source_dir)
+    raw = _source_bytes(source_dir, dataset)
+    key_fields = {"version": SPLIT_FORMAT_VERSION, "source": _sha256(raw), "seed": int(seed),
+                  "cold_fraction": float(fraction), "user_field": user_field,
+                  "item_field": item_field}
+    root = _split_root(data_root, dataset, f"cold_item{fraction:g}", seed, key_fields)
+    if (root / dataset / META_FILE).is_file():
+        return read_split(root, dataset)
+    header, rows, users, items = _read_inter(source_dir / f"{dataset}.inter", user_field,
+                                             item_field, separator, encoding)
+    parts, cold = cold_item_parts(users, items, fraction, seed)
+    return _write_split(root, source_dir, dataset, encoding, header, rows, users, items, parts,
+                        {**key_fields, "protocol": "cold_item", "cold_items": cold})
 
 
 def ignored_filters(config: Any) -> dict[str, Any]:
@@ -251,8 +338,11 @@ def ignored_filters(config: Any) -> dict[str, Any]:
     return found
 
 
-def split_for_config(config: Any, seed: int, data_root: str | os.PathLike) -> Split:
-    """:func:`write_standard_split` with the dataset, fields and file format of a RecBole config.
+def split_for_config(config: Any, seed: int, data_root: str | os.PathLike,
+                     protocol: str = "standard",
+                     params: Mapping[str, Any] | None = None) -> Split:
+    """The split of ``protocol`` (``standard`` or ``cold_item``, with its ``params``) for the
+    dataset, fields and file format of a RecBole config, written once under ``data_root``.
 
     Refuses a config with data filters: RecBole skips them on benchmark files, so the board would
     silently run on unfiltered data.
@@ -265,13 +355,18 @@ def split_for_config(config: Any, seed: int, data_root: str | os.PathLike) -> Sp
             f"so {settings} would be ignored. Filter '{config['dataset']}.inter' beforehand "
             f"(and point data_path at the result), or remove the key(s)."
         )
-    return write_standard_split(
-        source_dir=Path(config["data_path"]),
-        dataset=config["dataset"],
-        seed=seed,
-        data_root=data_root,
-        user_field=config["USER_ID_FIELD"],
-        item_field=config["ITEM_ID_FIELD"],
-        separator=config["field_separator"] or "\t",
-        encoding=config["encoding"] or "utf-8",
-    )
+    common = {
+        "source_dir": Path(config["data_path"]),
+        "dataset": config["dataset"],
+        "seed": seed,
+        "data_root": data_root,
+        "user_field": config["USER_ID_FIELD"],
+        "item_field": config["ITEM_ID_FIELD"],
+        "separator": config["field_separator"] or "\t",
+        "encoding": config["encoding"] or "utf-8",
+    }
+    if protocol == "standard":
+        return write_standard_split(**common)
+    if protocol == "cold_item":
+        return write_cold_item_split(**common, fraction=float((params or {})["cold_fraction"]))
+    raise ConfigError(f"Split: unknown protocol '{protocol}' (standard, cold_item).")

@@ -28,7 +28,6 @@ import json
 import math
 import os
 import socket
-import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -40,10 +39,11 @@ from typing import Any
 import optuna
 import yaml
 
-from recbole_llmkg.benchmark.training import ValidationCurve, prepare_run
-from recbole_llmkg.config import properties_dir
+from recbole_llmkg.benchmark.validation_curve import ValidationCurve
+from recbole_llmkg.config import Config, properties_dir
 from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.files import write_text_atomic
+from recbole_llmkg.quick_start import prepare
 
 DISTRIBUTION_TYPES = ("loguniform", "uniform", "int", "choice")
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
@@ -143,15 +143,15 @@ def load_search_spaces(path: str | os.PathLike | None = None) -> dict[str, Searc
 # Studies
 # ---------------------------------------------------------------------------------------------
 def default_storage(results_dir: str | os.PathLike, board: str) -> str:
-    """``sqlite:///<results_dir>/<board>/tuning.db`` (the folder is created)."""
-    folder = Path(results_dir) / board
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(folder / 'tuning.db').resolve()}"
+    """``sqlite:///<results_dir>/<board>/tuning.db`` (its folder is created when a study is)."""
+    return f"sqlite:///{(Path(results_dir) / board / 'tuning.db').resolve()}"
 
 
 def open_storage(url: str) -> optuna.storages.BaseStorage:
     """An RDB storage; SQLite waits up to a minute for a lock, so parallel trials can write."""
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
 
 
@@ -174,6 +174,8 @@ class TuningJob:
     config: dict[str, Any] = field(default_factory=dict)  # board-wide RecBole overrides
     n_trials: int = 20
     seed: int = 2020
+    label: str = ""  # the board row (a preset of a model has its own study); default: model
+    threads: int | None = None  # torch threads per trial
 
     def __post_init__(self) -> None:
         chosen = self.config.get("valid_metric", OBJECTIVE)
@@ -183,7 +185,7 @@ class TuningJob:
 
     @property
     def study_name(self) -> str:
-        return f"{self.dataset}/{self.protocol}/{self.model}"
+        return f"{self.dataset}/{self.protocol}/{self.label or self.model}"
 
     @property
     def budget(self) -> int:
@@ -262,7 +264,8 @@ def ask(job: TuningJob) -> tuple[optuna.Study, optuna.trial.Trial, dict[str, Any
     spec = {"model": job.model, "dataset": job.dataset, "config": config,
             "study_name": job.study_name, "storage": job.storage,
             # the storage id (Optuna exposes it only as _trial_id) lets the body report to it
-            "trial_id": trial._trial_id, "number": trial.number, "params": params}
+            "trial_id": trial._trial_id, "number": trial.number, "params": params,
+            "threads": job.threads}
     return study, trial, spec
 
 
@@ -289,6 +292,10 @@ def run_trial(spec: Mapping[str, Any]) -> dict[str, Any]:
     Reports the valid score after every evaluation to the trial in the storage and stops with
     state ``pruned`` when the study's pruner says so.
     """
+    if spec.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(spec["threads"]))
     start = time.perf_counter()
     result: dict[str, Any] = {"number": spec["number"], "params": dict(spec["params"]),
                               "value": None, "error": None, "epochs": None}
@@ -303,7 +310,8 @@ def run_trial(spec: Mapping[str, Any]) -> dict[str, Any]:
             raise optuna.TrialPruned()
 
     try:
-        run = prepare_run(spec["model"], spec["dataset"], spec["config"])
+        run = prepare(Config(spec["model"], spec["dataset"], config_dict=dict(spec["config"]),
+                             cmd_args=[]))
         result["epochs"] = int(run.config["epochs"])
         score, _ = run.trainer.fit(run.train_data, run.valid_data, saved=False,
                                    show_progress=False, callback_fn=after_validation)
@@ -383,29 +391,11 @@ def _cell(column: str, value: Any) -> str:
     return str(value)
 
 
-def best_config(job: TuningJob) -> dict[str, Any]:
-    """The best complete trial's parameters as config values (for the seed re-runs)."""
-    study = job.study()
-    return job.space.decode(study.best_trial.params) if job.space.params else {}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m recbole_llmkg.benchmark.tuning MODEL DATASET STORAGE N_TRIALS [JSON_CONFIG]``:
-    one model's sweep in this process (the leaderboard runner drives sweeps itself)."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) not in (4, 5):
-        print(main.__doc__, file=sys.stderr)
-        return 2
-    model, dataset, storage, n_trials = args[:4]
-    config = json.loads(args[4]) if len(args) == 5 else {}
-    split_config = {k: config.pop(k) for k in ("data_path", "benchmark_filename") if k in config}
-    protocol = config.pop("protocol", "standard")
-    seed = int(config.pop("tuning_seed", 2020))
-    job = TuningJob(model, dataset, protocol, load_search_spaces()[model], storage,
-                    split_config, config, int(n_trials), seed)
-    tune(job)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def finished_study(job: TuningJob) -> optuna.Study | None:
+    """The job's study when the storage holds it with at least one complete trial, else None."""
+    try:
+        study = optuna.load_study(study_name=job.study_name, storage=open_storage(job.storage))
+    except KeyError:  # no such study in the storage
+        return None
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return study if complete else None

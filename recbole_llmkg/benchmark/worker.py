@@ -73,6 +73,8 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
     import torch
 
     from recbole_llmkg.benchmark import protocols
+    from recbole_llmkg.benchmark.per_user import per_user_metrics
+    from recbole_llmkg.benchmark.validation_curve import ValidationCurve
     from recbole_llmkg.config import Config
     from recbole_llmkg.quick_start import build_model, prepare_data
     from recbole_llmkg.utils import trainer_for
@@ -91,8 +93,8 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
     model = build_model(config, train_data)  # closed-form models (EASE, KASimCF) fit here
     build_seconds = time.perf_counter() - start
     trainer = timed_trainer(trainer_for(config.model_class))(config, model)
-    watch = _ValidationWatch(config["valid_metric_bigger"])
-    observe = {"callback_fn": watch.epoch_end} if isinstance(trainer, _EpochTimer) else {}
+    curve = ValidationCurve(bigger=bool(config["valid_metric_bigger"]))
+    observe = {"callback_fn": curve} if isinstance(trainer, _EpochTimer) else {}
     best_valid_score, best_valid_result = trainer.fit(
         train_data, valid_data, saved=True, show_progress=show, **observe
     )
@@ -102,6 +104,9 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
     start = time.perf_counter()
     test_result = trainer.evaluate(test_data, load_best_model=True, show_progress=show)
     test_seconds = time.perf_counter() - start
+    if candidates is not None:  # the same random tie order as the evaluation just made
+        trainer.restrict_candidates(candidates, seed=run.seed)
+    per_user = per_user_metrics(trainer, test_data, topk=config["topk"])
 
     epoch_seconds = getattr(trainer, "epoch_seconds", [])
     valid_seconds = getattr(trainer, "valid_seconds", [])
@@ -109,7 +114,10 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
         "valid": _floats(best_valid_result),
         "test": _floats(test_result),
         "best_valid_score": _float(best_valid_score),
-        "best_epoch": watch.best_epoch,
+        "best_epoch": curve.best_epoch,
+        "epochs": int(config["epochs"]),
+        "at_cap": curve.at_cap(int(config["epochs"])) if epoch_seconds else False,
+        "valid_curve": {str(epoch): score for epoch, score in curve.scores.items()},
         "epochs_run": len(epoch_seconds),
         "epoch_seconds_mean": sum(epoch_seconds) / len(epoch_seconds) if epoch_seconds else None,
         "train_seconds": sum(epoch_seconds),
@@ -124,26 +132,15 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
         "device_name": device_name(str(device)),
         "threads": torch.get_num_threads(),
         "protocol_info": protocols.verify_loaded(run, dataset, split),
+        "split": {"fingerprint": split.fingerprint, "counts": split.counts,
+                  "data_path": str(split.data_path)},
+        "split_fingerprint": split.fingerprint,
+        "per_user": per_user.to_dict(),
         "resolved": {key: _jsonable(config[key]) for key in (
             "epochs", "train_batch_size", "eval_batch_size", "learning_rate", "stopping_step",
             "eval_step", "valid_metric", "data_path", "benchmark_filename", "eval_args",
             "reproducibility", "seed") if key in config},
     }
-
-
-class _ValidationWatch:
-    """``fit``'s ``callback_fn``: the epoch of the best validation score, as RecBole keeps it
-    (the first of equal scores)."""
-
-    def __init__(self, bigger: bool) -> None:
-        self.bigger = bigger
-        self.best_epoch: int | None = None
-        self._best: float | None = None
-
-    def epoch_end(self, epoch_idx: int, valid_score: float) -> None:
-        score = float(valid_score)
-        if self._best is None or (score > self._best if self.bigger else score < self._best):
-            self._best, self.best_epoch = score, epoch_idx
 
 
 class _EpochTimer:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from recbole_llmkg.benchmark.protocols import parse_protocol, write_cold_item_split
+from recbole_llmkg.benchmark.protocols import parse_protocol
 from recbole_llmkg.benchmark.runner import run_benchmark
+from recbole_llmkg.benchmark.splits import Split, write_cold_item_split
 from recbole_llmkg.config import Config, datasets_dir
 from recbole_llmkg.errors import ConfigError
 
@@ -22,16 +23,15 @@ def read_inter(path: Path) -> list[tuple[str, str]]:
     return [tuple(line.split("\t")[:2]) for line in lines if line.strip()]
 
 
-def split(tmp_path: Path, seed: int = 7, fraction: float = 0.1) -> dict:
-    return write_cold_item_split(TINY, "tiny", "user_id", "item_id", "\t", "utf-8", fraction,
-                                 seed, tmp_path / "data")
+def split(tmp_path: Path, seed: int = 7, fraction: float = 0.1, source: Path = TINY) -> Split:
+    return write_cold_item_split(source, "tiny", seed, tmp_path / "data", fraction)
 
 
 def test_cold_items_appear_only_in_test(tmp_path):
-    meta = split(tmp_path)
-    folder = Path(meta["data_path"]) / "tiny"
+    written = split(tmp_path)
+    folder = written.data_path / "tiny"
     parts = {name: read_inter(folder / f"tiny.{name}.inter") for name in ("train", "valid", "test")}
-    cold = set(meta["cold_items"])
+    cold = set(written.cold_items)
     source = read_inter(TINY / "tiny.inter")
     n_items = len({item for _, item in source})
     assert len(cold) == round(0.1 * n_items)
@@ -41,6 +41,8 @@ def test_cold_items_appear_only_in_test(tmp_path):
     assert Counter(parts["train"] + parts["valid"] + parts["test"]) == Counter(source)
     assert len(parts["test"]) == sum(1 for _, item in source if item in cold)
     assert 0.05 < len(parts["valid"]) / (len(parts["train"]) + len(parts["valid"])) < 0.2
+    assert written.counts["test"]["interactions"] == len(parts["test"])
+    assert written.protocol == "cold_item" and len(written.fingerprint) == 64
     # <dataset>.inter in the split folder holds warm interactions only (no test leak)
     assert Counter(read_inter(folder / "tiny.inter")) == Counter(parts["train"] + parts["valid"])
     # side files are there, so text and KG models still know the cold items
@@ -50,15 +52,19 @@ def test_cold_items_appear_only_in_test(tmp_path):
     assert cold <= {line.split("\t")[0] for line in items_file}
 
 
-def test_split_is_seeded_cached_and_rebuilt_when_stale(tmp_path):
+def test_split_is_seeded_cached_and_follows_its_source(tmp_path):
     first = split(tmp_path, seed=1)
-    assert split(tmp_path, seed=1)["cold_items"] == first["cold_items"]
-    assert split(tmp_path, seed=2)["cold_items"] != first["cold_items"]
-    meta_path = Path(first["data_path"]) / "tiny" / "split.json"
-    meta = json.loads(meta_path.read_text())
-    meta["source"]["size"] = -1  # as if the source .inter changed
-    meta_path.write_text(json.dumps(meta))
-    assert split(tmp_path, seed=1)["source"]["size"] > 0
+    again = split(tmp_path, seed=1)
+    assert again == first  # read back from split.json, not rewritten
+    assert split(tmp_path, seed=2).cold_items != first.cold_items
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for file in TINY.iterdir():
+        (copy / file.name).write_bytes(file.read_bytes())
+    lines = (copy / "tiny.inter").read_text().splitlines()
+    (copy / "tiny.inter").write_text("\n".join(lines[:-1]) + "\n")  # the source changed
+    changed = split(tmp_path, seed=1, source=copy)
+    assert changed.data_path != first.data_path and changed.fingerprint != first.fingerprint
     assert not [p for p in (tmp_path / "data").iterdir() if p.name.startswith(".")]
 
 
@@ -102,8 +108,10 @@ def test_cold_item_runs_score_cold_items(tmp_path, models):
         # RecBole loaded exactly the split: test = every cold interaction, of every such user
         assert info["cold_items"] == len(cold)
         assert info["interactions"] == len(source)  # nothing filtered, KG models included
-        assert info["test_interactions"] == sum(1 for _, item in source if item in cold)
-        assert info["test_users"] == len(cold_users)
+        test = record["split"]["counts"]["test"]
+        assert test["interactions"] == sum(1 for _, item in source if item in cold)
+        assert test["users"] == len(cold_users)
+        assert record["split_fingerprint"] == meta["fingerprint"]
         assert record["resolved"]["benchmark_filename"] == ["train", "valid", "test"]
         assert 0 <= record["test"]["ndcg@10"] <= 1 and "hit@10" in record["valid"]
         assert record["protocol_slug"] == "cold_item"
@@ -125,6 +133,11 @@ def test_cold_candidates_only_lift_cold_positives(tmp_path):
         everything, cold_only = by[(model, "cold_item")], by[(model, "cold_item-candidatescold")]
         for metric in ("recall@5", "ndcg@5", "hit@5"):
             assert cold_only[metric] >= everything[metric] - 1e-9, (model, metric)
+    for record in summary.records.values():  # per-user values see the same random tie order
+        per_user = record["per_user"]["values"]
+        for metric in ("recall@5", "ndcg@5", "hit@5"):
+            assert abs(sum(per_user[metric]) / len(per_user[metric])
+                       - record["test"][metric]) < 1e-4, (record["label"], metric)
     # Pop ranks the (never-trained) cold items last among all items: 0 there, > 0 among cold
     assert by[("Pop", "cold_item")]["hit@5"] == 0
     assert by[("Pop", "cold_item-candidatescold")]["hit@5"] > 0

@@ -41,3 +41,32 @@ def test_unfinished_rerun_lists_the_runs_from_the_older_attempt(tmp_path):
     assert "Unfinished rerun" not in leaderboard_markdown(spec, [pop, bpr], records, "c")
     records[bpr.key]["rerun_id"] = "R1"
     assert "Unfinished rerun" not in leaderboard_markdown(spec, [pop, bpr], records, "c", rerun)
+
+
+def split_record(run, score, fingerprint, users=("1", "2", "3", "4")):
+    counts = {"test": {"users": len(users), "items": 7, "interactions": 9}}
+    values = [score + 0.01 * i for i in range(len(users))]
+    return {**record(run, None, score), "model": run.model.name, "split_fingerprint": fingerprint,
+            "split": {"fingerprint": fingerprint, "counts": counts},
+            "per_user": {"users": list(users), "values": {"ndcg@10": values}}}
+
+
+def test_table_refuses_runs_on_different_test_sets(tmp_path):
+    spec, (pop, bpr) = spec_and_plan(tmp_path)
+    same = {pop.key: split_record(pop, 0.2, "a" * 64), bpr.key: split_record(bpr, 0.3, "a" * 64)}
+    board = leaderboard_markdown(spec, [pop, bpr], same, "c")
+    assert "Table refused" not in board
+    assert "- seed 1: split `aaaaaaaaaaaa`, test set 4 users, 7 items, 9 interactions" in board
+    assert "| 1 | BPR | 0.3000" in board
+    mixed = {**same, bpr.key: split_record(bpr, 0.3, "b" * 64)}
+    board = leaderboard_markdown(spec, [pop, bpr], mixed, "c")
+    assert "**Table refused: seed 1: " in board and "bbbbbbbbbbbb" in board
+    assert "0.3000" not in board and "0.2000" not in board  # nothing ranked on mixed test sets
+
+
+def test_main_table_reports_significance_against_the_best_baseline(tmp_path):
+    spec, (pop, bpr) = spec_and_plan(tmp_path)
+    records = {pop.key: split_record(pop, 0.2, "a" * 64), bpr.key: split_record(bpr, 0.3, "a" * 64)}
+    board = leaderboard_markdown(spec, [pop, bpr], records, "c")
+    assert "against the best baseline (BPR)" in board
+    assert "| Pop | BPR | 1 | 0.2150 | 0.3150 | -0.1000 |" in board

@@ -54,19 +54,27 @@ def test_shipped_files_load_with_every_profile():
 def test_ml100k_profiles_cover_the_board():
     quick = load_benchmark(BENCHMARKS / "ml-100k.yaml", "quick")
     full = load_benchmark(BENCHMARKS / "ml-100k.yaml", "full")
-    board = {"LLMAugRec", "KGLLMGNN", "KASimCF", "Pop", "ItemKNN", "EASE", "BPR", "LightGCN",
-             "KGIN"}
-    assert {m.name for m in quick.models} == board
-    assert {m.name for m in full.models} == board | {"CKE"}  # issue 4 compares with CKE
+    main = {"Pop", "ItemKNN", "EASE", "SLIMElastic", "BPR", "NeuMF", "MultiVAE", "LightGCN",
+            "CKE", "KGIN", "KGAT", "LLMAugRec", "KGLLMGNN", "KASimCF", "TextKNN", "KGKNN"}
+    untuned = {"CFKG", "KGCN", "KGNNLS", "KTUP", "RippleNet", "MCCLK"}
+    by_table = {kind: {m.name for m in full.models if m.table == kind}
+                for kind in ("main", "untuned", "ablation")}
+    assert by_table["main"] == main and by_table["untuned"] == untuned
+    assert by_table["ablation"] == {"LLMAugRec", "KGLLMGNN", "KASimCF"}
+    assert all(m.tune == (m.table == "main") for m in full.models)
+    assert full.n_trials >= 20 and quick.n_trials == 0  # quick reuses, never tunes
+    assert {m.name for m in quick.models} <= main
     assert {p.name for p in full.protocols} == {"standard", "cold_item"}
-    assert len(full.seeds) == 3
+    assert len(full.seeds) >= 5
+    # no epoch caps on the board: a generous `epochs`, early stopping decides
+    assert full.config["epochs"] >= 300 and all(
+        "epochs" not in m.config for m in full.models)
     # make run (quick) must never overwrite the committed full leaderboard
     assert full.results_dir.name == "ml-100k" and quick.results_dir.name == "ml-100k-quick"
     assert len(quick.runs()) < len(full.runs())
     assert all(run.config["epochs"] <= full.config["epochs"] for run in quick.runs())
     quick_epochs = {r.model.label: r.config["epochs"] for r in quick.runs()}
-    full_epochs = {r.model.label: r.config["epochs"] for r in full.runs()}
-    assert quick_epochs["LLMAugRec"] < full_epochs["LLMAugRec"]  # profile beats model config
+    assert quick_epochs["KGIN"] < quick_epochs["BPR"]  # the profile's model_config applies
     assert full.runs()[0].config["eval_batch_size"] == quick.runs()[0].config["eval_batch_size"]
     # the full profile is the top-level settings: same run keys, results shared
     assert [r.key for r in full.runs()] == [
@@ -125,6 +133,12 @@ def test_profile_overrides_and_merges(tmp_path):
         ({"eval_batch_size": None}, "eval_batch_size"),
         ({"seeds": [1, 1]}, "seeds"),
         ({"isolation": "thread"}, "isolation"),
+        ({"n_trials": -1}, "n_trials"),
+        ({"gpus_per_run": "one"}, "gpus_per_run"),
+        ({"num_cpus": 0}, "num_cpus"),
+        ({"ray_address": ""}, "ray_address"),
+        ({"models": [{"name": "Pop", "table": "side"}]}, "models[0].table"),
+        ({"models": [{"name": "Pop", "tune": "yes"}]}, "models[0].tune"),
         ({"models": ["Pop", "Pop"]}, "models"),
         ({"profiles": {"quick": {"sedes": [1]}}}, "profiles.quick.sedes"),
         ({"profiles": {"quick": {"model_config": {"BPR": {"epochs": 1}}}}},
@@ -157,3 +171,14 @@ def test_overrides_parse_as_yaml_and_reserved_keys_are_refused(tmp_path):
     spec = load_benchmark(write(tmp_path))
     with pytest.raises(ConfigError, match="--seed"):
         spec.runs({"seed": 5})
+
+
+def test_tables_and_tuning_defaults(tmp_path):
+    path = write(tmp_path, models=["Pop", {"name": "BPR", "table": "untuned"},
+                                   {"name": "EASE", "label": "EASE-x", "table": "ablation"}])
+    spec = load_benchmark(path)
+    assert [(m.table, m.tune) for m in spec.models] == [
+        ("main", True), ("untuned", False), ("ablation", False)]
+    assert spec.isolation == "ray" and spec.n_trials == 0 and spec.gpus_per_run == 0.0
+    run = spec.runs()[0]
+    assert type(run).from_dict(run.to_dict()) == run  # table and tune survive a Ray payload

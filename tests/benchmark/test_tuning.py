@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
-import sys
-import time
 
 import optuna
 import pytest
@@ -17,7 +13,6 @@ from recbole_llmkg.benchmark.splits import write_standard_split
 from recbole_llmkg.benchmark.tuning import (
     SearchSpace,
     TuningJob,
-    counted,
     load_search_spaces,
     remaining,
     tune,
@@ -91,50 +86,6 @@ def test_nothing_to_tune_gets_one_trial(tmp_path):
     job = _job(tmp_path, n_trials=5, epochs=1, model="Pop")
     assert job.budget == 1
     assert len(tune(job).get_trials()) == 1
-
-
-def test_killed_sweep_resumes_without_redoing_finished_trials(tmp_path, subprocess_env):
-    job = _job(tmp_path, n_trials=3, epochs=20)
-    study = job.study()  # schema and study exist before the child starts: no creation race
-    payload = json.dumps({**job.config, **job.split_config})
-    command = [sys.executable, "-m", "recbole_llmkg.benchmark.tuning", "BPR", "tiny",
-               job.storage, "3", payload]
-    child = subprocess.Popen(command, env=subprocess_env, cwd=tmp_path,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    try:
-        while time.time() < deadline:  # wait until a trial after a finished one is under way
-            trials = study.get_trials()
-            done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
-            running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING
-                       and len(t.intermediate_values) >= 2]
-            if done and running:
-                break
-            assert child.poll() is None, "the sweep ended before it could be killed"
-            time.sleep(0.05)
-        else:
-            pytest.fail("no second trial started")
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
-    finally:
-        if child.poll() is None:
-            child.kill()
-    before = study.get_trials()
-    finished = {t.number: t.datetime_complete for t in before if t.state.is_finished()}
-    cut = [t.number for t in before if t.state == optuna.trial.TrialState.RUNNING]
-    assert finished and cut, "the kill did not land inside a trial"
-
-    subprocess.run(command, env=subprocess_env, cwd=tmp_path, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
-    trials = study.get_trials()
-    for number, completed_at in finished.items():
-        assert trials[number].datetime_complete == completed_at  # not redone
-    for number in cut:
-        assert trials[number].user_attrs.get("interrupted") is True
-        assert not counted(trials[number])
-    assert sum(counted(t) for t in trials) == 3
-    assert len(trials) == 3 + len(cut)
-    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials if counted(t))
 
 
 def test_int_range_becomes_an_int_distribution():

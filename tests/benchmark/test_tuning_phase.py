@@ -1,0 +1,31 @@
+"""The tuning phase's decisions reach the seed runs: tuned rows get their best trial's params, an
+ablation row gets its model's tuned params under its own preset."""
+
+from __future__ import annotations
+
+import yaml
+
+from recbole_llmkg.benchmark.spec import load_benchmark
+from recbole_llmkg.benchmark.tuning_phase import Tuned, apply_tuned, decision_for
+
+
+def test_ablation_rows_inherit_the_tuned_model_under_their_preset(tmp_path):
+    body = {"name": "t", "datasets": ["tiny"], "seeds": [1], "protocols": ["standard"],
+            "metrics": ["NDCG"], "topk": [10], "headline": "NDCG@10", "eval_batch_size": 64,
+            "output_dir": str(tmp_path),
+            "models": ["BPR", {"name": "EASE", "tune": False},
+                       {"name": "BPR", "label": "BPR-small", "table": "ablation",
+                        "config": {"embedding_size": 8, "learning_rate": 0.5}}]}
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(body))
+    plan = load_benchmark(path).runs()
+    tuned = Tuned("tuned", "tiny/standard/BPR", "sqlite://", {"learning_rate": 0.01,
+                                                               "reg_weight": 0.1}, 20, 3, 0.3)
+    runs = {run.model.label: run for run in apply_tuned(plan, {("BPR", "tiny", "standard"): tuned})}
+    assert runs["BPR"].config["learning_rate"] == 0.01
+    assert "reg_weight" not in runs["EASE"].config  # not tuned: defaults
+    small = runs["BPR-small"].config
+    assert small["reg_weight"] == 0.1 and small["embedding_size"] == 8
+    assert small["learning_rate"] == 0.5  # the preset wins over the tuned value
+    assert decision_for(runs["BPR-small"], {("BPR", "tiny", "standard"): tuned}) is tuned
+    assert runs["BPR"].key != plan[0].key  # tuned params are part of the run's identity
