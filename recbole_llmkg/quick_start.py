@@ -13,6 +13,7 @@ prediction, which is slow and ran MCCLK out of memory on ml-1m.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from logging import getLogger
@@ -20,6 +21,7 @@ from typing import Any
 
 from recbole.data import data_preparation
 from recbole.data.transform import construct_transform
+from recbole.trainer import PretrainTrainer
 from recbole.utils import get_flops, init_logger, init_seed, set_color
 
 from recbole_llmkg.config import Config
@@ -77,21 +79,39 @@ def run(config: Config, saved: bool = True) -> dict[str, Any]:
     """Train on train, early-stop on valid, score the best model on test.
 
     Returns RecBole's result dict plus ``checkpoint``: this run's own checkpoint file (None when
-    ``saved`` is False).
+    ``saved`` is False), and ``pretrained_model``: the file a pre-training stage wrote (None
+    otherwise; such a run has no test, so ``test_result`` is empty).
     """
     return train_and_test(prepare(config), saved=saved)
 
 
 def train_and_test(parts: Prepared, saved: bool = True) -> dict[str, Any]:
-    """:func:`run` on parts already prepared (the caller keeps the model and trainer)."""
+    """:func:`run` on parts already prepared (the caller keeps the model and trainer).
+
+    A pre-training stage (:func:`is_pretraining`) has nothing to test: it returns
+    ``test_result: {}`` and the pre-trained model's file under ``pretrained_model``.
+    """
     config, trainer = parts.config, parts.trainer
     best_valid_score, best_valid_result = trainer.fit(
         parts.train_data, parts.valid_data, saved=saved, show_progress=config["show_progress"]
     )
+    logger = getLogger()
+    if is_pretraining(config, trainer):
+        pretrained = save_final_pretrained_model(trainer)
+        logger.info(set_color("pre-trained model", "yellow") + f": {pretrained} (train_stage "
+                    f"'{config['train_stage']}' has no test; fine-tune it with "
+                    f"train_stage: finetune and pre_model_path: {pretrained})")
+        return {
+            "best_valid_score": best_valid_score,
+            "valid_score_bigger": config["valid_metric_bigger"],
+            "best_valid_result": best_valid_result or {},
+            "test_result": {},
+            "checkpoint": None,
+            "pretrained_model": pretrained,
+        }
     test_result = trainer.evaluate(
         parts.test_data, load_best_model=saved, show_progress=config["show_progress"]
     )
-    logger = getLogger()
     logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
     logger.info(set_color("test result", "yellow") + f": {test_result}")
     return {
@@ -100,7 +120,33 @@ def train_and_test(parts: Prepared, saved: bool = True) -> dict[str, Any]:
         "best_valid_result": best_valid_result,
         "test_result": test_result,
         "checkpoint": trainer.saved_model_file if saved else None,
+        "pretrained_model": None,
     }
+
+
+def is_pretraining(config: Config, trainer: Any) -> bool:
+    """Whether ``trainer.fit`` only pre-trains: a :class:`PretrainTrainer` in a ``train_stage``
+    named ``*pretrain`` (S3Rec's ``pretrain``, RaCT's ``actor_pretrain``/``critic_pretrain``),
+    where RecBole saves pre-trained files and no best model to test."""
+    stage = config["train_stage"]
+    return (isinstance(trainer, PretrainTrainer) and isinstance(stage, str)
+            and stage.endswith("pretrain"))
+
+
+def save_final_pretrained_model(trainer: PretrainTrainer) -> str:
+    """The file of the last pre-training epoch, saved here when RecBole skipped it.
+
+    RecBole saves every ``save_step`` epochs only, so ``pretrain_epochs`` not a multiple of it
+    would lose the last epochs (all of them when ``pretrain_epochs < save_step``). The name is
+    RecBole's own, ``<model>-<dataset>-<epochs>.pth`` in ``checkpoint_dir``.
+    """
+    config = trainer.config
+    epochs = config["pretrain_epochs"]
+    path = os.path.join(trainer.checkpoint_dir,
+                        f"{config['model']}-{config['dataset']}-{epochs}.pth")
+    if epochs % config["save_step"] != 0:
+        trainer.save_pretrained_model(epochs - 1, path)
+    return path
 
 
 def run_recbole_llmkg(
@@ -111,7 +157,8 @@ def run_recbole_llmkg(
     saved: bool = True,
     cmd_args: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Run one model on one dataset; returns RecBole's ``run_recbole`` dict plus ``checkpoint``.
+    """Run one model on one dataset; returns :func:`run`'s dict (RecBole's ``run_recbole`` dict
+    plus ``checkpoint`` and ``pretrained_model``).
 
     ``model`` is a plugin or RecBole model name, or a model class defined anywhere.
     ``cmd_args`` are ``--key=value`` overrides; ``None`` reads ``sys.argv`` as RecBole does.

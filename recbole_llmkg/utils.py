@@ -131,25 +131,33 @@ def get_trainer(model_type: ModelType, model_name: str | type) -> type:
     return trainer_for(model_class)
 
 
-def required_dataset_files(config: Any) -> list[str]:
-    """Atomic-file suffixes the model cannot run without."""
-    suffixes = ["inter"]
+def required_dataset_files(config: Any) -> dict[str, str]:
+    """Atomic-file suffixes the run cannot do without, each with the reason (the config key or
+    the model type that asks for it): the model's own, and every ``additional_feat_suffix``
+    file (pretrained entity embeddings, for instance, which RecBole would otherwise skip)."""
+    suffixes = {"inter": "every model reads interactions"}
     if config["MODEL_TYPE"] == ModelType.KNOWLEDGE:
-        suffixes += ["kg", "link"]
-    return suffixes + list(getattr(config.model_class, "required_dataset_files", ()))
+        suffixes |= dict.fromkeys(["kg", "link"], "knowledge-aware models read the graph")
+    for suffix in getattr(config.model_class, "required_dataset_files", ()):
+        suffixes.setdefault(suffix, f"model {config['model']} reads it")
+    for suffix in config["additional_feat_suffix"] or ():
+        suffixes.setdefault(suffix, "config key 'additional_feat_suffix' names it")
+    return suffixes
 
 
 def check_dataset_files(config: Any) -> None:
-    """Fail early, naming the missing file and the ``data_path`` it was looked for in, or the
-    interaction file that holds a header and no data (RecBole would fail later, obscurely)."""
+    """Fail early, naming the missing file, why it is needed and the ``data_path`` it was looked
+    for in, or the interaction file that holds a header and no data (RecBole would fail later,
+    obscurely, or with a bare ``ValueError`` for an ``additional_feat_suffix`` file)."""
     folder = Path(config["data_path"])
-    for suffix in dict.fromkeys(required_dataset_files(config)):
+    for suffix, reason in required_dataset_files(config).items():
         path = folder / f"{config['dataset']}.{suffix}"
         if not path.is_file():
             raise DatasetFileNotFoundError(
                 f"Dataset file '{path}' not found: model {config['model']} needs "
-                f"'{config['dataset']}.{suffix}'. Put it in that folder, or point the config key "
-                f"'data_path' at the folder that holds the '{config['dataset']}' directory."
+                f"'{config['dataset']}.{suffix}' ({reason}). Put it in that folder, or point "
+                f"the config key 'data_path' at the folder that holds the '{config['dataset']}' "
+                "directory."
             )
         if suffix == "inter" and not _has_data_line(path):
             raise DataError(

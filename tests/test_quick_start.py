@@ -19,7 +19,8 @@ def test_run_returns_recboles_keys_and_its_own_checkpoint(tiny_config):
     config = Config("BPR", "tiny", config_dict=tiny_config(epochs=2), cmd_args=[])
     result = run(config)
     assert set(result) == {"best_valid_score", "valid_score_bigger", "best_valid_result",
-                           "test_result", "checkpoint"}
+                           "test_result", "checkpoint", "pretrained_model"}
+    assert result["pretrained_model"] is None
     state = load_checkpoint(result["checkpoint"])
     assert state["config"]["model"] == "BPR"
     assert Path(result["checkpoint"]).parent == Path(config["checkpoint_dir"])
@@ -30,3 +31,17 @@ def test_run_without_saving_leaves_no_checkpoint(tiny_config):
     result = run(config, saved=False)
     assert result["checkpoint"] is None
     assert not list(Path(config["checkpoint_dir"]).glob("*.pth"))
+
+
+def test_pretraining_stage_has_no_test_and_returns_its_saved_model(tiny_config):
+    # pretrain_epochs below save_step: RecBole alone would save nothing at all
+    config = Config("S3Rec", "tiny", config_dict=tiny_config(
+        pretrain_epochs=1, save_step=5, train_neg_sample_args=None, MAX_ITEM_LIST_LENGTH=10,
+        load_col={"inter": ["user_id", "item_id", "timestamp"], "item": ["item_id", "class"]},
+    ), cmd_args=[])
+    result = run(config)
+    assert result["test_result"] == {} and result["checkpoint"] is None
+    pretrained = Path(result["pretrained_model"])
+    assert pretrained == Path(config["checkpoint_dir"]) / "S3Rec-tiny-1.pth"
+    state = load_checkpoint(pretrained)
+    assert state["config"]["train_stage"] == "pretrain" and state["epoch"] == 0

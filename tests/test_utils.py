@@ -4,12 +4,13 @@ with the command that installs them, and every RecBole built-in run for one epoc
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 from recbole.utils import ModelType
 
 from recbole_llmkg import optional_packages
-from recbole_llmkg.errors import ConfigError, DataError
+from recbole_llmkg.errors import ConfigError, DataError, DatasetFileNotFoundError
 from recbole_llmkg.utils import get_model, recbole_model_names
 
 # ------------------------------------------------------------------------- RecBole's names
@@ -62,6 +63,19 @@ def test_header_only_inter_file_is_a_data_error_naming_it(tiny_copy, tiny_config
                           cmd_args=[])
 
 
+def test_every_additional_feat_suffix_file_is_required_before_training(tiny_copy, tiny_config):
+    from recbole_llmkg import Config, run_recbole_llmkg
+    from recbole_llmkg.utils import required_dataset_files
+
+    overrides = tiny_config(data_path=str(tiny_copy), additional_feat_suffix=["ent"],
+                            load_col={"inter": ["user_id", "item_id"], "ent": ["ent_id"]})
+    config = Config("BPR", "tiny", config_dict=overrides, cmd_args=[])
+    assert list(required_dataset_files(config)) == ["inter", "ent"]
+    with pytest.raises(DatasetFileNotFoundError,
+                       match=r"tiny\.ent'.*model BPR.*'additional_feat_suffix'"):
+        run_recbole_llmkg("BPR", "tiny", config_dict=overrides, cmd_args=[])
+
+
 # ------------------------------------------------------------------------- every built-in
 
 # One epoch on tiny; per-type settings as RecBole's own model tests use them.
@@ -81,19 +95,18 @@ KNOWLEDGE: dict = {}
 SAMPLED = {"train_neg_sample_args": {"distribution": "uniform", "sample_num": 1, "alpha": 1.0,
                                      "dynamic": False, "candidate_num": 0}}
 LABELLED = {"threshold": {"rating": 4}, "train_batch_size": 50}  # no batch of 1 for BatchNorm
+# Pretrained KG embeddings as RecBole's own tests load them; tiny ships no .ent/.rel files.
+KG_EMBEDDINGS = {"additional_feat_suffix": ["ent", "rel"],
+                 "load_col": {**SEQUENTIAL["load_col"], "ent": ["ent_id", "ent_emb"],
+                              "rel": ["rel_id", "rel_emb"]},
+                 "preload_weight": {"ent_id": "ent_emb", "rel_id": "rel_emb"}}
+SMALL_CPR = {"reranker_CAN_NUM": "20"}  # softmax-CPR's default 100 candidates > tiny's 80 items
 TWEAKS = {
     "S3Rec": {"pretrain_epochs": 1}, "RaCT": {"pretrain_epochs": 1},  # pre-training ignores epochs
     "FPMC": SAMPLED, "TransRec": SAMPLED,  # sequential models with a BPR loss
     "DIN": LABELLED, "DIEN": LABELLED,  # click-through models: need a label field
-}
-# Open gaps: these fail with RecBole's own error, not an install hint (each reason says why).
-GAPS = {
-    "GRU4RecKG": "needs pretrained entity embeddings (tiny.ent), which tiny does not ship",
-    "KSR": "needs pretrained entity embeddings (tiny.ent), which tiny does not ship",
-    "GRU4RecCPR": "softmax-CPR picks more candidates than tiny's 80 items (topk out of range)",
-    "SASRecCPR": "softmax-CPR picks more candidates than tiny's 80 items (topk out of range)",
-    "RaCT": "the pre-training stage saves no best checkpoint, so the test evaluation fails",
-    "S3Rec": "the pre-training stage saves no best checkpoint, so the test evaluation fails",
+    "GRU4RecKG": KG_EMBEDDINGS, "KSR": KG_EMBEDDINGS,
+    "GRU4RecCPR": SMALL_CPR, "SASRecCPR": SMALL_CPR,
 }
 PER_TYPE = {ModelType.CONTEXT: CONTEXT, ModelType.DECISIONTREE: CONTEXT,
             ModelType.SEQUENTIAL: SEQUENTIAL, ModelType.KNOWLEDGE: KNOWLEDGE}
@@ -106,11 +119,10 @@ def _model_type(name: str):
         return None
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(reason=GAPS[n], strict=True)) if n in GAPS else n
-    for n in recbole_model_names()
-])
+@pytest.mark.parametrize("name", recbole_model_names())
 def test_every_recbole_model_trains_or_names_the_package_to_install(name, tiny_config):
+    """Each built-in trains and tests, or pre-trains and saves its file, or fails with the
+    plugin's own error: an install hint, or the dataset file it needs and tiny lacks."""
     from recbole_llmkg import run_recbole_llmkg
 
     overrides = {**SMALL, **PER_TYPE.get(_model_type(name), {}), **TWEAKS.get(name, {})}
@@ -119,5 +131,11 @@ def test_every_recbole_model_trains_or_names_the_package_to_install(name, tiny_c
                                    cmd_args=[])
     except ConfigError as error:
         assert "pip install" in str(error), str(error)
+        return
+    except DatasetFileNotFoundError as error:
+        assert "tiny.ent" in str(error) and "additional_feat_suffix" in str(error), str(error)
+        return
+    if result["pretrained_model"] is not None:
+        assert result["test_result"] == {} and Path(result["pretrained_model"]).is_file(), name
         return
     assert result["test_result"], name
