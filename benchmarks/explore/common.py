@@ -8,14 +8,13 @@ Everything is closed-form numpy / scipy on CPU so screening costs seconds, not a
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-
 import recbole
+import scipy.sparse as sp
 
 from recbole_llmkg.benchmark.splits import write_standard_split
 
@@ -24,7 +23,7 @@ WORK = Path(os.environ.get("EXPLORE_WORK", "/tmp/explore-ml100k"))
 SEEDS = (2020, 2021, 2022, 2023, 2024)
 
 
-@lru_cache(maxsize=None)
+@cache
 def items_table() -> pd.DataFrame:
     """``.item`` rows in file order; the row index is the item index used everywhere here."""
     df = pd.read_csv(SOURCE / "ml-100k.item", sep="\t", dtype=str)
@@ -32,7 +31,7 @@ def items_table() -> pd.DataFrame:
     return df
 
 
-@lru_cache(maxsize=None)
+@cache
 def users_table() -> pd.DataFrame:
     df = pd.read_csv(SOURCE / "ml-100k.user", sep="\t", dtype=str)
     df.columns = [c.split(":")[0] for c in df.columns]
@@ -69,7 +68,7 @@ class SplitData:
         self.train, self.valid, self.test = mats["train"], mats["valid"], mats["test"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def split(seed: int) -> SplitData:
     return SplitData(seed)
 
@@ -122,11 +121,13 @@ def decade() -> np.ndarray:
     return np.where(year.isna(), -1, (year.fillna(0) // 10).astype(int)).astype(int)
 
 
-@lru_cache(maxsize=None)
-def kg_matrix(drop_relations: tuple[str, ...] = ()) -> sp.csr_matrix:
+@cache
+def kg_matrix(drop_relations: tuple[str, ...] = (), relinked: bool = False) -> sp.csr_matrix:
     """Item x entity incidence: one-hop tail entities of the item's linked entity (either
-    direction), excluding the item entities themselves."""
-    link = pd.read_csv(SOURCE / "ml-100k.link", sep="\t", dtype=str)
+    direction), excluding the item entities themselves. ``relinked``: use the item -> entity
+    map rebuilt through ML-1M ids (relink.py) instead of the bundled ``.link``."""
+    link_file = WORK / "relinked.link" if relinked else SOURCE / "ml-100k.link"
+    link = pd.read_csv(link_file, sep="\t", dtype=str)
     link.columns = ["item", "entity"]
     kg = pd.read_csv(SOURCE / "ml-100k.kg", sep="\t", dtype=str)
     kg.columns = ["h", "r", "t"]
