@@ -87,7 +87,7 @@ def stage_combo(data: common.SplitData, reg: float, drop: float) -> None:
         scores = closed_form_scores(data.train, reg, drop, side)
         report(f"reg={reg} drop={drop} kg-relinked={wk} text={wt} genre={wg}", scores, data, t)
         scale = np.abs(scores).mean() / np.abs(base_knn).mean()
-        report(f"  + blend TextKNN 0.2", scores + 0.2 * scale * base_knn, data, t)
+        report("  + blend TextKNN 0.2", scores + 0.2 * scale * base_knn, data, t)
 
 
 def main() -> None:
