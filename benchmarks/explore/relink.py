@@ -48,7 +48,8 @@ def relinked() -> pd.DataFrame:
     link.columns = ["item", "entity"]
     entity = ml1m_id.map(dict(zip(link["item"], link["entity"], strict=True)))
     out = pd.DataFrame({"item": items["item_id"], "entity": entity}).dropna()
-    return out
+    # ml-100k lists a few films twice (two ids, one title): RecBole needs entity -> one item
+    return out.drop_duplicates("entity", keep="first")
 
 
 def main() -> None:
