@@ -7,7 +7,8 @@ Variants (``--variant``):
   text-add    LightGCN whose item ego embedding is ID + Linear(text)   (text adapter)
   text-init   LightGCN with item ID embeddings initialised from the PCA of the text embedding
   text-only   LightGCN whose item ego embedding is Linear(text) only (IDs off for items)
-  kg-add      LightGCN whose item ego embedding is ID + Linear(relinked KG TF-IDF, SVD-256)
+  kg-add      LightGCN whose item ego embedding is ID + Linear(relinked KG incidence, SVD-256)
+  text-kg-add LightGCN whose item ego embedding is ID + Linear([text, relinked KG SVD-256])
 
     PYTHONPATH=$PWD python benchmarks/explore/neural.py --variant lightgcn --seed 2020
 """
@@ -47,11 +48,14 @@ def norm_adj(train: sp.csr_matrix) -> torch.Tensor:
 def side_features(variant: str) -> torch.Tensor | None:
     if variant in ("text-add", "text-init", "text-only"):
         return torch.from_numpy(common.text_embeddings()).float()
-    if variant == "kg-add":
+    if variant in ("kg-add", "text-kg-add"):
         from closed_forms import normalise_rows
         kg = sp.csr_matrix(normalise_rows(common.kg_matrix(relinked=True)))
         u, s, _ = sp.linalg.svds(kg, k=256)
-        return torch.from_numpy((u * s).astype(np.float32))
+        kg_features = torch.from_numpy((u * s).astype(np.float32))
+        if variant == "kg-add":
+            return kg_features
+        return torch.cat([torch.from_numpy(common.text_embeddings()).float(), kg_features], 1)
     return None
 
 
