@@ -1,10 +1,13 @@
 """Table of the neural runs in results/explore/neural/: valid NDCG@10 per variant over the
 seeds each has, and paired tests against LightGCN on the seeds both have.
 
-    PYTHONPATH=$PWD python benchmarks/explore/neural_table.py
+    PYTHONPATH=$PWD python benchmarks/explore/neural_table.py [--test VARIANT ...]
+
+``--test``: also the test NDCG@10 of the named finalists (chosen on valid) against LightGCN.
 """
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +43,19 @@ def main() -> None:
         print(f"| {variant} | {','.join(map(str, seeds))} | {np.mean(means):.4f}{sd} | {cmp} | "
               f"{'/'.join(str(by_seed[s]['best_epoch']) for s in seeds)} | "
               f"{np.mean([by_seed[s]['seconds'] for s in seeds]):.0f} |")
+    if "--test" in sys.argv:
+        print("\n| finalist | seeds | test NDCG@10 | vs LightGCN | p users / seeds |"
+              "\n|---|---|---|---|---|")
+        for variant in sys.argv[sys.argv.index("--test") + 1:]:
+            by_seed = runs[variant]
+            shared = sorted(s for s in by_seed if s in ref)
+            a = [float(np.mean(by_seed[s]["per_user_test"])) for s in shared]
+            b = [float(np.mean(ref[s]["per_user_test"])) for s in shared]
+            pu = wilcoxon_p(np.concatenate([by_seed[s]["per_user_test"] for s in shared]),
+                            np.concatenate([ref[s]["per_user_test"] for s in shared]))
+            print(f"| {variant} | {len(shared)} | {np.mean(a):.4f} (LightGCN {np.mean(b):.4f}) | "
+                  f"{100 * (np.mean(a) / np.mean(b) - 1):+.2f}% | {pu:.2g} / "
+                  f"{paired_t_p(a, b):.2g} |")
 
 
 if __name__ == "__main__":
