@@ -37,7 +37,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/growth.py $(BENCH_ARGS)
 
 lint: $(STAMP)
-	$(PY) -m ruff check recbole_llmkg tests datasets run_recbole_llmkg.py setup.py
+	$(PY) -m ruff check recbole_llmkg tests benchmarks datasets run_recbole_llmkg.py setup.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info log log_tensorboard saved

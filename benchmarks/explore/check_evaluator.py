@@ -10,8 +10,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import common  # noqa: E402
 from closed_forms import ease_scores  # noqa: E402
-
 from recbole_llmkg.benchmark.seed_run import run_seed  # noqa: E402
+
 from recbole_llmkg.benchmark.splits import write_standard_split  # noqa: E402
 
 split = write_standard_split(common.SOURCE, "ml-100k", 2020, common.WORK / "splits")

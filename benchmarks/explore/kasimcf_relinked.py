@@ -10,8 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import common  # noqa: E402
-
 from recbole_llmkg.benchmark.seed_run import run_seed  # noqa: E402
+
 from recbole_llmkg.benchmark.splits import write_standard_split  # noqa: E402
 
 RELINKED = Path(__file__).resolve().parents[2] / "results" / "explore" / "ml-100k.relinked.link"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import common  # noqa: E402
-
 from recbole_llmkg.benchmark.seed_run import run_seed  # noqa: E402
+
 from recbole_llmkg.benchmark.splits import write_standard_split  # noqa: E402
 
 
