@@ -54,69 +54,70 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().error(
             f"unrecognised arguments {unknown}: config overrides are written --key=value"
         )
-
     if args.list_models:
-        from recbole_llmkg.model_names import plugin_model_names, recbole_model_names
-
-        print("Plugin models:", ", ".join(plugin_model_names()))
-        print("RecBole models:", ", ".join(recbole_model_names()))
-        return 0
-
+        return _list_models()
     from recbole_llmkg.errors import LLMKGError
 
-    if args.benchmark and args.write_readme:
-        from recbole_llmkg.benchmark.readme import write_readme
-
-        try:
-            print(f"rewrote the leaderboard section of {write_readme(args.benchmark)}")
-        except LLMKGError as error:
-            print(f"recbole-llmkg: error: {error}", file=sys.stderr)
-            return 2
-        return 0
-    if args.benchmark:
-        from recbole_llmkg.benchmark.runner import run_benchmark
-
-        try:
-            summary = run_benchmark(args.benchmark, profile=args.profile, rerun=args.rerun,
-                                    cmd_args=overrides, ray_address=args.ray_address)
-        except LLMKGError as error:
-            print(f"recbole-llmkg: error: {error}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            print("recbole-llmkg: interrupted; finished runs are saved and the same command "
-                  "resumes", file=sys.stderr)
-            return 130
-        if summary.failed:
-            print(f"recbole-llmkg: {len(summary.failed)} run(s) failed:", file=sys.stderr)
-            for line in summary.failure_lines():
-                print(f"  {line}", file=sys.stderr)
-            return 1
-        return 0
-
-    config_files = args.config_files.strip().split() if args.config_files else None
     try:
-        if args.nproc > 1 or args.world_size > 0:
-            from recbole_llmkg.distributed import run_distributed
-
-            result = run_distributed(
-                args.model, args.dataset, nproc=args.nproc, config_file_list=config_files,
-                cmd_args=overrides, world_size=args.world_size, ip=args.ip, port=args.port,
-                offset=args.group_offset,
-            )
-            if result is None:  # this machine does not hold rank 0, which reports
-                return 0
-        else:
-            from recbole_llmkg.quick_start import run_recbole_llmkg
-
-            result = run_recbole_llmkg(
-                model=args.model,
-                dataset=args.dataset,
-                config_file_list=config_files,
-                cmd_args=overrides,
-            )
+        if args.benchmark:
+            return _benchmark(args, overrides)
+        return _train(args, overrides)
     except LLMKGError as error:
         print(f"recbole-llmkg: error: {error}", file=sys.stderr)
         return 2
+
+
+def _list_models() -> int:
+    """Model names, read without importing torch or RecBole."""
+    from recbole_llmkg.model_names import plugin_model_names, recbole_model_names
+
+    print("Plugin models:", ", ".join(plugin_model_names()))
+    print("RecBole models:", ", ".join(recbole_model_names()))
+    return 0
+
+
+def _benchmark(args: argparse.Namespace, overrides: list[str]) -> int:
+    """Run a board (or rewrite the README's leaderboard section): 1 when any run failed."""
+    if args.write_readme:
+        from recbole_llmkg.benchmark.readme import write_readme
+
+        print(f"rewrote the leaderboard section of {write_readme(args.benchmark)}")
+        return 0
+    from recbole_llmkg.benchmark.runner import run_benchmark
+
+    try:
+        summary = run_benchmark(args.benchmark, profile=args.profile, rerun=args.rerun,
+                                cmd_args=overrides, ray_address=args.ray_address)
+    except KeyboardInterrupt:
+        print("recbole-llmkg: interrupted; finished runs are saved and the same command "
+              "resumes", file=sys.stderr)
+        return 130
+    if summary.failed:
+        print(f"recbole-llmkg: {len(summary.failed)} run(s) failed:", file=sys.stderr)
+        for line in summary.failure_lines():
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _train(args: argparse.Namespace, overrides: list[str]) -> int:
+    """Train and test one model (data-parallel with --nproc / --world_size); print metrics."""
+    config_files = args.config_files.strip().split() if args.config_files else None
+    if args.nproc > 1 or args.world_size > 0:
+        from recbole_llmkg.distributed import run_distributed
+
+        result = run_distributed(
+            args.model, args.dataset, nproc=args.nproc, config_file_list=config_files,
+            cmd_args=overrides, world_size=args.world_size, ip=args.ip, port=args.port,
+            offset=args.group_offset,
+        )
+        if result is None:  # this machine does not hold rank 0, which reports
+            return 0
+    else:
+        from recbole_llmkg.quick_start import run_recbole_llmkg
+
+        result = run_recbole_llmkg(model=args.model, dataset=args.dataset,
+                                   config_file_list=config_files, cmd_args=overrides)
     for label, metrics in (("best valid", result["best_valid_result"]),
                            ("test result", result["test_result"])):
         print(f"{label}: " + "  ".join(f"{k}={float(v):.4f}" for k, v in metrics.items()))
