@@ -74,9 +74,6 @@ def run_rank(
     cmd_args = [a for a in cmd_args or [] if a[2:].split("=")[0] not in distributed]
     config = Config(model, dataset, config_file_list, {**config_dict, "local_rank": rank},
                     cmd_args=cmd_args)
-    # RecBole creates these with an exists-check then makedirs, which races between processes
-    os.makedirs(os.path.join("log", config["model"]), exist_ok=True)
-    os.makedirs(config["checkpoint_dir"], exist_ok=True)
     try:
         parts = prepare(config)
         return parts, train_and_test(parts, saved=saved)

@@ -44,6 +44,9 @@ class Prepared:
 def prepare_data(config: Config) -> tuple[Any, Any, Any, Any]:
     """Seed, start logging, load the dataset and split it: ``(dataset, train, valid, test)``."""
     init_seed(config["seed"], config["reproducibility"])
+    # RecBole makes its log folder with an exists-check then makedirs, which fails when two runs
+    # start together: make it first, tolerating a folder that exists.
+    os.makedirs(os.path.join("log", str(config["model"])), exist_ok=True)
     init_logger(config)
     logger = getLogger()
     logger.info(sys.argv)

@@ -41,6 +41,9 @@ class SafeCheckpointMixin:
     """
 
     def __init__(self, config, model):
+        # RecBole makes checkpoint_dir with an exists-check then makedirs: two runs started
+        # together race on it, so it is made here first.
+        os.makedirs(config["checkpoint_dir"], exist_ok=True)
         # RecBole wraps the model in DistributedDataParallel with device_ids=[local_rank], which
         # torch refuses for a CPU model; a multi-process CPU run is wrapped here without them.
         cpu_ddp = not config["single_spec"] and config["device"].type == "cpu"
