@@ -1,0 +1,279 @@
+"""The cold-user protocol: users held out of training, served by fold-in from a few first items.
+
+A seeded share of the users (10% by default) is held out entirely: all their interactions go to
+the test part, train and valid come from the other users only, so every model trains on RecBole's
+normal path (``benchmark_filename``). The held-out users stay in RecBole's id maps, with no
+training row: a model cannot have learnt anything about them.
+
+Each held-out user is then served as a new user through
+:meth:`~recbole_llmkg.serve.Recommender.recommend_new_user`: its profile text (the ``.user``
+fields through the dataset's user text template, for models with a text space) plus its first
+``n`` interactions by timestamp, for ``n`` in 0, 1, 3, 5. Every ``n`` is scored on the same
+targets, the user's interactions after its first ``max(ns)``, so the curve moves only with what
+the model knows (users with no more than ``max(ns)`` interactions are skipped). Known items are
+never recommended back and are never targets.
+
+``Pop`` serves the same popularity list at every ``n`` (the honest baseline); a content kNN
+(``TextKNN``) scores from the liked items' text neighbours; a model that cannot fold in is
+reported as such in the table, not crashed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from recbole_llmkg.benchmark.per_user import topk_metrics
+from recbole_llmkg.benchmark.splits import (
+    SPLIT_FORMAT_VERSION,
+    Split,
+    _read_inter,
+    _sha256,
+    _source_bytes,
+    _split_root,
+    _write_split,
+    assign_parts,
+    read_split,
+)
+from recbole_llmkg.errors import DataError, ServeError
+
+KNOWN_COUNTS = (0, 1, 3, 5)
+TOPK = 10
+VALID_SHARE = 0.1  # share of each remaining user's interactions in the valid part
+
+
+# ---------------------------------------------------------------------------------- the split
+def cold_user_parts(users: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, list[str]]:
+    """Part of every row (0 train, 1 valid, 2 test) and the held-out users.
+
+    A seeded ``fraction`` of the distinct users (at least one, never all) goes wholly to test;
+    the other users' rows are cut 90/10 into train/valid per user (RecBole's rounding).
+    """
+    tokens = np.asarray(users).astype(str)
+    distinct = np.unique(tokens)
+    n_cold = max(1, int(round(fraction * len(distinct))))
+    if not 0 < fraction < 1 or n_cold >= len(distinct):
+        raise DataError(f"cold_user protocol: cold_fraction {fraction} must leave some users in "
+                        f"training ({len(distinct)} users); use a value in (0, 1), e.g. 0.1.")
+    cold = np.sort(np.random.default_rng(seed).choice(distinct, size=n_cold, replace=False))
+    is_cold = np.isin(tokens, cold)
+    parts = np.full(len(tokens), 2, dtype=np.int64)
+    warm = np.flatnonzero(~is_cold)
+    parts[warm] = assign_parts(tokens[warm], (1 - VALID_SHARE, VALID_SHARE), seed)
+    return parts, cold.tolist()
+
+
+def write_cold_user_split(
+    source_dir: str | os.PathLike,
+    dataset: str,
+    seed: int,
+    data_root: str | os.PathLike,
+    fraction: float = 0.1,
+    user_field: str = "user_id",
+    item_field: str = "item_id",
+    separator: str = "\t",
+    encoding: str = "utf-8",
+) -> Split:
+    """Write (or reuse) the cold-user split of ``<source_dir>/<dataset>.inter``.
+
+    Same layout and guarantees as :func:`~recbole_llmkg.benchmark.splits.write_standard_split`
+    (content-addressed folder, fingerprint, written in a temp folder and renamed); ``split.json``
+    also lists the held-out users (``cold_users``); the test part holds exactly their rows.
+    """
+    source_dir = Path(source_dir)
+    raw = _source_bytes(source_dir, dataset)
+    key_fields = {"version": SPLIT_FORMAT_VERSION, "source": _sha256(raw), "seed": int(seed),
+                  "cold_user_fraction": float(fraction), "user_field": user_field}
+    root = _split_root(data_root, dataset, f"cold_user{fraction:g}", seed, key_fields)
+    if (root / dataset / "split.json").is_file():
+        return read_split(root, dataset)
+    header, rows, users, items = _read_inter(source_dir / f"{dataset}.inter", user_field,
+                                             item_field, separator, encoding)
+    parts, cold = cold_user_parts(users, fraction, seed)
+    return _write_split(root, source_dir, dataset, encoding, header, rows, users, items, parts,
+                        {**key_fields, "protocol": "cold_user", "cold_users": cold})
+
+
+def cold_user_split_for_config(config: Any, seed: int, data_root: str | os.PathLike,
+                               fraction: float = 0.1) -> Split:
+    """:func:`write_cold_user_split` for the dataset, fields and file format of a config."""
+    return write_cold_user_split(
+        Path(config["data_path"]), config["dataset"], seed, data_root, fraction,
+        user_field=config["USER_ID_FIELD"], item_field=config["ITEM_ID_FIELD"],
+        separator=config["field_separator"] or "\t", encoding=config["encoding"] or "utf-8")
+
+
+def held_out_histories(split: Split, user_field: str = "user_id", item_field: str = "item_id",
+                       time_field: str | None = "timestamp", separator: str = "\t",
+                       encoding: str = "utf-8") -> pd.DataFrame:
+    """The held-out users' interactions (the test part), ``user, item, position``: ordered by
+    user, then time (file order breaks ties; no time field: file order), ``position`` from 0."""
+    path = Path(split.data_path) / split.dataset / f"{split.dataset}.test.inter"
+    frame = pd.read_csv(path, sep=separator, dtype=str, encoding=encoding, quoting=3,
+                        keep_default_na=False)
+    frame.columns = [c.split(":")[0] for c in frame.columns]
+    time = (pd.to_numeric(frame[time_field], errors="coerce").to_numpy()
+            if time_field and time_field in frame.columns else np.arange(len(frame), dtype=float))
+    if np.isnan(time).any():
+        line = int(np.flatnonzero(np.isnan(time))[0]) + 2
+        raise DataError(f"Cold users: '{path}' line {line}: field '{time_field}' is not a "
+                        "number; fix the value or pass time_field=None to order by file.")
+    out = pd.DataFrame({"user": frame[user_field].to_numpy(), "item": frame[item_field].to_numpy(),
+                        "time": time})
+    out = out.sort_values(["user", "time"], kind="mergesort").reset_index(drop=True)
+    out["position"] = out.groupby("user").cumcount()
+    return out[["user", "item", "position"]]
+
+
+# ---------------------------------------------------------------------------------- serving
+def fold_in_family(recommender: Any) -> Any:
+    """The recommender's family, or an exact item-weight one for a content kNN (``score = x S^T``
+    with its fixed neighbourhood ``S``), which the serve layer scores for known users only."""
+    from recbole_llmkg.serve.families import ItemWeightFamily, ScoreOnlyFamily
+
+    model, family = recommender.model, recommender.family
+    if type(family) is ScoreOnlyFamily and hasattr(model, "neighbour_index") \
+            and hasattr(model, "neighbour_value"):
+        sim = torch.sparse_coo_tensor(model.neighbour_index, model.neighbour_value,
+                                      (model.n_items, model.n_items),
+                                      check_invariants=False).to_dense()
+        return ItemWeightFamily(model, recommender.trained.train_dataset, sim.T.contiguous())
+    return family
+
+
+def is_popularity(model: Any) -> bool:
+    """Whether the model ranks every user the same way (RecBole's ``Pop``)."""
+    from recbole.model.general_recommender import Pop
+
+    return isinstance(model, Pop)
+
+
+def profile_texts(recommender: Any) -> dict[str, str]:
+    """External user id -> profile text, for models with a text space (else empty).
+
+    Read from the training dataset, where a held-out user has no interaction, so a template
+    that lists recent history adds nothing from the evaluation targets.
+    """
+    train = recommender.trained.train_dataset
+    if not recommender.text.available or not hasattr(train, "user_texts"):
+        return {}
+    texts = train.user_texts()
+    tokens = recommender.user_tokens
+    return {str(tokens[i]): texts[i] for i in range(1, len(tokens)) if str(texts[i]).strip()}
+
+
+def serve_cold_user(recommender: Any, liked: Sequence[str], profile: str | None,
+                    k: int = TOPK) -> list[str]:
+    """External ids of the top-``k`` items for a new user (``liked`` never recommended back).
+
+    Raises :class:`ServeError` when the model cannot serve this input.
+    """
+    if is_popularity(recommender.model):
+        scores = recommender.family.scores(torch.ones(1, dtype=torch.long))[0].clone()
+        scores[0] = -torch.inf
+        if len(liked):
+            scores[recommender.item_index(liked)] = -torch.inf
+        return [str(t) for t in recommender.item_tokens[scores.topk(k).indices.cpu().numpy()]]
+    if not len(liked) and profile is None:
+        recommender.family.fold_in_scores(torch.zeros(0, dtype=torch.long), None)  # its reason
+        raise ServeError(f"Model {recommender.model_name} has no text space: it needs at least "
+                         "one known item to fold in a new user.")
+    frame = recommender.recommend_new_user(liked=liked, profile=profile, k=k)
+    return frame["item"].astype(str).tolist()
+
+
+def evaluate_cold_users(recommender: Any, histories: pd.DataFrame,
+                        ns: Sequence[int] = KNOWN_COUNTS, k: int = TOPK) -> list[dict[str, Any]]:
+    """Per ``n``: mean NDCG@k and Recall@k over the held-out users, or why the model cannot.
+
+    Rows: ``{n, users, ndcg@k, recall@k, status}``; ``status`` is ``ok`` or the model's reason.
+    """
+    from recbole_llmkg.serve.recommender import Recommender
+
+    if isinstance(recommender, Recommender):
+        recommender.family = fold_in_family(recommender)
+    n_max = max(ns)
+    sizes = histories.groupby("user")["item"].transform("size")
+    usable = histories[sizes > n_max]
+    targets = usable[usable["position"] >= n_max]
+    users = sorted(targets["user"].unique())
+    profiles = profile_texts(recommender)
+    rows = []
+    for n in ns:
+        known = usable[usable["position"] < n].groupby("user")["item"].agg(list)
+        tops, status = [], "ok"
+        try:
+            for user in users:
+                tops.append(serve_cold_user(recommender, known.get(user, []),
+                                            profiles.get(user), k))
+        except ServeError as error:
+            status = str(error)
+        if status != "ok" or not users:
+            rows.append({"n": n, "users": 0, f"ndcg@{k}": float("nan"),
+                         f"recall@{k}": float("nan"), "status": status if users else "no users"})
+            continue
+        top = pd.DataFrame({"user": np.repeat(users, k), "rank": np.tile(np.arange(k), len(users)),
+                            "item": np.concatenate([t + [""] * (k - len(t)) for t in tops])})
+        relevant = targets[["user", "item"]].drop_duplicates()
+        relevant = relevant.merge(
+            usable[usable["position"] < n][["user", "item"]].assign(known=True),
+            on=["user", "item"], how="left")
+        relevant = relevant[relevant["known"].isna()][["user", "item"]].assign(hit=True)
+        hits = top.merge(relevant, on=["user", "item"], how="left")["hit"].notna()
+        pos_idx = torch.as_tensor(hits.to_numpy().reshape(len(users), k))
+        pos_len = torch.as_tensor(relevant.groupby("user").size().reindex(users).fillna(0)
+                                  .to_numpy(), dtype=torch.float64)
+        keep = pos_len > 0
+        metrics = topk_metrics(pos_idx[keep], pos_len[keep], [k], ("ndcg", "recall"))
+        rows.append({"n": n, "users": int(keep.sum()),
+                     f"ndcg@{k}": float(metrics[f"ndcg@{k}"].mean()),
+                     f"recall@{k}": float(metrics[f"recall@{k}"].mean()), "status": "ok"})
+    return rows
+
+
+def cold_user_table(recommenders: Mapping[str, Any], histories: pd.DataFrame,
+                    ns: Sequence[int] = KNOWN_COUNTS, k: int = TOPK) -> pd.DataFrame:
+    """Model x n: mean NDCG@k, Recall@k, number of users, and ``status`` (``ok`` or why the
+    model cannot serve that cell); one row per (model, n)."""
+    rows = [{"model": name, **row} for name, rec in recommenders.items()
+            for row in evaluate_cold_users(rec, histories, ns, k)]
+    return pd.DataFrame(rows, columns=["model", "n", "users", f"ndcg@{k}", f"recall@{k}",
+                                       "status"])
+
+
+def recommender_for_run(parts: Any, checkpoint: str | None = None) -> Any:
+    """A :class:`~recbole_llmkg.serve.Recommender` over a run prepared in this process
+    (:func:`recbole_llmkg.quick_start.prepare`), without reloading data from a checkpoint."""
+    from recbole_llmkg.serve.loading import TrainedModel
+    from recbole_llmkg.serve.recommender import Recommender
+
+    parts.model.eval()
+    splits = (parts.train_data._dataset, parts.valid_data._dataset, parts.test_data._dataset)
+    return Recommender(TrainedModel(parts.config, parts.dataset, splits[0], parts.model,
+                                    checkpoint or "", splits))
+
+
+def train_recommender(model: str, split: Split, overrides: Mapping[str, Any] | None = None) -> Any:
+    """Train ``model`` on the split's train/valid files (RecBole's normal path), reload its best
+    epoch, and return it as a :class:`~recbole_llmkg.serve.Recommender`."""
+    from recbole_llmkg.checkpoint import load_own_checkpoint
+    from recbole_llmkg.config import Config
+    from recbole_llmkg.quick_start import prepare
+
+    config = Config(model, split.dataset, config_dict={**split.config(), **(overrides or {})},
+                    cmd_args=[])
+    parts = prepare(config)
+    parts.trainer.fit(parts.train_data, parts.valid_data, saved=True,
+                      show_progress=config["show_progress"])
+    checkpoint = parts.trainer.saved_model_file
+    if os.path.isfile(checkpoint):
+        saved = load_own_checkpoint(checkpoint, map_location=config["device"])
+        parts.model.load_state_dict(saved["state_dict"])
+        parts.model.load_other_parameter(saved.get("other_parameter"))
+    return recommender_for_run(parts, checkpoint)
