@@ -1,7 +1,7 @@
 """The cold-user curve: NDCG@10 of users held out of training, against how many items we know.
 
     PYTHONPATH=. python benchmarks/cold_user_curve.py [--dataset ml-100k] [--seed 2020]
-        [--models Pop EASE TextKNN KASimCF LLMAugRec] [--workdir /tmp/cold_user]
+        [--models Pop EASE BPR TextKNN KASimCF LLMAugRec] [--workdir /tmp/cold_user]
         [--out results/cold_user]
 
 10% of the users (seeded) are held out of train and valid (recbole_llmkg.benchmark.cold_user);
@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--seed", type=int, default=2020)
     parser.add_argument("--models", nargs="+",
-                        default=["Pop", "EASE", "TextKNN", "KASimCF", "LLMAugRec"])
+                        default=["Pop", "EASE", "BPR", "TextKNN", "KASimCF", "LLMAugRec"])
     parser.add_argument("--workdir", default="/tmp/cold_user")
     parser.add_argument("--out", default="results/cold_user")
     args = parser.parse_args()
