@@ -299,7 +299,10 @@ def run_trial(spec: Mapping[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     result: dict[str, Any] = {"number": spec["number"], "params": dict(spec["params"]),
                               "value": None, "error": None, "epochs": None}
-    study = optuna.load_study(study_name=spec["study_name"], storage=open_storage(spec["storage"]))
+    # The pruner is not stored with a study: without it, load_study would give this trial
+    # Optuna's default MedianPruner (no warm-up), which cut slow starters after one epoch.
+    study = optuna.load_study(study_name=spec["study_name"], storage=open_storage(spec["storage"]),
+                              pruner=make_pruner())
     trial = optuna.trial.Trial(study, spec["trial_id"])  # Optuna names a trial by its id
     curve = ValidationCurve()
 

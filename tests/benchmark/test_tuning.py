@@ -116,3 +116,18 @@ def test_the_objective_is_valid_ndcg_at_10_for_every_model():
     space = load_search_spaces()["BPR"]
     with pytest.raises(ConfigError, match="valid_metric.*MRR@10"):
         TuningJob("BPR", "tiny", "standard", space, "sqlite://", config={"valid_metric": "MRR@10"})
+
+
+def test_trials_run_in_tasks_keep_the_pruner_warm_up(tmp_path):
+    """A slow starter is not cut after one epoch: the trial body uses the board's pruner (with
+    its warm-up), not Optuna's default, although the pruner is not stored with the study."""
+    job = _job(tmp_path, n_trials=6, epochs=3)
+    study = job.study()
+    for _ in range(5):  # earlier trials far better at every epoch: a median rule would prune
+        study.add_trial(optuna.trial.create_trial(
+            params={}, distributions={}, value=1.0,
+            intermediate_values={0: 1.0, 1: 1.0, 2: 1.0}))
+    trials = tune(job).get_trials()
+    assert len(trials) == 6
+    assert trials[-1].state == optuna.trial.TrialState.COMPLETE  # 3 epochs < the 10-epoch warm-up
+    assert sorted(trials[-1].intermediate_values) == [0, 1, 2]
