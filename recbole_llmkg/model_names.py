@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import re
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -22,6 +23,15 @@ def _base_name(node: ast.expr) -> str:
     if isinstance(node, ast.Attribute):
         return node.attr
     return node.id if isinstance(node, ast.Name) else ""
+
+
+def parse_python(path: str | Path) -> ast.Module:
+    """``ast.parse`` of a source file, run in a fresh thread: CPython 3.11 can raise a spurious
+    ``SystemError: AST constructor recursion depth mismatch`` when earlier code left the calling
+    thread's recursion counter off (seen in the test suite); a new thread starts clean."""
+    source = Path(path).read_text(encoding="utf-8")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(ast.parse, source, str(path)).result()
 
 
 # RecBole's model sub-packages, in the order ``recbole.utils.get_model`` searches them.
@@ -71,7 +81,7 @@ def plugin_model_names() -> tuple[str, ...]:
     classes: list[tuple[str, list[str]]] = []
     for sub in MODEL_SUBPACKAGES:
         for path in sorted((_MODEL_DIR / sub).glob("*.py")):
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            tree = parse_python(path)
             classes += [
                 (node.name, [_base_name(b) for b in node.bases])
                 for node in tree.body

@@ -13,9 +13,9 @@ import importlib.util
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 from recbole_llmkg.errors import ConfigError
+from recbole_llmkg.model_names import parse_python
 
 # Import name -> the name ``pip install`` wants, where the two differ.
 PIP_NAMES = {
@@ -39,7 +39,7 @@ class Imports:
 @cache
 def file_imports(path: str) -> Imports:
     """The absolute imports in the Python file ``path``, split by where they happen."""
-    tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=path)
+    tree = parse_python(path)
     module_level: set[str] = set()
     in_functions: dict[str, set[str]] = {}
 
