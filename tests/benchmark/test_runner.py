@@ -151,8 +151,9 @@ def test_failed_model_is_recorded_and_retried(tmp_path):
     assert run_benchmark(path, rerun=True, log=quiet, charts=False).executed == 2
 
 
-def test_interruption_keeps_finished_runs_and_resumes(tmp_path, monkeypatch):
-    path = bench(tmp_path, models=["Pop", "EASE"])
+def interrupt_third_run(monkeypatch):
+    """The worker runs the first two runs, then a Ctrl-C arrives during the third; returns the
+    real ``execute_run`` so a test can put it back."""
     calls = {"n": 0}
     original = worker.execute_run
 
@@ -163,6 +164,12 @@ def test_interruption_keeps_finished_runs_and_resumes(tmp_path, monkeypatch):
         return original(payload, in_child)
 
     monkeypatch.setattr(worker, "execute_run", interrupted_third)
+    return original
+
+
+def test_interruption_keeps_finished_runs_and_resumes(tmp_path, monkeypatch):
+    path = bench(tmp_path, models=["Pop", "EASE"])
+    original = interrupt_third_run(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         run_benchmark(path, log=quiet, charts=False)
     runs = tmp_path / "results" / "unit" / "runs"
@@ -395,16 +402,7 @@ def test_interrupted_rerun_is_resumed_and_the_board_names_older_runs(tmp_path, m
     before = {k: r["invocation"] for k, r in first.records.items()}
     assert all(r["rerun_id"] is None for r in first.records.values())
 
-    calls = {"n": 0}
-    original = worker.execute_run
-
-    def interrupted_third(payload, in_child=False):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return original(payload, in_child)
-
-    monkeypatch.setattr(worker, "execute_run", interrupted_third)
+    original = interrupt_third_run(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         run_benchmark(path, rerun=True, log=quiet, charts=False)
     marker = json.loads((out / "rerun.json").read_text())
