@@ -14,7 +14,7 @@ from recbole_llmkg.benchmark.seed_run import run_seed  # noqa: E402
 
 from recbole_llmkg.benchmark.splits import write_standard_split  # noqa: E402
 
-RELINKED = Path(__file__).resolve().parents[2] / "results" / "explore" / "ml-100k.relinked.link"
+RELINKED = Path(__file__).resolve().parents[2] / "datasets" / "corrections" / "ml-100k.link"
 PARAMS = {"sim_mode": "closed_form", "reg_weight": 300.0, "pop_reg_weight": 0.5,
           "text_weight": 10.0, "knowledge_weight": 100.0}
 

@@ -121,7 +121,8 @@ def prepare(run: Any, data_root: Path) -> tuple[dict[str, Any], Split]:
         raise ConfigError(f"Unknown protocol '{run.protocol.name}'.")
     base = Config(run.model.name, run.dataset, config_dict=copy.deepcopy(run.config),
                   cmd_args=[])
-    split = split_for_config(base, run.seed, data_root, run.protocol.name, run.protocol.params)
+    split = split_for_config(base, run.seed, data_root, run.protocol.name, run.protocol.params,
+                             run.side_files)
     return {**split.config(), "eval_args": copy.deepcopy(STANDARD_EVAL_ARGS)}, split
 
 

@@ -74,7 +74,7 @@ TOP_LEVEL_KEYS = (
     "name", "description", "output_dir", "datasets", "models", "seeds", "protocols", "metrics",
     "topk", "headline", "valid_metric", "eval_batch_size", "config", "isolation", "timeout",
     "threads", "profiles", "n_trials", "tuning_storage", "ray_address", "num_cpus",
-    "gpus_per_run",
+    "gpus_per_run", "side_files",
 )
 PROFILE_KEYS = (
     "description", "datasets", "models", "seeds", "protocols", "metrics", "topk", "headline",
@@ -84,6 +84,8 @@ PROFILE_KEYS = (
 MODEL_KEYS = ("name", "label", "config", "table", "tune")
 ISOLATIONS = ("ray", "subprocess", "inline")
 TABLES = ("main", "untuned", "ablation")  # a model entry's table on the leaderboard
+# Dataset files a board may replace in every split (``side_files``): not the interactions.
+SIDE_FILE_SUFFIXES = ("link", "kg", "item", "user")
 
 # Keys the benchmark itself decides; a run-level ``config`` may not set them.
 RESERVED_CONFIG_KEYS = {
@@ -114,10 +116,12 @@ class RunSpec:
     protocol: ProtocolEntry
     config: dict[str, Any]
     threads: int | None = None
+    side_files: dict[str, str] = field(default_factory=dict)  # suffix -> replacement file
 
     def identity(self) -> dict[str, Any]:
-        """Everything that can change the result: what the key hashes."""
-        return {
+        """Everything that can change the result: what the key hashes (a replaced side file by
+        its content, so the key does not depend on where the checkout lives)."""
+        identity = {
             "v": KEY_FORMAT_VERSION,
             "dataset": self.dataset,
             "model": self.model.name,
@@ -127,6 +131,10 @@ class RunSpec:
             "config": self.config,
             "threads": self.threads,
         }
+        if self.side_files:
+            identity["side_files"] = {suffix: file_sha256(path)
+                                      for suffix, path in sorted(self.side_files.items())}
+        return identity
 
     @property
     def key(self) -> str:
@@ -146,6 +154,7 @@ class RunSpec:
             "protocol": {"name": self.protocol.name, "params": self.protocol.params},
             "config": self.config,
             "threads": self.threads,
+            "side_files": self.side_files,
         }
 
     @classmethod
@@ -160,6 +169,7 @@ class RunSpec:
             protocol=ProtocolEntry(protocol["name"], dict(protocol["params"])),
             config=dict(data["config"]),
             threads=data.get("threads"),
+            side_files=dict(data.get("side_files") or {}),
         )
 
 
@@ -191,6 +201,9 @@ class BenchmarkSpec:
     gpus_per_run: float = 0.0
     description: str = ""
     folder: str = ""  # results folder name: ``name``, or ``name-profile`` for a profile
+    # per dataset, files that replace the dataset folder's own in every split (e.g. a corrected
+    # ``.link``): suffix -> absolute path
+    side_files: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
     @property
@@ -232,7 +245,8 @@ class BenchmarkSpec:
                     for seed in self.seeds:
                         run_config = {**config, **fixed, "seed": seed}
                         plan.append(RunSpec(dataset, model, seed, protocol, run_config,
-                                            self.threads))
+                                            self.threads,
+                                            dict(self.side_files.get(dataset, {}))))
         return plan
 
 
@@ -486,6 +500,7 @@ def _build(
     config = _check_config(settings.get("config"), where, "config")
     for i, dataset in enumerate(datasets):
         _check_dataset(dataset, config, where, f"{key('datasets')}[{i}]")
+    side_files = _check_side_files(settings.get("side_files"), datasets, path, key)
     seeds = _list_of(settings["seeds"], int, where, key("seeds"))
     metrics, topk, headline, valid_metric = _check_metrics(settings, key)
     batch = settings["eval_batch_size"]
@@ -504,6 +519,7 @@ def _build(
         config=config, isolation=isolation, timeout=timeout, threads=threads,
         output_dir=output_dir, **tuning,
         description=str(settings.get("description") or ""),
+        side_files=side_files,
         folder=f"{name.strip()}-{profile}" if profile and from_profile else name.strip(),
     )
 
@@ -615,6 +631,49 @@ def _check_dataset(name: str, config: Mapping[str, Any], where: str, key: str) -
         raise ConfigError(f"{where}: key '{key}': unknown dataset '{name}': no folder "
                           f"'{data_path / name}' (config 'data_path'), none shipped with the "
                           f"plugin ('{datasets_dir()}'), and RecBole cannot download it.")
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _check_side_files(raw: Any, datasets: list[str], path: Path,
+                      key: _KeyPath) -> dict[str, dict[str, str]]:
+    """``side_files: {<dataset>: {<suffix>: <file>}}``: files that replace the dataset folder's
+    own ``<dataset>.<suffix>`` in every split (every model, plugin or built-in, reads them).
+    A relative file is looked up from the working directory, then from the benchmark file's
+    folder, then from the repository root."""
+    where = key.where
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: key '{key('side_files')}' must map a dataset to "
+                          "{suffix: file}, e.g. {ml-100k: {link: datasets/fixes/ml-100k.link}}.")
+    resolved: dict[str, dict[str, str]] = {}
+    for dataset, files in raw.items():
+        here = f"{key('side_files')}.{dataset}"
+        if dataset not in datasets:
+            raise ConfigError(f"{where}: key '{here}': '{dataset}' is not in 'datasets' "
+                              f"({', '.join(datasets)}).")
+        if not isinstance(files, dict) or not files:
+            raise ConfigError(f"{where}: key '{here}' must map a file suffix "
+                              f"({', '.join(SIDE_FILE_SUFFIXES)}) to a file.")
+        resolved[dataset] = {}
+        for suffix, name in files.items():
+            if suffix not in SIDE_FILE_SUFFIXES:
+                raise ConfigError(f"{where}: key '{here}.{suffix}': a board may replace "
+                                  f"{', '.join(SIDE_FILE_SUFFIXES)} files, not '{suffix}' (the "
+                                  "interactions are split, never replaced).")
+            candidates = [Path(str(name)), path.parent / str(name),
+                          Path(__file__).resolve().parents[2] / str(name)]
+            found = next((c for c in candidates if c.is_file()), None)
+            if found is None:
+                raise ConfigError(f"{where}: key '{here}.{suffix}': file '{name}' not found "
+                                  "(looked in the working directory, beside the benchmark file "
+                                  "and in the repository root).")
+            resolved[dataset][suffix] = str(found.resolve())
+    return resolved
 
 
 def _check_metric_at_k(value: Any, metrics: list[str], topk: list[int], where: str,

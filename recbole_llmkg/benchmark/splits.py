@@ -148,14 +148,18 @@ def _read_inter(path: Path, user_field: str, item_field: str, separator: str,
     return header, rows, users, items
 
 
-def link_side_files(source_dir: Path, target: Path, dataset: str) -> None:
+def link_side_files(source_dir: Path, target: Path, dataset: str,
+                    replacements: Mapping[str, str] | None = None) -> None:
     """Make every other file of the dataset folder visible in the split folder (a symlink, or a
-    copy where links are not allowed): ``.item``, ``.user``, ``.kg``, ``.link``, caches."""
-    skip = {f"{dataset}.inter"} | {f"{dataset}.{part}.inter" for part in PARTS}
-    for entry in sorted(source_dir.iterdir()):
-        if entry.name in skip or entry.name.startswith(".") or entry.name == META_FILE:
-            continue
-        destination = target / entry.name
+    copy where links are not allowed): ``.item``, ``.user``, ``.kg``, ``.link``, caches.
+    ``replacements`` (suffix -> file) stand in for the folder's own ``<dataset>.<suffix>``."""
+    replaced = {f"{dataset}.{suffix}": Path(path) for suffix, path in (replacements or {}).items()}
+    skip = {f"{dataset}.inter"} | {f"{dataset}.{part}.inter" for part in PARTS} | set(replaced)
+    entries = [(entry, entry.name) for entry in sorted(source_dir.iterdir())
+               if not (entry.name in skip or entry.name.startswith(".")
+                       or entry.name == META_FILE)]
+    for entry, name in [*entries, *((path, name) for name, path in replaced.items())]:
+        destination = target / name
         try:
             os.symlink(entry.resolve(), destination, target_is_directory=entry.is_dir())
         except OSError:
@@ -187,7 +191,7 @@ def _split_root(data_root: str | os.PathLike, dataset: str, protocol: str, seed:
 
 def _write_split(root: Path, source_dir: Path, dataset: str, encoding: str, header: str,
                  rows: list[str], users: np.ndarray, items: np.ndarray, parts: np.ndarray,
-                 meta: dict[str, Any]) -> Split:
+                 meta: dict[str, Any], side_files: Mapping[str, str] | None = None) -> Split:
     """Write the part files, the warm ``<dataset>.inter``, side files and ``split.json`` in a
     temp folder, then rename it to ``root`` (a concurrent writer of the same split may win)."""
     Path(root.parent).mkdir(parents=True, exist_ok=True)
@@ -208,7 +212,7 @@ def _write_split(root: Path, source_dir: Path, dataset: str, encoding: str, head
                          "interactions": len(rows)}
         warm = "\n".join([header, *row_array[parts < 2]]) + "\n"
         (temp / f"{dataset}.inter").write_bytes(warm.encode(encoding))
-        link_side_files(source_dir, temp, dataset)
+        link_side_files(source_dir, temp, dataset, side_files)
         meta = {**meta, "dataset": dataset, "fingerprint": split_fingerprint(temp, dataset),
                 "counts": counts}
         write_text_atomic(temp / META_FILE, json.dumps(meta, indent=1))
@@ -222,6 +226,15 @@ def _write_split(root: Path, source_dir: Path, dataset: str, encoding: str, head
     finally:
         shutil.rmtree(temp_root, ignore_errors=True)
     return read_split(root, dataset)
+
+
+def _side_file_keys(side_files: Mapping[str, str] | None) -> dict[str, Any]:
+    """Key fields for replaced side files (by content): none when nothing is replaced, so the
+    folders of earlier splits keep their names."""
+    if not side_files:
+        return {}
+    return {"side_files": {suffix: _sha256(Path(path).read_bytes())
+                           for suffix, path in sorted(side_files.items())}}
 
 
 def _source_bytes(source_dir: Path, dataset: str) -> bytes:
@@ -242,6 +255,7 @@ def write_standard_split(
     item_field: str = "item_id",
     separator: str = "\t",
     encoding: str = "utf-8",
+    side_files: Mapping[str, str] | None = None,
 ) -> Split:
     """Write (or reuse) the standard random split of ``<source_dir>/<dataset>.inter``.
 
@@ -254,7 +268,8 @@ def write_standard_split(
     source_dir = Path(source_dir)
     raw = _source_bytes(source_dir, dataset)
     key_fields = {"version": SPLIT_FORMAT_VERSION, "source": _sha256(raw), "seed": int(seed),
-                  "ratios": [float(r) for r in ratios], "user_field": user_field}
+                  "ratios": [float(r) for r in ratios], "user_field": user_field,
+                  **_side_file_keys(side_files)}
     root = _split_root(data_root, dataset, "standard", seed, key_fields)
     if (root / dataset / META_FILE).is_file():
         return read_split(root, dataset)
@@ -262,7 +277,7 @@ def write_standard_split(
                                              item_field, separator, encoding)
     parts = assign_parts(users, ratios, seed)
     return _write_split(root, source_dir, dataset, encoding, header, rows, users, items, parts,
-                        {**key_fields, "protocol": "standard"})
+                        {**key_fields, "protocol": "standard"}, side_files)
 
 
 def cold_item_parts(users: np.ndarray, items: np.ndarray, fraction: float,
@@ -306,6 +321,7 @@ def write_cold_item_split(
     item_field: str = "item_id",
     separator: str = "\t",
     encoding: str = "utf-8",
+    side_files: Mapping[str, str] | None = None,
 ) -> Split:
     """Write (or reuse) the cold-item split (:func:`cold_item_parts`) of the dataset.
 
@@ -317,7 +333,7 @@ def write_cold_item_split(
     raw = _source_bytes(source_dir, dataset)
     key_fields = {"version": SPLIT_FORMAT_VERSION, "source": _sha256(raw), "seed": int(seed),
                   "cold_fraction": float(fraction), "user_field": user_field,
-                  "item_field": item_field}
+                  "item_field": item_field, **_side_file_keys(side_files)}
     root = _split_root(data_root, dataset, f"cold_item{fraction:g}", seed, key_fields)
     if (root / dataset / META_FILE).is_file():
         return read_split(root, dataset)
@@ -325,7 +341,7 @@ def write_cold_item_split(
                                              item_field, separator, encoding)
     parts, cold = cold_item_parts(users, items, fraction, seed)
     return _write_split(root, source_dir, dataset, encoding, header, rows, users, items, parts,
-                        {**key_fields, "protocol": "cold_item", "cold_items": cold})
+                        {**key_fields, "protocol": "cold_item", "cold_items": cold}, side_files)
 
 
 def ignored_filters(config: Any) -> dict[str, Any]:
@@ -340,9 +356,11 @@ def ignored_filters(config: Any) -> dict[str, Any]:
 
 def split_for_config(config: Any, seed: int, data_root: str | os.PathLike,
                      protocol: str = "standard",
-                     params: Mapping[str, Any] | None = None) -> Split:
+                     params: Mapping[str, Any] | None = None,
+                     side_files: Mapping[str, str] | None = None) -> Split:
     """The split of ``protocol`` (``standard`` or ``cold_item``, with its ``params``) for the
-    dataset, fields and file format of a RecBole config, written once under ``data_root``.
+    dataset, fields and file format of a RecBole config, written once under ``data_root``;
+    ``side_files`` (suffix -> file) replace the dataset folder's own side files.
 
     Refuses a config with data filters: RecBole skips them on benchmark files, so the board would
     silently run on unfiltered data.
@@ -364,6 +382,7 @@ def split_for_config(config: Any, seed: int, data_root: str | os.PathLike,
         "item_field": config["ITEM_ID_FIELD"],
         "separator": config["field_separator"] or "\t",
         "encoding": config["encoding"] or "utf-8",
+        "side_files": side_files,
     }
     if protocol == "standard":
         return write_standard_split(**common)

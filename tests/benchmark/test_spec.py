@@ -140,6 +140,10 @@ def test_profile_overrides_and_merges(tmp_path):
         ({"models": [{"name": "Pop", "table": "side"}]}, "models[0].table"),
         ({"models": [{"name": "Pop", "tune": "yes"}]}, "models[0].tune"),
         ({"models": ["Pop", "Pop"]}, "models"),
+        ({"side_files": {"ml-100k": {"link": "x.link"}}}, "side_files.ml-100k"),
+        ({"side_files": {"tiny": {"inter": "datasets/tiny/tiny.inter"}}}, "side_files.tiny.inter"),
+        ({"side_files": {"tiny": {"link": "no/such.link"}}}, "side_files.tiny.link"),
+        ({"side_files": ["tiny"]}, "side_files"),
         ({"profiles": {"quick": {"sedes": [1]}}}, "profiles.quick.sedes"),
         ({"profiles": {"quick": {"model_config": {"BPR": {"epochs": 1}}}}},
          "profiles.quick.model_config.BPR"),
@@ -182,3 +186,16 @@ def test_tables_and_tuning_defaults(tmp_path):
     assert spec.isolation == "ray" and spec.n_trials == 0 and spec.gpus_per_run == 0.0
     run = spec.runs()[0]
     assert type(run).from_dict(run.to_dict()) == run  # table and tune survive a Ray payload
+
+
+def test_side_files_reach_every_run_and_its_key_by_content(tmp_path):
+    link = tmp_path / "fixed.link"
+    link.write_text((properties_dir().parent / "datasets/tiny/tiny.link").read_text())
+    plain = load_benchmark(write(tmp_path))
+    fixed = load_benchmark(write(tmp_path, side_files={"tiny": {"link": str(link)}}))
+    assert all(run.side_files == {"link": str(link.resolve())} for run in fixed.runs())
+    assert all(not run.side_files for run in plain.runs())
+    keys = [run.key for run in fixed.runs()]
+    assert keys != [run.key for run in plain.runs()]
+    link.write_text(link.read_text() + "\n")  # same path, other content: other keys
+    assert keys != [run.key for run in load_benchmark(fixed.path).runs()]

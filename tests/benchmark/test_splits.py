@@ -104,6 +104,22 @@ def test_split_for_config_reads_the_dataset_from_the_config(split, tmp_path):
     assert (fresh.fingerprint, fresh.counts) == (split.fingerprint, split.counts)
 
 
+def test_side_files_replace_the_folders_own_and_leave_the_test_set(split, tmp_path):
+    """A board's corrected ``.link`` sits in the split folder instead of the dataset's own; the
+    part files (so the fingerprint) are the same, the folder differs."""
+    fixed_link = tmp_path / "fixed.link"
+    rows = (TINY / "tiny.link").read_text().splitlines()
+    fixed_link.write_text("\n".join(rows[:-3]) + "\n")  # three items lose their entity
+    fixed = write_standard_split(TINY, "tiny", 2020, tmp_path / "splits",
+                                 side_files={"link": str(fixed_link)})
+    assert fixed.fingerprint == split.fingerprint and fixed.counts == split.counts
+    assert fixed.data_path != split.data_path
+    assert (fixed.data_path / "tiny" / "tiny.link").read_text() == fixed_link.read_text()
+    assert (split.data_path / "tiny" / "tiny.link").read_text() == (TINY / "tiny.link").read_text()
+    dataset, _ = _loaded_parts("CKE", fixed, tmp_path)
+    assert len(dataset.item2entity) == len(rows) - 4  # header and three rows fewer
+
+
 def test_split_refuses_filters_recbole_would_skip(tmp_path):
     config = Config("BPR", "tiny", cmd_args=[], config_dict={
         "use_gpu": False, "user_inter_num_interval": "[5,inf)"})
