@@ -15,11 +15,14 @@ readable ``config.json``.
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import importlib
+import importlib.util
 import inspect
 import json
 import math
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +39,7 @@ class Check:
 
     test: Callable[[Any], bool]
     describe: str | Callable[[], str]
+    source: tuple[str, str] | None = None  # (module, constant) of a choice
 
     @property
     def allowed(self) -> str:
@@ -78,14 +82,34 @@ def each(check: Check) -> Check:
     )
 
 
+def module_constant(module: str, constant: str) -> tuple[Any, ...]:
+    """The literal tuple ``module.constant``: from the module if it is imported, else read from
+    its source (importing a model module loads torch, ~2 s, which a config error need not wait
+    for)."""
+    if module in sys.modules:
+        return tuple(getattr(sys.modules[module], constant))
+    from recbole_llmkg.model_names import parse_python
+
+    top, *rest = module.split(".")
+    spec = importlib.util.find_spec(top)  # a sub-module's spec would import its packages
+    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*rest)
+    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+    for node in parse_python(path).body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == constant):
+            return tuple(ast.literal_eval(node.value))
+    return tuple(getattr(importlib.import_module(module), constant))  # not a literal
+
+
 def choice_of(module: str, constant: str) -> Check:
     """One of the values of the tuple ``module.constant``: the code that interprets a key keeps
-    the one list of its options; the module is imported only when a config is checked."""
+    the one list of its options; read only when a config is checked."""
 
     def values() -> tuple[str, ...]:
-        return tuple(getattr(importlib.import_module(module), constant))
+        return module_constant(module, constant)
 
-    return Check(lambda v: v in values(), lambda: "one of " + ", ".join(values()))
+    return Check(lambda v: v in values(), lambda: "one of " + ", ".join(values()),
+                 (module, constant))
 
 
 def optional(check: Check) -> Check:
@@ -109,7 +133,8 @@ class Rule:
     models: tuple[str, ...] = ()
 
 
-_LAYERS = "recbole_llmkg.model.layers"
+_TEXT_LAYERS = "recbole_llmkg.model.layers.text"
+_KG_LOSS = "recbole_llmkg.model.layers.kg_loss"
 _LLMAUGREC = "recbole_llmkg.model.general_recommender.llmaugrec"
 _KGLLMGNN = "recbole_llmkg.model.knowledge_aware_recommender.kgllmgnn"
 _KASIMCF = "recbole_llmkg.model.general_recommender.kasimcf"
@@ -139,12 +164,12 @@ RULES: tuple[Rule, ...] = (
     Rule(("user_history_len",), integer(0)),
     Rule(("llm_finetune_items",), POSITIVE_INT),
     # Plugin models
-    Rule(("fusion",), choice_of(_LAYERS, "FUSION_MODES")),
-    Rule(("adapter_hidden_size",), integer(0)),
+    Rule(("fusion",), choice_of(_TEXT_LAYERS, "FUSION_MODES")),
+    Rule(("adapter_hidden_size", "text_rank"), integer(0)),
     Rule(("user_text",), choice_of(_LLMAUGREC, "USER_TEXT_SOURCES")),
     Rule(("use_bias", "attention", "reverse_edges", "relation_text_init"), BOOLEAN),
     Rule(("loss_type",), choice_of(_LLMAUGREC, "LOSS_TYPES"), models=("LLMAugRec",)),
-    Rule(("kg_loss",), choice_of(_LAYERS, "KG_LOSSES")),
+    Rule(("kg_loss",), choice_of(_KG_LOSS, "KG_LOSSES")),
     Rule(("kg_loss_weight",), NON_NEGATIVE),
     Rule(("kg_training",), choice_of(_KGLLMGNN, "KG_TRAINING_MODES")),
     Rule(("sim_mode",), choice_of(_KASIMCF, "SIM_MODES")),
@@ -170,14 +195,16 @@ def _lineage_names(model_class: type) -> set[str]:
     return {cls.__name__ for cls in model_class.__mro__}
 
 
+def rule_matches(rule: Rule, key: str, lineage: set[str]) -> bool:
+    """Whether ``rule`` applies to ``key`` for a model whose class names are ``lineage``."""
+    return (any(fnmatch.fnmatchcase(key, pattern) for pattern in rule.keys)
+            and (not rule.models or bool(lineage & set(rule.models))))
+
+
 def rules_for(key: str, model_class: type) -> list[Rule]:
     """The rules that apply to ``key`` for ``model_class``."""
     lineage = _lineage_names(model_class)
-    return [
-        rule for rule in RULES
-        if any(fnmatch.fnmatchcase(key, pattern) for pattern in rule.keys)
-        and (not rule.models or lineage & set(rule.models))
-    ]
+    return [rule for rule in RULES if rule_matches(rule, key, lineage)]
 
 
 def check_values(config: Mapping[str, Any], model_class: type,

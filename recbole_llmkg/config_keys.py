@@ -10,14 +10,13 @@ field of one of the dataset's atomic files, or when the user declares it intenti
 
 from __future__ import annotations
 
+import ast
 import difflib
+import importlib.util
 import re
 from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
-
-import recbole
-from recbole.utils import argument_list
 
 from recbole_llmkg.errors import ConfigError
 
@@ -56,20 +55,42 @@ def _keys_read_in(folder: Path) -> set[str]:
     return keys
 
 
+def recbole_dir() -> Path:
+    """RecBole's package folder, found without importing it (importing it loads torch)."""
+    spec = importlib.util.find_spec("recbole")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("RecBole is not installed: pip install --no-deps recbole==1.2.1")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _argument_lists(path: Path) -> set[str]:
+    """The names in ``recbole/utils/argument_list.py``'s ``*_arguments`` lists, read from the
+    source (importing ``recbole.utils`` loads torch)."""
+    from recbole_llmkg.model_names import parse_python
+
+    names: set[str] = set()
+    for node in parse_python(path).body:
+        if (isinstance(node, ast.Assign) and isinstance(node.value, ast.List)
+                and any(isinstance(t, ast.Name) and t.id.endswith("_arguments")
+                        for t in node.targets)):
+            names.update(e.value for e in node.value.elts
+                         if isinstance(e, ast.Constant) and isinstance(e.value, str))
+    return names
+
+
 @cache
 def static_known_keys() -> frozenset[str]:
     """Keys known whatever the model and dataset: RecBole's and the plugin's YAML defaults and
-    the keys their code reads (computed once per process, about 0.1 s)."""
+    the keys their code reads (computed once per process, about 0.1 s, importing neither torch
+    nor RecBole)."""
     from recbole_llmkg.paths import properties_dir
 
-    recbole_dir = Path(recbole.__file__).parent
-    keys = _yaml_keys(recbole_dir / "properties")
+    root = recbole_dir()
+    keys = _yaml_keys(root / "properties")
     keys |= _yaml_keys(properties_dir(), skip=("benchmark",))
-    keys |= _keys_read_in(recbole_dir)
+    keys |= _keys_read_in(root)
     keys |= _keys_read_in(_PACKAGE_DIR)
-    for names in (argument_list.general_arguments, argument_list.training_arguments,
-                  argument_list.evaluation_arguments, argument_list.dataset_arguments):
-        keys.update(names)
+    keys |= _argument_lists(root / "utils" / "argument_list.py")
     keys.update({"model", "dataset", EXTRA_KEYS_KEY})
     return frozenset(keys)
 

@@ -1,8 +1,9 @@
 """TextFeaturesMixin: what LLMAugRec and KGLLMGNN share about item text and evaluation.
 
 Both models read the same config keys for their item text path (``adapter_hidden_size``,
-``adapter_dropout``, ``fusion``, ``llm_alpha``), keep the dataset's frozen item text embeddings
-as a buffer, map them through a :class:`TextAdapter` and fuse them with ID embeddings, and cache
+``adapter_dropout``, ``fusion``, ``llm_alpha``, ``text_rank``), keep the dataset's frozen item
+text embeddings as a buffer (optionally reduced to their ``text_rank`` principal components),
+map them through a :class:`TextAdapter` and fuse them with ID embeddings, and cache
 their propagated / fused user and item matrices for a full-ranking evaluation pass (RecBole's
 ``restore_user_e`` / ``restore_item_e`` convention, checkpointed through
 ``other_parameter_name``). Other code reads item text only through the public methods here.
@@ -14,7 +15,7 @@ from typing import Any
 
 import torch
 
-from recbole_llmkg.model.layers import IDTextFusion, TextAdapter
+from recbole_llmkg.model.layers import IDTextFusion, TextAdapter, principal_basis
 
 
 class TextFeaturesMixin:
@@ -31,8 +32,17 @@ class TextFeaturesMixin:
         self.adapter_dropout = config["adapter_dropout"]  # (float) dropout inside the adapters
         self.fusion = config["fusion"]  # (str) add | concat | gate, for ID and text
         self.llm_alpha = config["llm_alpha"]  # (float) weight of the language-model part
-        # frozen text features: not parameters, recomputed from the dataset, so not checkpointed
-        self.register_buffer("item_text", dataset.item_text_embeddings().float(), persistent=False)
+        self.text_rank = config["text_rank"] or 0  # (int) principal components kept, 0 = all
+        # frozen text features: not parameters, recomputed from the dataset, so not checkpointed.
+        # text_rank: the adapters then read r principal components instead of every dimension,
+        # which cuts their cost by dim / r (item text only, never interactions: no leakage)
+        text = dataset.item_text_embeddings().float()
+        mean, basis = None, None
+        if 0 < self.text_rank < text.shape[1]:
+            mean, basis = principal_basis(text, self.text_rank)
+        self.register_buffer("text_mean", mean, persistent=False)
+        self.register_buffer("text_basis", basis, persistent=False)
+        self.register_buffer("item_text", self.reduce_text(text), persistent=False)
         self.restore_user_e = None
         self.restore_item_e = None
         self.other_parameter_name = ["restore_user_e", "restore_item_e"]
@@ -42,6 +52,13 @@ class TextFeaturesMixin:
         self.item_adapter = TextAdapter(self.item_text.shape[1], embedding_size,
                                         self.adapter_hidden_size, self.adapter_dropout)
         self.item_fusion = IDTextFusion(embedding_size, self.fusion, self.llm_alpha)
+
+    def reduce_text(self, text: torch.Tensor) -> torch.Tensor:
+        """Language-model embeddings in the model's text space: their coordinates on the item
+        texts' ``text_rank`` principal directions, or unchanged when ``text_rank`` is 0."""
+        if self.text_basis is None:
+            return text
+        return (text - self.text_mean.to(text.dtype)) @ self.text_basis.to(text.dtype)
 
     @property
     def text_dim(self) -> int:

@@ -22,7 +22,13 @@ from recbole_llmkg.data import LLMTextDataset
 from recbole_llmkg.data.settings import encoder_settings
 from recbole_llmkg.errors import require_choice
 from recbole_llmkg.llm.encoder import TextEncoder
-from recbole_llmkg.model.layers import IDTextFusion, TextAdapter, drop_rows, history_sum
+from recbole_llmkg.model.layers import (
+    IDTextFusion,
+    TextAdapter,
+    drop_rows,
+    history_sum,
+    principal_basis,
+)
 from recbole_llmkg.model.text_features import TextFeaturesMixin
 
 USER_TEXT_SOURCES = ("none", "profile", "history", "both")
@@ -69,6 +75,9 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         profile, hist_sum, hist_count = None, None, None
         if self.user_text in ("profile", "both"):
             profile = dataset.user_text_embeddings().float()
+            if self.text_rank and self.text_rank < profile.shape[1]:  # profiles: their own basis
+                mean, basis = principal_basis(profile, self.text_rank)
+                profile = (profile - mean) @ basis
         if self.user_text in ("history", "both"):
             hist_sum, hist_count = history_sum(interactions, item_text)
         self.register_buffer("user_profile_text", profile, persistent=False)
@@ -79,12 +88,11 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
                              persistent=False)
 
         # define layers and loss
-        text_dim = self.text_dim
         self.user_embedding = torch.nn.Embedding(self.n_users, self.embedding_size)
         self.item_embedding = torch.nn.Embedding(self.n_items, self.embedding_size)
         self.item_bias = torch.nn.Embedding(self.n_items, 1) if self.use_bias else None
         self.build_item_text_layers(self.embedding_size)
-        user_text_dim = text_dim * ((profile is not None) + (hist_sum is not None))
+        user_text_dim = sum(t.shape[1] for t in (profile, hist_sum) if t is not None)
         if user_text_dim:
             self.user_adapter = TextAdapter(user_text_dim, self.embedding_size,
                                             self.adapter_hidden_size, self.adapter_dropout)
@@ -114,7 +122,7 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         self._encoder.model = self.text_model
         try:
             texts = [self._item_texts[i] for i in items.tolist()]
-            return self._encoder.encode(texts, grad=grad).to(self.item_text.dtype)
+            return self.reduce_text(self._encoder.encode(texts, grad=grad).to(self.item_text.dtype))
         finally:
             self._encoder.model = None
 

@@ -33,6 +33,7 @@ from recbole_llmkg.model.layers.text import (
     IDTextFusion,
     TextAdapter,
     drop_rows,
+    principal_basis,
     project_rows,
 )
 from recbole_llmkg.model.similarity import blended_cosine_topk
@@ -64,6 +65,7 @@ __all__ = [
     "padded_rows",
     "pair_sddmm",
     "pair_spmm",
+    "principal_basis",
     "project_rows",
     "scatter_mean",
     "scatter_softmax",

@@ -74,15 +74,23 @@ def drop_rows(embedding: torch.Tensor, rate: float, training: bool) -> torch.Ten
     return embedding * keep
 
 
+def principal_basis(features: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mean [1, dim], basis [dim, r])``: the top ``r = min(rank, n, dim)`` principal directions
+    of the rows of ``features``; ``(x - mean) @ basis`` keeps the most variance any ``r``-dim
+    linear map can."""
+    mean = features.float().mean(dim=0, keepdim=True)
+    _, _, vh = torch.linalg.svd(features.float() - mean, full_matrices=False)
+    return mean, vh[:rank].T.contiguous()
+
+
 def project_rows(features: torch.Tensor, dim: int, std: float) -> torch.Tensor:
     """Rows of ``features`` reduced to ``dim`` principal components and scaled to ``std``.
 
     Initialises a learned embedding table from text (e.g. relation names) with the scale a
     Xavier initialisation would have given it.
     """
-    centred = features.float() - features.float().mean(dim=0, keepdim=True)
-    u, s, _ = torch.linalg.svd(centred, full_matrices=False)
-    reduced = u[:, :dim] * s[:dim]
+    mean, basis = principal_basis(features, dim)
+    reduced = (features.float() - mean) @ basis
     if reduced.shape[1] < dim:  # fewer rows than dims: pad with small noise
         pad = torch.randn(reduced.shape[0], dim - reduced.shape[1], device=reduced.device)
         reduced = torch.cat([reduced, pad * reduced.std().clamp_min(1e-6)], dim=1)

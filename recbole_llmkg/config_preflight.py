@@ -1,0 +1,133 @@
+"""Config errors in a tenth of a second: the command line checked before torch is imported.
+
+``python run_recbole_llmkg.py -m BPR -d ml-100k --epochz=3`` used to import torch, RecBole's
+evaluator (scikit-learn, scipy) and pandas, about 3 s, before :class:`recbole_llmkg.Config`
+found the typo. :func:`preflight` runs first, with only the standard library and PyYAML: the
+model name, every key given on the command line or in ``--config_files`` (against the same
+known keys :mod:`~recbole_llmkg.config_keys` uses), and the command-line values that have a
+rule in :mod:`~recbole_llmkg.config_checks`. It only refuses what the full check would refuse;
+whatever it cannot judge without the model class (model-specific rules, values RecBole's
+``eval`` would compute) is left to the full :class:`~recbole_llmkg.Config` check, which still runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from recbole_llmkg import config_keys
+from recbole_llmkg.errors import ConfigError
+
+UNJUDGED = object()  # a value RecBole would compute with ``eval`` (``1/1000``): not checked here
+
+
+def _typed(text: str) -> Any:
+    """A command-line value as RecBole's ``eval`` would type it, where that is certain."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    try:
+        expression = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        expression = None
+    if expression is not None and not isinstance(expression, ast.Name):
+        return UNJUDGED
+    lowered = text.lower()  # a bare word: RecBole keeps the string (true/false: a bool)
+    return True if lowered == "true" else False if lowered == "false" else text
+
+
+def command_line_values(cmd_args: Sequence[str]) -> dict[str, Any]:
+    """``--key=value`` arguments typed as RecBole types them (``3`` -> 3, ``[10, 20]`` -> list,
+    ``true`` -> True, ``add`` -> 'add'); :data:`UNJUDGED` for an expression RecBole evaluates."""
+    values: dict[str, Any] = {}
+    for arg in cmd_args:
+        if arg.startswith("--") and "=" in arg:
+            key, text = arg[2:].split("=", 1)
+            values[key] = _typed(text)
+    return values
+
+
+def _file_settings(config_files: Sequence[str]) -> tuple[dict[str, str], Any]:
+    """Top-level keys of the config files with where each came from, and the files'
+    ``extra_config_keys`` (the last file that sets it wins, as in RecBole)."""
+    import yaml
+
+    origins: dict[str, str] = {}
+    declared = None
+    for name in config_files:
+        try:
+            body = yaml.safe_load(Path(name).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue  # the full Config reports unreadable files with its own message
+        if isinstance(body, dict):
+            origins.update({str(key): f"config file '{name}'" for key in body})
+            declared = body.get(config_keys.EXTRA_KEYS_KEY, declared)
+    return origins, declared
+
+
+def dataset_folder(dataset: str, data_path: Any) -> Path | None:
+    """The folder the Config would read ``dataset`` from (``recbole_llmkg.Config._data_root``'s
+    order: an explicit ``data_path``, ``dataset/``, the plugin's, RecBole's bundled copy)."""
+    from recbole_llmkg.paths import datasets_dir
+
+    if data_path:
+        return Path(str(data_path)) / dataset
+    for root in (Path("dataset"), datasets_dir(), config_keys.recbole_dir() / "dataset_example"):
+        if (root / dataset).is_dir():
+            return root / dataset
+    return None
+
+
+def _check_model(model: str) -> None:
+    from recbole_llmkg.model_names import plugin_model_names, recbole_model_names
+
+    names = sorted(set(plugin_model_names()) | set(recbole_model_names()))
+    if model in names:
+        return
+    close = difflib.get_close_matches(model, names, n=3, cutoff=0.6)
+    close += [n for n in names if n.lower() == model.lower() and n not in close]
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ConfigError(f"Unknown model '{model}' (--model).{hint} "
+                      "`python run_recbole_llmkg.py --list-models` prints every name.")
+
+
+def _check_values(values: Mapping[str, Any], model: str) -> None:
+    """The rules that hold for every model (a model-specific rule needs the class: later)."""
+    from recbole_llmkg.config_checks import RULES, rule_matches
+
+    for key, value in values.items():
+        if value is UNJUDGED:
+            continue
+        for rule in RULES:
+            if rule_matches(rule, key, {model}) and not rule.check.test(value):
+                raise ConfigError(
+                    f"Config key '{key}' = {value!r} (command line) is not allowed: it must be "
+                    f"{rule.check.allowed}. Fix it with --{key}=..."
+                )
+
+
+def preflight(model: str | None, dataset: str | None, cmd_args: Sequence[str],
+              config_files: Sequence[str] | None = None) -> None:
+    """Raise a :class:`ConfigError` for a bad model name, key or value the command names."""
+    if model:
+        _check_model(model)
+    values = command_line_values(cmd_args)
+    origins, declared = _file_settings(config_files or ())
+    origins.update(dict.fromkeys(values, "command line"))
+    declared = values.get(config_keys.EXTRA_KEYS_KEY, declared)
+    known = set(config_keys.static_known_keys())
+    if dataset:
+        folder = dataset_folder(dataset, values.get("data_path"))
+        if folder is not None:
+            known |= config_keys.atomic_file_fields(folder, dataset)
+    try:
+        extra = config_keys.extra_keys(declared, "command line")
+    except ConfigError:
+        return  # a malformed extra_config_keys: the full check names it
+    config_keys.check_known(origins, known, extra)
+    if model:
+        _check_values(values, model)
