@@ -69,6 +69,8 @@ def test_cold_items_are_scored_from_text(name, tmp_path):
         {"fusion": "concat", "user_text": "profile"},
         {"fusion": "gate", "user_text": "both", "use_bias": False},
         {"user_text": "none", "llm_alpha": 0.5, "adapter_hidden_size": 0},
+        {"text_rank": 8, "user_text": "both", "adapter_hidden_size": 16},
+        {"text_rank": 0, "adapter_hidden_size": 256},
     ],
 )
 def test_llmaugrec_options_train(overrides, tmp_path):
@@ -110,6 +112,7 @@ def test_llmaugrec_fine_tunes_the_text_encoder(tmp_path):
         {"kg_loss": "transr"},
         {"attention": False, "relation_text_init": False, "n_layers": 1},
         {"ckg_reverse_edges": False, "fusion": "gate"},
+        {"text_rank": 8},
     ],
 )
 def test_kgllmgnn_options_train(overrides, tmp_path):

@@ -11,15 +11,17 @@ from recbole_llmkg.model.general_recommender.llmaugrec import LLMAugRec
 from recbole_llmkg.model.knowledge_aware_recommender.kgllmgnn import KGLLMGNN
 from recbole_llmkg.model.text_features import TextFeaturesMixin
 
-CONFIG = {"adapter_hidden_size": 0, "adapter_dropout": 0.0, "fusion": "add", "llm_alpha": 0.5}
+CONFIG = {"adapter_hidden_size": 0, "adapter_dropout": 0.0, "fusion": "add", "llm_alpha": 0.5,
+          "text_rank": 0}
 
 
 class ToyTextModel(TextFeaturesMixin, nn.Module):
     """Items = ID + text; users = ID; counts how often the evaluation matrices are built."""
 
-    def __init__(self, text: torch.Tensor):
+    def __init__(self, text: torch.Tensor, **config):
         super().__init__()
-        self.init_text_features(CONFIG, SimpleNamespace(item_text_embeddings=lambda: text))
+        self.init_text_features({**CONFIG, **config},
+                                SimpleNamespace(item_text_embeddings=lambda: text))
         self.item_id = nn.Embedding(text.shape[0], 3)
         self.user_id = nn.Embedding(2, 3)
         self.build_item_text_layers(3)
@@ -43,6 +45,22 @@ def test_item_text_path_reads_the_frozen_features_through_the_adapter():
     assert torch.allclose(model.item_text_embedding(items), adapted[items])
     ids = torch.randn(2, 3)
     assert torch.allclose(model.fuse_item(ids, items), ids + 0.5 * adapted[items])
+
+
+def test_text_rank_keeps_the_principal_components_of_the_item_text():
+    torch.manual_seed(0)
+    # 40 items whose text varies mostly along 3 directions (plus small noise in 16 dims)
+    text = torch.randn(40, 3) @ torch.randn(3, 16) * 5 + 0.01 * torch.randn(40, 16)
+    model = ToyTextModel(text, text_rank=3)
+    assert model.text_dim == 3 and model.item_adapter.net[-1].in_features == 3
+    centred = text - text.mean(0)
+    # a rotation of the centred text: pairwise distances are kept (the noise aside)
+    assert torch.allclose(torch.cdist(model.item_text, model.item_text),
+                          torch.cdist(centred, centred), atol=0.1)
+    variances = model.item_text.var(0)
+    assert torch.all(variances[:-1] >= variances[1:])  # ordered by variance
+    assert torch.allclose(model.reduce_text(text[:4]), model.item_text[:4], atol=1e-4)
+    assert ToyTextModel(text, text_rank=99).text_dim == 16  # more than there is: unchanged
 
 
 def test_evaluation_cache_is_built_once_per_pass_and_cleared_by_training():
