@@ -2,7 +2,12 @@
 
     python benchmarks/epoch_speed.py                       # ml-100k, the five models below
     python benchmarks/epoch_speed.py -d tiny -m BPR KGIN   # any dataset / models
+    python benchmarks/epoch_speed.py -m KGIN KGLLMGNN KGLLMGNN:text_rank=64 --repeat 3
+                                                           # a model with overrides; 3 rounds
 
+``NAME:key=value,key=value`` runs a model with config overrides (values as Python literals).
+With ``--repeat N`` the models run in N interleaved rounds (A B A B ...) and each number is the
+median over rounds, so a burst of load on a shared machine hits every model alike.
 Each model runs in its own subprocess (``--one``) with ``torch.set_num_threads(1)``: one warm-up
 epoch, then ``--epochs`` timed epochs (median reported), then one full-ranking evaluation of the
 validation split, timed from empty caches (the pass propagates the graph once). Printed: a table
@@ -25,9 +30,26 @@ RATIOS = (("KGLLMGNN", "KGIN"), ("LLMAugRec", "BPR"))
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def measure(model: str, dataset: str, epochs: int, seed: int) -> dict[str, float]:
+def parse_model(spec: str) -> tuple[str, dict[str, object]]:
+    """``KGLLMGNN:text_rank=64,n_layers=1`` -> ("KGLLMGNN", {"text_rank": 64, "n_layers": 1})."""
+    import ast
+
+    name, _, rest = spec.partition(":")
+    overrides: dict[str, object] = {}
+    for item in filter(None, rest.split(",")):
+        key, _, text = item.partition("=")
+        try:
+            overrides[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            overrides[key] = text
+    return name, overrides
+
+
+def measure(spec: str, dataset: str, epochs: int, seed: int) -> dict[str, float]:
     """Train ``1 + epochs`` epochs and evaluate once; returns the timings of this process."""
     import torch
+
+    model, overrides = parse_model(spec)
 
     torch.set_num_threads(1)
     from recbole.data import data_preparation
@@ -37,7 +59,7 @@ def measure(model: str, dataset: str, epochs: int, seed: int) -> dict[str, float
 
     config = Config(model, dataset, config_dict={
         "use_gpu": False, "seed": seed, "state": "ERROR", "eval_batch_size": 262144,
-        "checkpoint_dir": "/tmp/epoch_speed_saved", "show_progress": False,
+        "checkpoint_dir": "/tmp/epoch_speed_saved", "show_progress": False, **overrides,
     }, cmd_args=[])
     init_seed(config["seed"], config["reproducibility"])
     train, valid, _ = data_preparation(config, create_dataset(config))
@@ -64,27 +86,32 @@ def main() -> int:
     parser.add_argument("-m", "--models", nargs="+", default=list(MODELS))
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs after one warm-up")
     parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds (medians)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # child mode: one model, JSON out
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(args.one, args.dataset, args.epochs, args.seed)))
         return 0
 
-    rows = {}
-    print(f"{'model':<10} {'s/epoch':>8} {'cpu s/epoch':>11} {'eval s':>7} {'eval cpu s':>10} "
-          f"{'valid NDCG@10*':>15}")
-    for model in args.models:
-        out = subprocess.run(
-            [sys.executable, __file__, "--one", model, "-d", args.dataset,
-             "--epochs", str(args.epochs), "--seed", str(args.seed)],
-            cwd=ROOT, capture_output=True, text=True, check=False,
-        )
-        if out.returncode:
-            print(f"{model:<10} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
-            continue
-        rows[model] = json.loads(out.stdout.strip().splitlines()[-1])
-        r = rows[model]
-        print(f"{model:<10} {r['epoch_s']:8.3f} {r['epoch_cpu_s']:11.3f} {r['eval_s']:7.3f} "
+    runs: dict[str, list[dict[str, float]]] = {model: [] for model in args.models}
+    for _ in range(args.repeat):
+        for model in args.models:
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", model, "-d", args.dataset,
+                 "--epochs", str(args.epochs), "--seed", str(args.seed)],
+                cwd=ROOT, capture_output=True, text=True, check=False,
+            )
+            if out.returncode:
+                print(f"{model} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
+                continue
+            runs[model].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    rows = {model: {key: statistics.median(r[key] for r in found) for key in found[0]}
+            for model, found in runs.items() if found}
+    width = max(10, *(len(model) for model in rows))
+    print(f"{'model':<{width}} {'s/epoch':>8} {'cpu s/epoch':>11} {'eval s':>7} "
+          f"{'eval cpu s':>10} {'valid NDCG@10*':>15}   (median of {args.repeat} rounds)")
+    for model, r in rows.items():
+        print(f"{model:<{width}} {r['epoch_s']:8.3f} {r['epoch_cpu_s']:11.3f} {r['eval_s']:7.3f} "
               f"{r['eval_cpu_s']:10.3f} {r['valid_ndcg10']:15.4f}", flush=True)
     print(f"(* after {1 + args.epochs} epochs; a sanity check, not a result)")
     for a, b in RATIOS:

@@ -31,7 +31,8 @@ IDENTITY_KEYS = ("model", "dataset", "seed", "protocol", "number")
 
 
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
-    """Connect to ``address``, or start a local instance with ``num_cpus`` (default: all cores).
+    """Connect to ``address``, or start a local instance with ``num_cpus`` (default: all cores),
+    whether or not another Ray cluster runs on this machine.
 
     Returns True when this call started Ray (the caller may then ``ray.shutdown()`` it). Local
     workers get this package's folder on ``PYTHONPATH``, so a checkout runs without installing.
@@ -45,8 +46,10 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
         return True
     package_parent = str(Path(__file__).resolve().parents[2])
     python_path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p)
-    ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": python_path}})
+    # address="local": a new instance even when a Ray cluster already runs on this machine (or
+    # RAY_ADDRESS is set); without it ray.init joins that cluster and refuses num_cpus
+    ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
+             log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": python_path}})
     return True
 
 
