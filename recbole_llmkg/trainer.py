@@ -237,6 +237,11 @@ class KGJointOrAlternateTrainer(KGTrainer):
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
         if not self.config["single_spec"]:
             train_data.knowledge_shuffle(epoch_idx)
+        if self.config["use_kg"] is False:  # the "KG off" ablation: recommendation batches only
+            train_data.set_mode(KGDataLoaderState.RS)
+            return super(KGTrainer, self)._train_epoch(
+                train_data, epoch_idx, show_progress=show_progress
+            )
         if self.config["kg_training"] != "alternate":
             train_data.set_mode(KGDataLoaderState.RSKG)
             return super(KGTrainer, self)._train_epoch(

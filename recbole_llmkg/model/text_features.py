@@ -33,6 +33,8 @@ class TextFeaturesMixin:
         self.fusion = config["fusion"]  # (str) add | concat | gate, for ID and text
         self.llm_alpha = config["llm_alpha"]  # (float) weight of the language-model part
         self.text_rank = config["text_rank"] or 0  # (int) principal components kept, 0 = all
+        # (bool) False: items have no ID part, only text (the "IDs off" ablation)
+        self.item_ids = config["item_ids"] is not False
         # frozen text features: not parameters, recomputed from the dataset, so not checkpointed.
         # text_rank: the adapters then read r principal components instead of every dimension,
         # which cuts their cost by dim / r (item text only, never interactions: no leakage)
@@ -76,7 +78,10 @@ class TextFeaturesMixin:
     def fuse_item(
         self, id_embedding: torch.Tensor, items: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """``fuse(ID, alpha * A(T))`` for all items or ``items`` (rows of ``id_embedding``)."""
+        """``fuse(ID, alpha * A(T))`` for all items or ``items`` (rows of ``id_embedding``); the
+        ID part is zero with ``item_ids: False``."""
+        if not self.item_ids:
+            id_embedding = torch.zeros_like(id_embedding)
         return self.item_fusion(id_embedding, self.item_text_embedding(items))
 
     # ------------------------------------------------------------------ evaluation cache

@@ -152,3 +152,28 @@ def test_kgllmgnn_joint_mode_adds_the_kg_loss(tmp_path):
     model.kg_loss_weight = 1.0
     with_kg = model.calculate_loss(batch)
     assert torch.allclose(with_kg - without, model.calculate_kg_loss(batch), atol=1e-5)
+
+
+def test_item_ids_off_scores_items_from_text_alone(tmp_path):
+    """``item_ids: False``: two items with the same text get the same score for every user,
+    whatever their IDs learned (the "IDs off" ablation)."""
+    config, model, trainer, data = build_run("LLMAugRec", tmp_path, item_ids=False)
+    trainer.fit(data[0], data[1], saved=False, show_progress=False)
+    model.eval()
+    with torch.no_grad():
+        model.item_text[2] = model.item_text[1]
+        model.clear_evaluation_cache()
+        scores = scores_of(model, torch.arange(1, 11))
+    assert torch.allclose(scores[:, 1], scores[:, 2])
+    assert scores[:, 1].std() > 1e-6
+
+
+def test_kgllmgnn_kg_off_propagates_over_interactions_only(tmp_path):
+    on = build_run("KGLLMGNN", tmp_path / "on")[1]
+    config, off, trainer, data = build_run("KGLLMGNN", tmp_path / "off", use_kg=False)
+    ui = data[0]._dataset.relation_num - 1
+    kept = set(off.graph.pair_relation.tolist())
+    assert kept <= {ui, ui + data[0]._dataset.relation_num}
+    assert off.graph.num_edges < on.graph.num_edges
+    losses = fit_recording_losses(trainer, data[0], data[1])
+    assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0]

@@ -148,10 +148,13 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         """``[n, 1]`` for all items or ``items``: 1 where an item's ID part (embedding and bias)
         is used.
 
-        0 for cold items (no training interaction) and, in training, for a random ``id_dropout``
-        share of the items: the dropped ones are scored exactly as a cold item is at test time.
+        0 for cold items (no training interaction), for every item with ``item_ids: False``, and,
+        in training, for a random ``id_dropout`` share of the items: the dropped ones are scored
+        exactly as a cold item is at test time.
         """
         warm = self.warm_item if items is None else self.warm_item[items]
+        if not self.item_ids:
+            return torch.zeros_like(warm)
         return drop_rows(warm, self.id_dropout, self.training)
 
     def item_representation(
@@ -202,6 +205,7 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
             return torch.zeros(n, device=self.item_embedding.weight.device)
         if id_mask is None:
             id_mask = self.warm_item if items is None else self.warm_item[items]
+            id_mask = id_mask if self.item_ids else torch.zeros_like(id_mask)
         bias = self.item_bias.weight if items is None else self.item_bias(items)
         return (bias * id_mask).squeeze(1)
 

@@ -59,6 +59,8 @@ class KGLLMGNN(TextFeaturesMixin, KnowledgeRecommender):
         self.kg_loss = config["kg_loss"]  # (str) transe | transr
         self.kg_loss_weight = config["kg_loss_weight"]  # (float) weight of the KG loss (joint)
         self.kg_training = config["kg_training"]  # (str) joint | alternate
+        # (bool) False: propagate over user-item edges only, no KG loss (the "KG off" ablation)
+        self.use_kg = config["use_kg"] is not False
         self.init_text_features(config, dataset)  # adapter / fusion keys, frozen item text
 
         require_choice("kg_training", self.kg_training, KG_TRAINING_MODES)
@@ -66,6 +68,10 @@ class KGLLMGNN(TextFeaturesMixin, KnowledgeRecommender):
         # the collaborative KG (reverse edges per the dataset key ckg_reverse_edges), grouped by
         # (target, relation) once; recomputed from the dataset, so not checkpointed
         edge_index, edge_type = dataset.ckg_edges()
+        if not self.use_kg:  # keep the [UI-Relation] edges and their reverses
+            ui = dataset.relation_num - 1
+            ui_edges = (edge_type == ui) | (edge_type == ui + dataset.relation_num)
+            edge_index, edge_type = edge_index[:, ui_edges], edge_type[ui_edges]
         self.n_ckg_relations = dataset.ckg_num_relations()
         self.n_nodes = self.n_users + self.n_entities
         self.graph = RelationGraph.build(edge_index.to(self.device), edge_type.to(self.device),
@@ -142,7 +148,7 @@ class KGLLMGNN(TextFeaturesMixin, KnowledgeRecommender):
             self.entity_embedding(neg_item),
         )
         loss = rec_loss + self.reg_weight * reg_loss
-        joint = self.kg_training == "joint" and self.kg_loss_weight > 0
+        joint = self.kg_training == "joint" and self.kg_loss_weight > 0 and self.use_kg
         if joint and self.HEAD_ENTITY_ID in interaction:
             loss = loss + self.kg_loss_weight * self.calculate_kg_loss(interaction)
         return loss
