@@ -138,12 +138,14 @@ class TwoTowerFamily(ScoreOnlyFamily):
         item_text = model.item_text
         parts = []
         if model.user_profile_text is not None:
-            parts.append(profile.view(1, -1) if profile is not None
-                         else torch.zeros(1, item_text.shape[1], device=item_text.device))
+            parts.append(model.reduce_profile(profile.view(1, -1)) if profile is not None
+                         else torch.zeros(1, model.user_profile_text.shape[1],
+                                          device=item_text.device))
         if model.history_text_sum is not None:
             texts = [item_text[liked.to(item_text.device)]]
             if profile is not None and model.user_profile_text is None:
-                texts.append(profile.view(1, -1))  # the profile read as one more liked text
+                # the profile read as one more liked text, in the items' text space
+                texts.append(model.reduce_text(profile.view(1, -1)))
             parts.append(torch.cat(texts).mean(dim=0, keepdim=True))
         items, bias = self._items()
         if not parts:  # an ID-only user tower: fall back to the liked items' vectors

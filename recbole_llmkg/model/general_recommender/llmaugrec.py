@@ -73,11 +73,16 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         interactions = dataset.inter_matrix(form="csr").astype(np.float32)
         item_text = self.item_text
         profile, hist_sum, hist_count = None, None, None
+        profile_mean, profile_basis = None, None
         if self.user_text in ("profile", "both"):
             profile = dataset.user_text_embeddings().float()
             if self.text_rank and self.text_rank < profile.shape[1]:  # profiles: their own basis
-                mean, basis = principal_basis(profile, self.text_rank)
-                profile = (profile - mean) @ basis
+                profile_mean, profile_basis = principal_basis(profile, self.text_rank)
+        # kept so that a new user's profile (serving) reaches the same space
+        self.register_buffer("profile_mean", profile_mean, persistent=False)
+        self.register_buffer("profile_basis", profile_basis, persistent=False)
+        if profile is not None:
+            profile = self.reduce_profile(profile)
         if self.user_text in ("history", "both"):
             hist_sum, hist_count = history_sum(interactions, item_text)
         self.register_buffer("user_profile_text", profile, persistent=False)
@@ -143,6 +148,14 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         chosen = warm[torch.randperm(len(warm), device=warm.device)[: self.llm_finetune_items]]
         table = self.item_text.index_copy(0, chosen, self._encode_items(chosen, grad=True))
         return table if items is None else table[items]
+
+    def reduce_profile(self, profile: torch.Tensor) -> torch.Tensor:
+        """Profile text embeddings (``[n, 384]`` from the encoder) in the user tower's profile
+        space: their coordinates on the training profiles' ``text_rank`` principal directions,
+        or unchanged when ``text_rank`` is 0."""
+        if self.profile_basis is None:
+            return profile
+        return (profile - self.profile_mean) @ self.profile_basis
 
     def item_id_mask(self, items: torch.Tensor | None = None) -> torch.Tensor:
         """``[n, 1]`` for all items or ``items``: 1 where an item's ID part (embedding and bias)
