@@ -12,7 +12,7 @@ from recbole_llmkg.model.knowledge_aware_recommender.kgllmgnn import KGLLMGNN
 from recbole_llmkg.model.text_features import TextFeaturesMixin
 
 CONFIG = {"adapter_hidden_size": 0, "adapter_dropout": 0.0, "fusion": "add", "llm_alpha": 0.5,
-          "text_rank": 0}
+          "text_rank": 0, "item_ids": True}
 
 
 class ToyTextModel(TextFeaturesMixin, nn.Module):
@@ -45,6 +45,15 @@ def test_item_text_path_reads_the_frozen_features_through_the_adapter():
     assert torch.allclose(model.item_text_embedding(items), adapted[items])
     ids = torch.randn(2, 3)
     assert torch.allclose(model.fuse_item(ids, items), ids + 0.5 * adapted[items])
+
+
+def test_item_ids_off_leaves_the_text_part_only():
+    torch.manual_seed(0)
+    text = torch.randn(5, 4)
+    model = ToyTextModel(text, item_ids=False)
+    ids = torch.randn(2, 3)
+    items = torch.tensor([3, 1])
+    assert torch.allclose(model.fuse_item(ids, items), 0.5 * model.item_adapter(text[items]))
 
 
 def test_text_rank_keeps_the_principal_components_of_the_item_text():
