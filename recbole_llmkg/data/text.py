@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -65,18 +66,32 @@ class TextMixin:
         self._text_only_sources: set[str] = set()
         self._checked_files: dict[str, AtomicFile] = {}
 
-    def _filter_inter_by_user_or_item(self):
-        """Keep the interactions RecBole's own models keep: RecBole drops interactions whose
-        user/item has no .user/.item row, but only when those files are loaded, and here they
-        may be loaded for text alone."""
+    @contextmanager
+    def _without_text_only_features(self):
+        """Inside: ``user_feat`` / ``item_feat`` are None where they were loaded for text alone,
+        so RecBole's code behaves as it does for its own models."""
         hidden = {k: getattr(self, f"{k}_feat") for k in self._text_only_sources}
         for kind in hidden:
             setattr(self, f"{kind}_feat", None)
         try:
-            super()._filter_inter_by_user_or_item()
+            yield
         finally:
             for kind, feat in hidden.items():
                 setattr(self, f"{kind}_feat", feat)
+
+    def _filter_inter_by_user_or_item(self):
+        """Keep the interactions RecBole's own models keep: RecBole drops interactions whose
+        user/item has no .user/.item row, but only when those files are loaded, and here they
+        may be loaded for text alone."""
+        with self._without_text_only_features():
+            super()._filter_inter_by_user_or_item()
+
+    def join(self, df):
+        """Batches get the side features RecBole's models would get: none of those loaded for
+        text alone (joining the token-sequence titles and genres into every training batch and
+        its negatives cost LLMAugRec a third of its epoch; models read text as embeddings)."""
+        with self._without_text_only_features():
+            return super().join(df)
 
     def _setting(self, key: str) -> Any:
         return settings.setting(self.config, key)

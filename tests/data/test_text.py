@@ -58,6 +58,24 @@ def test_loading_text_fields_does_not_change_builtin_loading(tmp_path):
     assert ours.item_num == plain.item_num and ours.user_num == plain.user_num
 
 
+def test_batches_carry_no_features_loaded_for_text_alone(tmp_path):
+    """RecBole joins loaded .item/.user columns into every batch (and its negatives); the
+    columns the plugin loads only to build texts stay out, as they are for RecBole's BPR."""
+    from recbole.data import data_preparation
+
+    config = make_config(tmp_path, "LLMAugRec", use_gpu=False)
+    dataset = LLMTextDataset(config)
+    train, _, _ = data_preparation(config, dataset)
+    batch = next(iter(train))
+    assert {"movie_title", "class", "age", "occupation"}.isdisjoint(batch.columns)
+    assert {"user_id", "item_id", "neg_item_id"} <= set(batch.columns)
+    assert "movie_title" in dataset.item_feat.columns  # still there for texts and titles
+    own = make_config(tmp_path, "LLMAugRec", use_gpu=False,
+                      load_col={"inter": ["user_id", "item_id"], "item": ["item_id", "class"]})
+    joined = next(iter(data_preparation(own, LLMTextDataset(own))[0]))
+    assert "class" in joined.columns  # loaded on purpose: joined as RecBole would
+
+
 def distinct_titles(data_path: Path) -> None:
     """Give every tiny item a title that no other title contains."""
 
