@@ -28,6 +28,31 @@ import yaml
 from recbole_llmkg.errors import CheckpointError
 
 _NAME_ATTEMPTS = 100
+# The atomic files whose contents decide a dataset's ids and its training interactions.
+FINGERPRINT_SUFFIXES = ("inter", "item", "user", "kg", "link")
+
+
+def data_fingerprint(config: Any) -> dict[str, str]:
+    """sha256 of each atomic file the run's dataset reads (``<dataset>.inter`` or its
+    ``benchmark_filename`` parts, ``.item``, ``.user``, ``.kg``, ``.link``), by file name.
+
+    Saved in every checkpoint: serving the weights with other files (another split, a changed
+    ``.item`` that reorders ids) would map ids to the wrong rows without any error, so the
+    loader compares these first.
+    """
+    import hashlib
+
+    folder = Path(str(config["data_path"]))
+    dataset = str(config["dataset"])
+    parts = config["benchmark_filename"] or []
+    names = [f"{dataset}.{part}.inter" for part in parts] or [f"{dataset}.inter"]
+    names += [f"{dataset}.{suffix}" for suffix in FINGERPRINT_SUFFIXES if suffix != "inter"]
+    digests = {}
+    for name in names:
+        path = folder / name
+        if path.is_file():
+            digests[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
 
 
 def new_checkpoint_path(checkpoint_dir: str, model_name: str) -> str:

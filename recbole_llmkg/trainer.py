@@ -25,8 +25,14 @@ from recbole.trainer import KGTrainer, Trainer
 from recbole.utils import KGDataLoaderState, set_color
 from torch.nn.parallel import DistributedDataParallel
 
+import recbole_llmkg
 from recbole_llmkg import compat
-from recbole_llmkg.checkpoint import load_checkpoint, load_own_checkpoint, new_checkpoint_path
+from recbole_llmkg.checkpoint import (
+    data_fingerprint,
+    load_checkpoint,
+    load_own_checkpoint,
+    new_checkpoint_path,
+)
 from recbole_llmkg.compat import RepairedCollector
 from recbole_llmkg.files import write_atomic
 
@@ -54,6 +60,7 @@ class SafeCheckpointMixin:
             config["single_spec"] = config["single_spec"] and not cpu_ddp
         if cpu_ddp:
             self.distributed_model = DistributedDataParallel(self.model)
+        self._data_fingerprint: dict[str, str] | None = None  # computed at the first save
         self._recbole_default_file = self.saved_model_file  # not unique: replaced when saving
         self._reserved_file: str | None = None
         self._written_files: set[str] = set()
@@ -90,8 +97,12 @@ class SafeCheckpointMixin:
         cannot read protocol 4 (``FRAME`` opcodes), and that loader is how a checkpoint given by
         path is read safely.
         """
+        if self._data_fingerprint is None:  # the files do not change during a run
+            self._data_fingerprint = data_fingerprint(self.config)
         return {
             "config": self.config,
+            "plugin_version": recbole_llmkg.__version__,
+            "data_fingerprint": self._data_fingerprint,
             "epoch": epoch,
             "cur_step": self.cur_step,
             "best_valid_score": self.best_valid_score,

@@ -41,6 +41,25 @@ def _check_version(checkpoint: dict, path: str) -> None:
         )
 
 
+def _check_data(checkpoint: dict, path: str, config: Any) -> None:
+    """Refuse data files other than the ones the model was trained on (when it says which):
+    the same sizes with other contents would map ids to the wrong rows silently."""
+    from recbole_llmkg.checkpoint import data_fingerprint
+
+    written = checkpoint.get("data_fingerprint")
+    if not written:
+        return
+    now = data_fingerprint(config)
+    for name, digest in sorted(written.items()):
+        if now.get(name) != digest:
+            state = "is missing" if name not in now else "has changed since training"
+            raise ServeError(
+                f"Checkpoint '{path}' was trained on another dataset: '{name}' in "
+                f"'{config['data_path']}' {state}. Serve it with the files it was trained on "
+                "(--data-path), or retrain."
+            )
+
+
 def _shape(value: Any) -> tuple | None:
     shape = getattr(value, "shape", None)
     return None if shape is None else tuple(shape)
@@ -107,6 +126,7 @@ def load_trained(
     if data_path is not None:
         config["data_path"] = os.path.join(data_path, config["dataset"])
 
+    _check_data(saved, path, config)
     init_seed(config["seed"], config["reproducibility"])
     dataset = create_dataset(config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
