@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from recbole_llmkg.errors import ServeError
-from recbole_llmkg.serve.explain import KGPaths
+from recbole_llmkg.serve.explain import EdgeAttention, KGPaths
 from recbole_llmkg.serve.families import family_for
 from recbole_llmkg.serve.loading import TrainedModel, load_trained
 from recbole_llmkg.serve.query import DEFAULT_QUERY_WEIGHT, TextSpace, blend
@@ -76,6 +76,7 @@ class Recommender:
         self.user_tokens = np.asarray(self.dataset.field2id_token[self.dataset.uid_field])
         self.titles = read_item_column(trained.config, self.dataset, TITLE_FIELDS)
         self._kg: KGPaths | None | bool = False  # built on first explanation
+        self._attention: EdgeAttention | None = None
 
     @classmethod
     def load(cls, checkpoint: str | os.PathLike, device: str = "cpu",
@@ -195,6 +196,8 @@ class Recommender:
     def _kg_paths(self) -> KGPaths | None:
         if self._kg is False:
             self._kg = KGPaths.of(self.dataset)
+            # the model's own edge weights rank the paths, where it has them (KGLLMGNN)
+            self._attention = EdgeAttention.of(self.model) if self._kg is not None else None
         return self._kg
 
     def explain(self, user_id: Any, item_ids: Iterable[Any], n_history: int = 3,
@@ -225,11 +228,12 @@ class Recommender:
                             for j in top],
             }
             if kg is not None:
-                paths = kg.paths(history, weight, item, n_paths)
+                paths = kg.paths(history, weight, item, n_paths, self._attention)
                 entry["paths"] = [
                     {"from": str(self.item_tokens[p.source]), "from_title": self._title(p.source),
                      "relation_out": p.relation_out, "entity": p.entity,
-                     "relation_in": p.relation_in, "to": entry["item"]}
+                     "relation_in": p.relation_in, "to": entry["item"],
+                     **({} if np.isnan(p.attention) else {"attention": float(p.attention)})}
                     for p in paths.itertuples()
                 ]
             explained.append(entry)

@@ -135,3 +135,43 @@ def test_paths_prefer_specific_entities_and_are_not_repeated():
     )
     paths = KGPaths(dataset).paths(np.array([1]), np.array([1.0]), target=2, limit=5)
     assert list(paths["entity"]) == ["11", "10"]  # the rare entity first, each once
+
+
+def test_paths_follow_the_models_attention_when_it_has_one():
+    """With a model's edge weights the path whose two edges the model attends to most comes
+    first, even through an entity every item shares."""
+    from types import SimpleNamespace
+
+    from recbole_llmkg.serve.explain import EdgeAttention, KGPaths
+
+    kg = pd.DataFrame({"h": [1, 2, 3, 4, 1, 2], "r": [1, 1, 1, 1, 1, 1],
+                       "t": [10, 10, 10, 10, 11, 11]})
+    dataset = SimpleNamespace(
+        kg_feat=kg, head_entity_field="h", relation_field="r", tail_entity_field="t",
+        entity_field="e", item_num=5,
+        field2id_token={"r": ["[PAD]", "film.genre"], "e": [str(i) for i in range(12)]},
+    )
+    n_users = 3  # node ids: users 0..2, then entities
+    # edges item 1 -> 10, 1 -> 11 (layer 0) and 10 -> 2, 11 -> 2 (layer 1), node ids
+    source = np.array([1, 1, 10, 11, 10]) + n_users
+    target = np.array([10, 11, 2, 2, 2]) + n_users
+    weights = np.array([[0.9, 0.1, 0.5, 0.5, 0.2],   # layer 0
+                        [0.5, 0.5, 0.8, 0.2, 0.6]])  # layer 1 (10 -> 2 twice: max 0.8)
+    attention = EdgeAttention(source, target, weights, n_users)
+    paths = KGPaths(dataset).paths(np.array([1]), np.array([1.0]), 2, 5, attention)
+    assert list(paths["entity"]) == ["10", "11"]  # 0.9 * 0.8 beats 0.1 * 0.2
+    np.testing.assert_allclose(paths["attention"], [0.72, 0.02])
+    assert attention.edge(0, np.array([4]), np.array([2]))[0] == 0.0  # no such edge
+
+
+def test_kgllmgnn_paths_carry_its_attention(served_recommenders):
+    rec = served_recommenders("KGLLMGNN")
+    source, target, weights = rec.model.propagation_edge_weights()
+    assert weights.shape == (rec.model.n_layers, source.shape[0])
+    # attention is a softmax per target node: its weights into every node sum to 1
+    sums = torch.zeros(rec.model.n_nodes).index_add_(0, target, weights[0])
+    has_edges = torch.bincount(target, minlength=rec.model.n_nodes) > 0
+    torch.testing.assert_close(sums[has_edges], torch.ones(int(has_edges.sum())))
+    paths = [p for e in rec.explain("1", rec.recommend(["1"], k=5)["item"], n_paths=5)
+             for p in e["paths"]]
+    assert paths and all(0.0 <= p["attention"] <= 1.0 for p in paths)

@@ -131,6 +131,15 @@ class KGLLMGNN(TextFeaturesMixin, KnowledgeRecommender):
         final = torch.cat(layers, dim=1)
         return final[: self.n_users], final[self.n_users:]
 
+    @torch.no_grad()
+    def propagation_edge_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(source [E], target [E], weights [n_layers, E])``: every CKG edge (node ids: users
+        first, then entities) and its attention in each layer, as the model propagates at
+        evaluation (no edge dropout). What explanations rank KG paths by."""
+        ego = torch.cat([self.user_embedding.weight, self.ego_entities()], dim=0)
+        weights = self.propagation.edge_weights(ego, self.graph, self.relation_embedding.weight)
+        return self.graph.source, self.graph.edge_target, torch.stack(weights)
+
     # ------------------------------------------------------------------ training
     def calculate_loss(self, interaction):
         self.clear_evaluation_cache()

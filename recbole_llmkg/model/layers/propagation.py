@@ -115,6 +115,19 @@ class RelationPropagation(nn.Module):
         )
         self.dropout = nn.Dropout(mess_dropout)
 
+    @torch.no_grad()
+    def edge_weights(self, ego: torch.Tensor, graph: RelationGraph,
+                     relation_embedding: torch.Tensor) -> list[torch.Tensor]:
+        """Per layer, ``[E]`` weight of every edge of ``graph`` (its edge order) in that layer's
+        sum: the attention ``a_st`` (or ``1 / |N(t)|`` for mean convs), without dropout. Edges
+        into nodes the last layer skips get the weights they would have had."""
+        weights, h = [], ego
+        for conv in self.convs:
+            rel = relation_embedding[graph.pair_relation]
+            weights.append(conv.edge_weights(graph, h, rel, h.shape[0]))
+            h = conv(h, graph, relation_embedding)
+        return weights
+
     def forward(
         self,
         ego: torch.Tensor,
