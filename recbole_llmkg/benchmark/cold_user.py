@@ -35,6 +35,7 @@ from recbole_llmkg.benchmark.splits import (
     Split,
     _read_inter,
     _sha256,
+    _side_file_keys,
     _source_bytes,
     _split_root,
     _write_split,
@@ -79,6 +80,7 @@ def write_cold_user_split(
     item_field: str = "item_id",
     separator: str = "\t",
     encoding: str = "utf-8",
+    side_files: Mapping[str, str] | None = None,
 ) -> Split:
     """Write (or reuse) the cold-user split of ``<source_dir>/<dataset>.inter``.
 
@@ -89,7 +91,8 @@ def write_cold_user_split(
     source_dir = Path(source_dir)
     raw = _source_bytes(source_dir, dataset)
     key_fields = {"version": SPLIT_FORMAT_VERSION, "source": _sha256(raw), "seed": int(seed),
-                  "cold_user_fraction": float(fraction), "user_field": user_field}
+                  "cold_user_fraction": float(fraction), "user_field": user_field,
+                  **_side_file_keys(side_files)}
     root = _split_root(data_root, dataset, f"cold_user{fraction:g}", seed, key_fields)
     if (root / dataset / "split.json").is_file():
         return read_split(root, dataset)
@@ -97,16 +100,18 @@ def write_cold_user_split(
                                              item_field, separator, encoding)
     parts, cold = cold_user_parts(users, fraction, seed)
     return _write_split(root, source_dir, dataset, encoding, header, rows, users, items, parts,
-                        {**key_fields, "protocol": "cold_user", "cold_users": cold})
+                        {**key_fields, "protocol": "cold_user", "cold_users": cold}, side_files)
 
 
 def cold_user_split_for_config(config: Any, seed: int, data_root: str | os.PathLike,
-                               fraction: float = 0.1) -> Split:
+                               fraction: float = 0.1,
+                               side_files: Mapping[str, str] | None = None) -> Split:
     """:func:`write_cold_user_split` for the dataset, fields and file format of a config."""
     return write_cold_user_split(
         Path(config["data_path"]), config["dataset"], seed, data_root, fraction,
         user_field=config["USER_ID_FIELD"], item_field=config["ITEM_ID_FIELD"],
-        separator=config["field_separator"] or "\t", encoding=config["encoding"] or "utf-8")
+        separator=config["field_separator"] or "\t", encoding=config["encoding"] or "utf-8",
+        side_files=side_files)
 
 
 def held_out_histories(split: Split, user_field: str = "user_id", item_field: str = "item_id",
@@ -188,53 +193,72 @@ def serve_cold_user(recommender: Any, liked: Sequence[str], profile: str | None,
     return frame["item"].astype(str).tolist()
 
 
-def evaluate_cold_users(recommender: Any, histories: pd.DataFrame,
-                        ns: Sequence[int] = KNOWN_COUNTS, k: int = TOPK) -> list[dict[str, Any]]:
-    """Per ``n``: mean NDCG@k and Recall@k over the held-out users, or why the model cannot.
+def cold_user_views(recommender: Any, histories: pd.DataFrame,
+                    ns: Sequence[int] = KNOWN_COUNTS, topk: Sequence[int] = (TOPK,),
+                    metrics: Sequence[str] = ("ndcg", "recall")) -> dict[int, dict[str, Any]]:
+    """Per ``n``: the held-out users' metrics at every cut-off of ``topk``, or why the model
+    cannot serve them.
 
-    Rows: ``{n, users, ndcg@k, recall@k, status}``; ``status`` is ``ok`` or the model's reason.
+    ``{n: {"status": "ok" | reason, "users": int, "test": {"ndcg@10": mean, ...},
+    "per_user": PerUserMetrics | None}}``; per-user values let two models be paired by user.
     """
+    from recbole_llmkg.benchmark.per_user import PerUserMetrics
     from recbole_llmkg.serve.recommender import Recommender
 
     if isinstance(recommender, Recommender):
         recommender.family = fold_in_family(recommender)
+    width = max(topk)
     n_max = max(ns)
     sizes = histories.groupby("user")["item"].transform("size")
     usable = histories[sizes > n_max]
     targets = usable[usable["position"] >= n_max]
     users = sorted(targets["user"].unique())
     profiles = profile_texts(recommender)
-    rows = []
+    views: dict[int, dict[str, Any]] = {}
     for n in ns:
         known = usable[usable["position"] < n].groupby("user")["item"].agg(list)
-        tops, status = [], "ok"
+        tops, status = [], "ok" if users else "no users"
         try:
             for user in users:
                 tops.append(serve_cold_user(recommender, known.get(user, []),
-                                            profiles.get(user), k))
+                                            profiles.get(user), width))
         except ServeError as error:
             status = str(error)
-        if status != "ok" or not users:
-            rows.append({"n": n, "users": 0, f"ndcg@{k}": float("nan"),
-                         f"recall@{k}": float("nan"), "status": status if users else "no users"})
+        if status != "ok":
+            views[n] = {"status": status, "users": 0, "test": {}, "per_user": None}
             continue
-        top = pd.DataFrame({"user": np.repeat(users, k), "rank": np.tile(np.arange(k), len(users)),
-                            "item": np.concatenate([t + [""] * (k - len(t)) for t in tops])})
+        top = pd.DataFrame({"user": np.repeat(users, width),
+                            "rank": np.tile(np.arange(width), len(users)),
+                            "item": np.concatenate([t + [""] * (width - len(t)) for t in tops])})
         relevant = targets[["user", "item"]].drop_duplicates()
         relevant = relevant.merge(
             usable[usable["position"] < n][["user", "item"]].assign(known=True),
             on=["user", "item"], how="left")
         relevant = relevant[relevant["known"].isna()][["user", "item"]].assign(hit=True)
         hits = top.merge(relevant, on=["user", "item"], how="left")["hit"].notna()
-        pos_idx = torch.as_tensor(hits.to_numpy().reshape(len(users), k))
+        pos_idx = torch.as_tensor(hits.to_numpy().reshape(len(users), width))
         pos_len = torch.as_tensor(relevant.groupby("user").size().reindex(users).fillna(0)
                                   .to_numpy(), dtype=torch.float64)
         keep = pos_len > 0
-        metrics = topk_metrics(pos_idx[keep], pos_len[keep], [k], ("ndcg", "recall"))
-        rows.append({"n": n, "users": int(keep.sum()),
-                     f"ndcg@{k}": float(metrics[f"ndcg@{k}"].mean()),
-                     f"recall@{k}": float(metrics[f"recall@{k}"].mean()), "status": "ok"})
-    return rows
+        values = topk_metrics(pos_idx[keep], pos_len[keep], topk, metrics)
+        per_user = PerUserMetrics(np.asarray(users, dtype=object)[keep.numpy()],
+                                  {name: v.numpy() for name, v in values.items()})
+        views[n] = {"status": "ok", "users": int(keep.sum()), "test": per_user.mean(),
+                    "per_user": per_user}
+    return views
+
+
+def evaluate_cold_users(recommender: Any, histories: pd.DataFrame,
+                        ns: Sequence[int] = KNOWN_COUNTS, k: int = TOPK) -> list[dict[str, Any]]:
+    """Per ``n``: mean NDCG@k and Recall@k over the held-out users, or why the model cannot.
+
+    Rows: ``{n, users, ndcg@k, recall@k, status}``; ``status`` is ``ok`` or the model's reason.
+    """
+    views = cold_user_views(recommender, histories, ns, (k,))
+    return [{"n": n, "users": view["users"],
+             f"ndcg@{k}": view["test"].get(f"ndcg@{k}", float("nan")),
+             f"recall@{k}": view["test"].get(f"recall@{k}", float("nan")),
+             "status": view["status"]} for n, view in views.items()]
 
 
 def cold_user_table(recommenders: Mapping[str, Any], histories: pd.DataFrame,
@@ -250,19 +274,63 @@ def cold_user_table(recommenders: Mapping[str, Any], histories: pd.DataFrame,
 def recommender_for_run(parts: Any, checkpoint: str | None = None) -> Any:
     """A :class:`~recbole_llmkg.serve.Recommender` over a run prepared in this process
     (:func:`recbole_llmkg.quick_start.prepare`), without reloading data from a checkpoint."""
+    return recommender_for(parts.config, parts.dataset, parts.train_data, parts.valid_data,
+                           parts.test_data, parts.model, checkpoint)
+
+
+def recommender_for(config: Any, dataset: Any, train_data: Any, valid_data: Any, test_data: Any,
+                    model: Any, checkpoint: str | None = None) -> Any:
+    """A :class:`~recbole_llmkg.serve.Recommender` over a model trained in this process."""
     from recbole_llmkg.serve.loading import TrainedModel
     from recbole_llmkg.serve.recommender import Recommender
 
-    parts.model.eval()
-    splits = (parts.train_data._dataset, parts.valid_data._dataset, parts.test_data._dataset)
-    return Recommender(TrainedModel(parts.config, parts.dataset, splits[0], parts.model,
-                                    checkpoint or "", splits))
+    model.eval()
+    splits = (train_data._dataset, valid_data._dataset, test_data._dataset)
+    return Recommender(TrainedModel(config, dataset, splits[0], model, checkpoint or "", splits))
+
+
+def load_best_weights(trainer: Any, model: Any, device: Any) -> str:
+    """Put the best epoch's weights (the trainer's checkpoint) back into ``model``; returns the
+    checkpoint's path (a closed-form model that saved nothing keeps its weights)."""
+    from recbole_llmkg.checkpoint import load_own_checkpoint
+
+    checkpoint = trainer.saved_model_file
+    if os.path.isfile(checkpoint) and os.path.getsize(checkpoint) > 0:
+        saved = load_own_checkpoint(checkpoint, map_location=device)
+        model.load_state_dict(saved["state_dict"])
+        model.load_other_parameter(saved.get("other_parameter"))
+    return checkpoint
+
+
+def protocol_result(trainer: Any, config: Any, dataset: Any, loaders: Sequence[Any],
+                    split: Split, metrics: Sequence[str]) -> dict[str, Any]:
+    """What a board run of the ``cold_user`` protocol records after training: per ``n``, the
+    held-out users' mean metrics and per-user values (``cold_user``), and as ``test`` those of
+    the largest ``n`` the model could serve."""
+    from recbole_llmkg.benchmark.per_user import METRICS
+
+    model = trainer.model
+    checkpoint = load_best_weights(trainer, model, config["device"])
+    recommender = recommender_for(config, dataset, *loaders, model, checkpoint)
+    wanted = [m.lower() for m in metrics if m.lower() in METRICS] or ["ndcg"]
+    histories = held_out_histories(split, config["USER_ID_FIELD"], config["ITEM_ID_FIELD"],
+                                   config["TIME_FIELD"], config["field_separator"] or "\t",
+                                   config["encoding"] or "utf-8")
+    views = cold_user_views(recommender, histories, KNOWN_COUNTS, config["topk"], wanted)
+    served = [n for n, view in views.items() if view["status"] == "ok"]
+    return {
+        "test": views[max(served)]["test"] if served else {},
+        "cold_user": {str(n): {"status": view["status"], "users": view["users"],
+                               "test": view["test"],
+                               "per_user": view["per_user"].to_dict() if view["per_user"]
+                               else None}
+                      for n, view in views.items()},
+    }
 
 
 def train_recommender(model: str, split: Split, overrides: Mapping[str, Any] | None = None) -> Any:
     """Train ``model`` on the split's train/valid files (RecBole's normal path), reload its best
     epoch, and return it as a :class:`~recbole_llmkg.serve.Recommender`."""
-    from recbole_llmkg.checkpoint import load_own_checkpoint
     from recbole_llmkg.config import Config
     from recbole_llmkg.quick_start import prepare
 
@@ -271,9 +339,5 @@ def train_recommender(model: str, split: Split, overrides: Mapping[str, Any] | N
     parts = prepare(config)
     parts.trainer.fit(parts.train_data, parts.valid_data, saved=True,
                       show_progress=config["show_progress"])
-    checkpoint = parts.trainer.saved_model_file
-    if os.path.isfile(checkpoint):
-        saved = load_own_checkpoint(checkpoint, map_location=config["device"])
-        parts.model.load_state_dict(saved["state_dict"])
-        parts.model.load_other_parameter(saved.get("other_parameter"))
+    checkpoint = load_best_weights(parts.trainer, parts.model, config["device"])
     return recommender_for_run(parts, checkpoint)

@@ -17,6 +17,15 @@ Both protocols are split files written once per (dataset, seed, protocol) by
     items as candidates a model must also rank never-seen items above the popular warm ones, and
     on ml-100k every model we ran scores about 0 there, so ``cold`` is what separates models that
     can describe a new item (text, KG) from those that cannot.
+``cold_user``
+    A seeded ``cold_fraction`` of the users (default 10%) is held out entirely
+    (:mod:`~recbole_llmkg.benchmark.cold_user`): the model trains and early-stops on the other
+    users only; then each held-out user is served as a new user from its profile text plus its
+    first ``n`` interactions by time, for ``n`` in 0, 1, 3, 5, and scored on its later
+    interactions. One run gives every ``n``; the report shows one table per ``n`` (with
+    significance over the same held-out users) and the curve. Rows use the configuration tuned
+    on the ``standard`` protocol (no study of their own: tuning reads validation of warm users,
+    which is what ``standard`` tunes on).
 """
 
 from __future__ import annotations
@@ -37,7 +46,10 @@ from recbole_llmkg.errors import ConfigError, DataError
 PROTOCOLS: dict[str, dict[str, Any]] = {
     "standard": {},
     "cold_item": {"cold_fraction": 0.1},
+    "cold_user": {"cold_fraction": 0.1},
 }
+# protocols whose rows take the tuned configuration of another protocol instead of a study
+TUNED_ON = {"cold_user": "standard"}
 # name -> {parameter: (default, allowed values)}: parameters that join a run's identity only
 # when set to a non-default value, so adding one never changes the keys of finished runs.
 OPTIONAL: dict[str, dict[str, tuple[Any, tuple[Any, ...]]]] = {
@@ -56,6 +68,9 @@ class ProtocolEntry:
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
+    # labels of the rows run under this protocol (empty: every row); not part of a run's
+    # identity, so narrowing the list never changes the keys of the runs that remain
+    models: tuple[str, ...] = ()
 
     @property
     def slug(self) -> str:
@@ -76,8 +91,12 @@ def parse_protocol(entry: Any, where: str, key: str) -> ProtocolEntry:
                           f"(protocols: {', '.join(PROTOCOLS)}).")
     params = dict(PROTOCOLS[name])
     optional = OPTIONAL.get(name, {})
+    models = entry.get("models", [])
+    if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
+        raise ConfigError(f"{where}: key '{key}.models' must be a list of model labels (the "
+                          f"rows this protocol runs), got {models!r}.")
     for param, value in entry.items():
-        if param == "name":
+        if param in ("name", "models"):
             continue
         if param in optional:
             default, allowed_values = optional[param]
@@ -92,14 +111,14 @@ def parse_protocol(entry: Any, where: str, key: str) -> ProtocolEntry:
             raise ConfigError(f"{where}: unknown key '{key}.{param}' for protocol '{name}' "
                               f"(parameters: {allowed}).")
         params[param] = value
-    if name == "cold_item":
+    if name in ("cold_item", "cold_user"):
         fraction = params["cold_fraction"]
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) \
                 or not 0 < fraction < 1:
             raise ConfigError(f"{where}: key '{key}.cold_fraction' must be a number strictly "
                               f"between 0 and 1, got {fraction!r}.")
         params["cold_fraction"] = float(fraction)
-    return ProtocolEntry(name, params)
+    return ProtocolEntry(name, params, tuple(models))
 
 
 def protocol_slug(protocol: ProtocolEntry) -> str:
@@ -121,8 +140,15 @@ def prepare(run: Any, data_root: Path) -> tuple[dict[str, Any], Split]:
         raise ConfigError(f"Unknown protocol '{run.protocol.name}'.")
     base = Config(run.model.name, run.dataset, config_dict=copy.deepcopy(run.config),
                   cmd_args=[])
-    split = split_for_config(base, run.seed, data_root, run.protocol.name, run.protocol.params,
-                             run.side_files)
+    if run.protocol.name == "cold_user":
+        from recbole_llmkg.benchmark.cold_user import cold_user_split_for_config
+
+        split = cold_user_split_for_config(base, run.seed, data_root,
+                                           float(run.protocol.params["cold_fraction"]),
+                                           run.side_files)
+    else:
+        split = split_for_config(base, run.seed, data_root, run.protocol.name,
+                                 run.protocol.params, run.side_files)
     return {**split.config(), "eval_args": copy.deepcopy(STANDARD_EVAL_ARGS)}, split
 
 
@@ -153,6 +179,12 @@ def verify_loaded(run: Any, dataset: Any, split: Split) -> dict[str, Any]:
     if sizes != expected:
         raise DataError(f"{run.protocol.name} split: RecBole loaded {sizes} train/valid/test "
                         f"interactions, the split files hold {expected}.")
+    if run.protocol.name == "cold_user":
+        user_field = dataset.uid_field
+        users = dataset.id2token(user_field, np.asarray(dataset.inter_feat[user_field]))
+        if np.isin(users[: sizes[0] + sizes[1]], list(split.cold_users)).any():
+            raise DataError("cold_user split: a held-out user appears in train or valid.")
+        return {**loaded, "cold_users": len(split.cold_users)}
     if run.protocol.name != "cold_item":
         return loaded
     item_field = dataset.iid_field

@@ -149,17 +149,17 @@ def group(spec: BenchmarkSpec, plan: list[RunSpec],
     tables: dict[tuple[str, str, str], dict[str, ModelRow]] = {}
     order = {kind: i for i, kind in enumerate(TABLE_TITLES)}
     for run in sorted(plan, key=lambda r: order.get(r.model.table, 0)):
-        rows = tables.setdefault((run.dataset, run.protocol.slug, run.model.table), {})
-        row = rows.get(run.model.label)
-        record = records.get(run.key)
-        if row is None:
-            ours = bool(record and record.get("ours"))
-            row = rows[run.model.label] = ModelRow(run.model.label, run.model.name, ours, 0,
-                                                   run.model.table)
-        row.planned += 1
-        if record is not None:
-            row.ours = row.ours or bool(record.get("ours"))
-            (row.ok if record.get("status") == "ok" else row.failed).append(record)
+        for protocol, record in protocol_views(run, records.get(run.key)):
+            rows = tables.setdefault((run.dataset, protocol, run.model.table), {})
+            row = rows.get(run.model.label)
+            if row is None:
+                ours = bool(record and record.get("ours"))
+                row = rows[run.model.label] = ModelRow(run.model.label, run.model.name, ours, 0,
+                                                       run.model.table)
+            row.planned += 1
+            if record is not None:
+                row.ours = row.ours or bool(record.get("ours"))
+                (row.ok if record.get("status") == "ok" else row.failed).append(record)
     headline = spec.headline_key
     smaller = headline.split("@")[0] in smaller_metrics
 
@@ -170,6 +170,74 @@ def group(spec: BenchmarkSpec, plan: list[RunSpec],
         return (0, mean if smaller else -mean)
 
     return {key: sorted(rows.values(), key=rank) for key, rows in tables.items()}
+
+
+def known_label(slug: str, n: int | str) -> str:
+    """The table name of one ``n`` of a cold-user protocol."""
+    return f"{slug} · {n} known"
+
+
+def protocol_views(run: RunSpec, record: dict[str, Any] | None
+                   ) -> list[tuple[str, dict[str, Any] | None]]:
+    """The (table protocol, record) pairs a run contributes: its own, or for ``cold_user`` one
+    per number of known interactions ``n``, each with that ``n``'s test and per-user metrics
+    (a model that cannot serve an ``n`` is a failed run of that table, with the reason)."""
+    if run.protocol.name != "cold_user":
+        return [(run.protocol.slug, record)]
+    from recbole_llmkg.benchmark.cold_user import KNOWN_COUNTS
+
+    views = (record or {}).get("cold_user")
+    if record is None or record.get("status") != "ok" or not views:
+        return [(known_label(run.protocol.slug, n), record) for n in KNOWN_COUNTS]
+    out = []
+    for n, view in views.items():
+        if view["status"] == "ok":
+            shown = {**record, "test": view["test"], "per_user": view["per_user"]}
+        else:
+            shown = {**record, "status": "failed",
+                     "error": {"type": "cannot serve", "message": view["status"]}}
+        out.append((known_label(run.protocol.slug, n), shown))
+    return out
+
+
+def cold_user_curve_lines(spec: BenchmarkSpec, plan: list[RunSpec],
+                          records: dict[str, dict[str, Any]]) -> list[str]:
+    """Per dataset x cold-user protocol x table: the headline against ``n`` (the curve)."""
+    from recbole_llmkg.benchmark.cold_user import KNOWN_COUNTS
+
+    lines: list[str] = []
+    for (dataset, slug, kind), by_n in _curves(spec, plan, records).items():
+        lines += [f"## {dataset} · {slug} · {TABLE_TITLES.get(kind, kind)}: {spec.headline} "
+                  "against known interactions", "",
+                  f"Each held-out user is served from its profile text plus its first n "
+                  f"interactions by time and scored on its later ones (the tables "
+                  f"'{known_label(slug, 'n')}' above give every metric, test sets and "
+                  "significance); n/a: the model cannot serve a user with that little.", ""]
+        labels = list(dict.fromkeys(label for rows in by_n.values() for label in rows))
+        header = ["model", *[f"n={n}" for n in KNOWN_COUNTS]]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for label in labels:
+            cells = [_cell(by_n.get(n, {}).get(label, [])) for n in KNOWN_COUNTS]
+            lines.append(f"| {label} | " + " | ".join(c if c != "–" else "n/a" for c in cells)
+                         + " |")
+        lines.append("")
+    return lines
+
+
+def _curves(spec: BenchmarkSpec, plan: list[RunSpec], records: dict[str, dict[str, Any]]
+            ) -> dict[tuple[str, str, str], dict[int, dict[str, list[float]]]]:
+    """(dataset, cold-user slug, table) -> n -> label -> test headline per seed."""
+    from recbole_llmkg.benchmark.cold_user import KNOWN_COUNTS
+
+    names = {known_label(run.protocol.slug, n): (run.protocol.slug, n)
+             for run in plan if run.protocol.name == "cold_user" for n in KNOWN_COUNTS}
+    curves: dict[tuple[str, str, str], dict[int, dict[str, list[float]]]] = {}
+    for (dataset, protocol, kind), rows in group(spec, plan, records).items():
+        if protocol in names:
+            slug, n = names[protocol]
+            curves.setdefault((dataset, slug, kind), {})[n] = {
+                row.label: row.values("test", spec.headline_key) for row in rows}
+    return curves
 
 
 def _cell(values: list[float], digits: int = 4) -> str:
@@ -290,6 +358,7 @@ def leaderboard_markdown(spec: BenchmarkSpec, plan: list[RunSpec],
         "inline mode).",
         "",
         tables_markdown(spec, plan, records),
+        *cold_user_curve_lines(spec, plan, records),
     ]
     if rerun is not None:
         lines += _rerun_section(plan, records, rerun, command)
@@ -471,7 +540,36 @@ def write_charts(spec: BenchmarkSpec, plan: list[RunSpec], records: dict[str, di
         _time_chart(spec, rows, f"{spec.name}: accuracy vs training time ({dataset} · {protocol})",
                     path)
         outputs[f"chart_time_{slug}"] = path
+    for (dataset, slug, kind), by_n in _curves(spec, plan, records).items():
+        name = _safe(f"{dataset}__{slug}" + ("" if kind == "main" else f"__{kind}")) + "__curve"
+        path = results_dir / f"{name}.png"
+        _curve_chart(spec, by_n, f"{spec.name}: {dataset} · {slug}: new users", path)
+        outputs[f"chart_curve_{name}"] = path
     return outputs
+
+
+def _curve_chart(spec: BenchmarkSpec, by_n: dict[int, dict[str, list[float]]], title: str,
+                 path: Path) -> None:
+    """The headline against known interactions, one line (mean ± std) per model."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 4.5))
+    axes = figure.subplots()
+    labels = list(dict.fromkeys(label for rows in by_n.values() for label in rows))
+    for label in labels:
+        points = [(n, *mean_std(rows.get(label, []))) for n, rows in sorted(by_n.items())]
+        points = [(n, mean, std or 0.0) for n, mean, std in points if mean is not None]
+        if points:
+            ns, means, stds = zip(*points, strict=True)
+            axes.errorbar(ns, means, yerr=stds, marker="o", capsize=3, label=label)
+    axes.set_xticks(sorted(by_n))
+    axes.set_xlabel("known interactions of the held-out user (first n by time)")
+    axes.set_ylabel(f"test {spec.headline} on its later interactions")
+    axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    _save(figure, path)
 
 
 def _headline_stats(spec: BenchmarkSpec, rows: list[ModelRow]) -> tuple[list[float],

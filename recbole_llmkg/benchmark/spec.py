@@ -241,6 +241,8 @@ class BenchmarkSpec:
         for dataset in self.datasets:
             for protocol in self.protocols:
                 for model in self.models:
+                    if protocol.models and model.label not in protocol.models:
+                        continue
                     config = _merge(self.config, model.config, overrides)
                     for seed in self.seeds:
                         run_config = {**config, **fixed, "seed": seed}
@@ -507,6 +509,12 @@ def _build(
     if not isinstance(batch, int) or isinstance(batch, bool) or batch <= 0:
         raise ConfigError(f"{where}: key 'eval_batch_size' must be a positive integer.")
     protocols = _check_protocols(settings["protocols"], key)
+    labels = {model.label for model in models}
+    for i, protocol in enumerate(protocols):
+        unknown = [label for label in protocol.models if label not in labels]
+        if unknown and profile is None:  # a profile may leave rows out: they are skipped
+            raise ConfigError(f"{where}: key '{key('protocols')}[{i}].models': {unknown[0]!r} is "
+                              f"not a model label of this board ({', '.join(sorted(labels))}).")
     isolation, timeout, threads = _check_execution(settings, key)
     tuning = _check_tuning(settings, key)
     output_dir = settings.get("output_dir", "results")

@@ -60,6 +60,7 @@ class Split:
     fingerprint: str  # sha256 over the three part files
     counts: dict[str, dict[str, int]]  # part -> {users, items, interactions}
     cold_items: tuple[str, ...] = ()  # cold_item protocol: items held out of train and valid
+    cold_users: tuple[str, ...] = ()  # cold_user protocol: users held out of train and valid
 
     def config(self) -> dict[str, Any]:
         """Config entries that make RecBole read exactly this split."""
@@ -70,7 +71,7 @@ class Split:
         return {"data_path": str(self.data_path), "dataset": self.dataset,
                 "protocol": self.protocol, "seed": self.seed,
                 "fingerprint": self.fingerprint, "counts": self.counts,
-                "cold_items": list(self.cold_items)}
+                "cold_items": list(self.cold_items), "cold_users": list(self.cold_users)}
 
 
 def ratio_split_counts(sizes: np.ndarray, ratios: Sequence[float]) -> np.ndarray:
@@ -178,7 +179,8 @@ def read_split(data_path: str | os.PathLike, dataset: str) -> Split:
         raise DataError(f"Split: cannot read '{meta_path}' ({error}); delete the folder "
                         f"'{meta_path.parent.parent}' and write the split again.") from error
     return Split(Path(data_path), dataset, meta["protocol"], int(meta["seed"]),
-                 meta["fingerprint"], meta["counts"], tuple(meta.get("cold_items", ())))
+                 meta["fingerprint"], meta["counts"], tuple(meta.get("cold_items", ())),
+                 tuple(meta.get("cold_users", ())))
 
 
 def _split_root(data_root: str | os.PathLike, dataset: str, protocol: str, seed: int,

@@ -59,7 +59,8 @@ def tuning_jobs(spec: BenchmarkSpec, plan: Sequence[RunSpec],
     split; a tuned model with no search space is a :class:`ConfigError`."""
     from recbole_llmkg.benchmark.tuning import TuningJob, load_search_spaces, search_spaces_file
 
-    tuned_runs = [run for run in plan if run.model.tune and run.seed == spec.seeds[0]]
+    tuned_runs = [run for run in plan if run.model.tune and run.seed == spec.seeds[0]
+                  and run.protocol.name not in protocols.TUNED_ON]
     if not tuned_runs:
         return {}
     spaces = load_search_spaces()
@@ -146,11 +147,14 @@ def _missing_sqlite(url: str) -> bool:
 
 def decision_for(run: RunSpec, decided: dict[RowKey, Tuned]) -> Tuned | None:
     """The tuning decision behind ``run``: its own row's, or for an untuned ablation row, that
-    of the main row named like its model (the preset switches one part of the tuned model off)."""
-    own = decided.get((run.model.label, run.dataset, run.protocol.slug))
+    of the main row named like its model (the preset switches one part of the tuned model off).
+    A protocol listed in ``protocols.TUNED_ON`` (``cold_user``) reads the decisions made on the
+    protocol it names."""
+    slug = protocols.TUNED_ON.get(run.protocol.name, run.protocol.slug)
+    own = decided.get((run.model.label, run.dataset, slug))
     if own is not None or run.model.table != "ablation" or run.model.tune:
         return own
-    return decided.get((run.model.name, run.dataset, run.protocol.slug))
+    return decided.get((run.model.name, run.dataset, slug))
 
 
 def apply_tuned(plan: Sequence[RunSpec], decided: dict[RowKey, Tuned]) -> list[RunSpec]:

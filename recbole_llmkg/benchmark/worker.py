@@ -98,21 +98,29 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
     best_valid_score, best_valid_result = trainer.fit(
         train_data, valid_data, saved=True, show_progress=show, **observe
     )
-    candidates = protocols.test_candidates(run, dataset, split)
-    if candidates is not None:
-        trainer.restrict_candidates(candidates, seed=run.seed)
     start = time.perf_counter()
-    test_result = trainer.evaluate(test_data, load_best_model=True, show_progress=show)
+    if run.protocol.name == "cold_user":  # held-out users, served by fold-in after training
+        from recbole_llmkg.benchmark.cold_user import protocol_result
+
+        evaluated = protocol_result(trainer, config, dataset, (train_data, valid_data, test_data),
+                                    split, config["metrics"])
+        per_user = None
+    else:
+        candidates = protocols.test_candidates(run, dataset, split)
+        if candidates is not None:
+            trainer.restrict_candidates(candidates, seed=run.seed)
+        evaluated = {"test": _floats(trainer.evaluate(test_data, load_best_model=True,
+                                                      show_progress=show))}
+        if candidates is not None:  # the same random tie order as the evaluation just made
+            trainer.restrict_candidates(candidates, seed=run.seed)
+        per_user = per_user_metrics(trainer, test_data, topk=config["topk"])
     test_seconds = time.perf_counter() - start
-    if candidates is not None:  # the same random tie order as the evaluation just made
-        trainer.restrict_candidates(candidates, seed=run.seed)
-    per_user = per_user_metrics(trainer, test_data, topk=config["topk"])
 
     epoch_seconds = getattr(trainer, "epoch_seconds", [])
     valid_seconds = getattr(trainer, "valid_seconds", [])
     return {
         "valid": _floats(best_valid_result),
-        "test": _floats(test_result),
+        **evaluated,
         "best_valid_score": _float(best_valid_score),
         "best_epoch": curve.best_epoch,
         "epochs": int(config["epochs"]),
@@ -135,7 +143,7 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
         "split": {"fingerprint": split.fingerprint, "counts": split.counts,
                   "data_path": str(split.data_path)},
         "split_fingerprint": split.fingerprint,
-        "per_user": per_user.to_dict(),
+        "per_user": per_user.to_dict() if per_user is not None else None,
         "resolved": {key: _jsonable(config[key]) for key in (
             "epochs", "train_batch_size", "eval_batch_size", "learning_rate", "stopping_step",
             "eval_step", "valid_metric", "data_path", "benchmark_filename", "eval_args",

@@ -149,3 +149,46 @@ def test_bad_candidates_value_names_the_key():
     # the default leaves the protocol (and so the keys of finished runs) unchanged
     assert parse_protocol({"name": "cold_item", "candidates": "all"}, "b.yaml", "p") == \
         parse_protocol("cold_item", "b.yaml", "p")
+
+
+def test_cold_user_board_serves_held_out_users_at_every_n(tmp_path):
+    """A board with the cold_user protocol: one run per (model, seed) gives every n, the
+    report has a table per n (one test set, significance over the same held-out users) and
+    the curve; a model that cannot serve a user with no known item is n/a there, not a crash."""
+    import json
+
+    import yaml
+
+    from recbole_llmkg.benchmark.cold_user import KNOWN_COUNTS
+    from recbole_llmkg.benchmark.runner import run_benchmark
+
+    body = {
+        "name": "coldusers", "datasets": ["tiny"], "models": ["Pop", "BPR", "LLMAugRec"],
+        "seeds": [1, 2], "protocols": [{"name": "cold_user", "cold_fraction": 0.2}],
+        "metrics": ["NDCG", "Recall"], "topk": [10], "headline": "NDCG@10",
+        "eval_batch_size": 4096, "isolation": "inline", "threads": 1,
+        "config": {"epochs": 2, "train_batch_size": 256},
+        "output_dir": str(tmp_path / "results"),
+    }
+    path = tmp_path / "board.yaml"
+    path.write_text(yaml.safe_dump(body), encoding="utf-8")
+    summary = run_benchmark(path, log=lambda _: None)
+    assert summary.executed == 6 and not summary.failed
+    out = tmp_path / "results" / "coldusers"
+    records = [json.loads(p.read_text()) for p in (out / "runs").glob("*.json")]
+    for record in records:
+        views = record["cold_user"]
+        assert set(views) == {str(n) for n in KNOWN_COUNTS}
+        assert record["protocol_info"]["cold_users"] == 10  # 20% of tiny's 50 users
+        for n, view in views.items():
+            if view["status"] != "ok":
+                assert record["model"] == "BPR" and n == "0"  # no item, no text space
+                continue
+            assert 0.0 <= view["test"]["ndcg@10"] <= 1.0
+            assert len(view["per_user"]["users"]) == view["users"] > 0
+    board = (out / "leaderboard.md").read_text()
+    for n in KNOWN_COUNTS:
+        assert f"## tiny · cold_user-cold_fraction0.2 · {n} known" in board
+    assert "against known interactions" in board and "| BPR | n/a |" in board
+    assert "Test set (every row of this table, per seed):" in board
+    assert (out / "tiny__cold_user-cold_fraction0.2__curve.png").read_bytes()[:4] == b"\x89PNG"

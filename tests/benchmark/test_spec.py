@@ -64,7 +64,9 @@ def test_ml100k_profiles_cover_the_board():
     assert all(m.tune == (m.table == "main") for m in full.models)
     assert full.n_trials >= 20 and quick.n_trials == 0  # quick reuses, never tunes
     assert {m.name for m in quick.models} <= main
-    assert {p.name for p in full.protocols} == {"standard", "cold_item"}
+    assert {p.name for p in full.protocols} == {"standard", "cold_item", "cold_user"}
+    cold_user = next(p for p in full.protocols if p.name == "cold_user")
+    assert {"Pop", "TextKNN", "BPR", "EASE"} <= set(cold_user.models) <= main
     assert len(full.seeds) >= 5
     # no epoch caps on the board: a generous `epochs`, early stopping decides
     assert full.config["epochs"] >= 300 and all(
@@ -144,6 +146,10 @@ def test_profile_overrides_and_merges(tmp_path):
         ({"side_files": {"tiny": {"inter": "datasets/tiny/tiny.inter"}}}, "side_files.tiny.inter"),
         ({"side_files": {"tiny": {"link": "no/such.link"}}}, "side_files.tiny.link"),
         ({"side_files": ["tiny"]}, "side_files"),
+        ({"protocols": [{"name": "cold_user", "models": ["Pop", "BPX"]}]}, "protocols[0].models"),
+        ({"protocols": [{"name": "cold_user", "models": "Pop"}]}, "protocols[0].models"),
+        ({"protocols": [{"name": "cold_user", "cold_fraction": 0}]},
+         "protocols[0].cold_fraction"),
         ({"profiles": {"quick": {"sedes": [1]}}}, "profiles.quick.sedes"),
         ({"profiles": {"quick": {"model_config": {"BPR": {"epochs": 1}}}}},
          "profiles.quick.model_config.BPR"),
@@ -199,3 +205,12 @@ def test_side_files_reach_every_run_and_its_key_by_content(tmp_path):
     assert keys != [run.key for run in plain.runs()]
     link.write_text(link.read_text() + "\n")  # same path, other content: other keys
     assert keys != [run.key for run in load_benchmark(fixed.path).runs()]
+
+
+def test_a_protocol_runs_only_the_rows_it_lists_and_keys_stay(tmp_path):
+    every = load_benchmark(write(tmp_path, protocols=["standard", "cold_user"]))
+    narrowed = load_benchmark(write(tmp_path, protocols=[
+        "standard", {"name": "cold_user", "models": ["EASE"]}]))
+    cold = [run for run in narrowed.runs() if run.protocol.name == "cold_user"]
+    assert {run.model.label for run in cold} == {"EASE"} and len(cold) == 2
+    assert {run.key for run in cold} <= {run.key for run in every.runs()}

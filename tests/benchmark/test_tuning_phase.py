@@ -29,3 +29,21 @@ def test_ablation_rows_inherit_the_tuned_model_under_their_preset(tmp_path):
     assert small["learning_rate"] == 0.5  # the preset wins over the tuned value
     assert decision_for(runs["BPR-small"], {("BPR", "tiny", "standard"): tuned}) is tuned
     assert runs["BPR"].key != plan[0].key  # tuned params are part of the run's identity
+
+
+def test_cold_user_rows_take_the_standard_decision_and_get_no_study(tmp_path):
+    from recbole_llmkg.benchmark.tuning_phase import tuning_jobs
+
+    body = {"name": "t", "datasets": ["tiny"], "seeds": [1], "metrics": ["NDCG"], "topk": [10],
+            "headline": "NDCG@10", "eval_batch_size": 64, "output_dir": str(tmp_path),
+            "protocols": ["standard", "cold_user"], "models": ["BPR"], "n_trials": 2}
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(body))
+    spec = load_benchmark(path)
+    plan = spec.runs()
+    jobs = tuning_jobs(spec, plan, tmp_path / "data")
+    assert list(jobs) == [("BPR", "tiny", "standard")]  # no study for cold_user
+    tuned = Tuned("tuned", "tiny/standard/BPR", "sqlite://", {"learning_rate": 0.01}, 2, 1, 0.3)
+    runs = apply_tuned(plan, {("BPR", "tiny", "standard"): tuned})
+    assert {run.protocol.name: run.config["learning_rate"] for run in runs} == {
+        "standard": 0.01, "cold_user": 0.01}
