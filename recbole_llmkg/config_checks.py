@@ -157,6 +157,11 @@ RULES: tuple[Rule, ...] = (
     Rule(("llm_max_length", "llm_batch_size"), POSITIVE_INT),
     Rule(("llm_normalize", "llm_freeze", "ckg_reverse_edges"), BOOLEAN),
     Rule(("llm_model_path",), optional(TEXT)),
+    Rule(("llm_devices",), Check(
+        lambda v: v is None or isinstance(v, str) and bool(v)
+        or isinstance(v, list) and bool(v) and all(isinstance(d, str) and d for d in v),
+        "~ (the run's device), all (every visible CUDA GPU), or a list of devices such as "
+        "[cuda:0, cuda:1]")),
     Rule(("llm_cache_dir",), Check(lambda v: v is None or v is False or isinstance(v, str),
                                    "a folder, false (no cache) or ~ (the default folder)")),
     Rule(("item_text_template", "user_text_template", "item_title_field"), optional(TEXT)),

@@ -62,3 +62,23 @@ def cache_dir(config: Any) -> Path | None:
     if value is False:
         return None
     return default_cache_dir() if value in (None, "") else Path(os.path.expanduser(str(value)))
+
+
+def encode_devices(config: Any, run_device: Any) -> list[Any]:
+    """The devices that encode new texts (``llm_devices``): the run's device by default,
+    ``all`` for every visible CUDA GPU, or the devices listed; all of one type, so that every
+    embedding is computed in one precision (the cache key records it)."""
+    import torch
+
+    value = setting(config, "llm_devices")
+    if value in (None, "", []):
+        return [torch.device(run_device)]
+    if value == "all":
+        count = torch.cuda.device_count()
+        return [torch.device(f"cuda:{i}") for i in range(count)] or [torch.device(run_device)]
+    listed = value if isinstance(value, list) else [value]
+    devices = list(dict.fromkeys(torch.device(str(v)) for v in listed))  # one replica each
+    if len({d.type for d in devices}) > 1:
+        raise ConfigError(f"Config key 'llm_devices' = {value!r} mixes device types; list "
+                          "devices of one type (e.g. [cuda:0, cuda:1]).")
+    return devices

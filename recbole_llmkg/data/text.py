@@ -32,7 +32,7 @@ from recbole_llmkg.data.precomputed import load_precomputed
 from recbole_llmkg.data.validate import required_columns
 from recbole_llmkg.errors import ConfigError, DataError
 from recbole_llmkg.llm.cache import EmbeddingCache, model_fingerprint
-from recbole_llmkg.llm.encoder import forward_precision, get_encoder
+from recbole_llmkg.llm.encoder import encode_across, forward_precision, get_encoder
 from recbole_llmkg.llm.templates import default_template, render, template_fields
 
 logger = logging.getLogger(__name__)
@@ -351,24 +351,24 @@ class TextMixin:
                 "the config key 'llm_model_path' to a local Hugging Face model."
             )
 
-        def encoder():
-            return get_encoder(
-                device=self._device(),
-                show_progress=bool(self.config["show_progress"]),
-                progress_min_texts=self._setting("llm_progress_min_texts"),
-                **enc,
-            )
+        devices = settings.encode_devices(self.config, self._device())
+
+        def encode(batch: list[str]) -> torch.Tensor:
+            encoders = [get_encoder(device=device,
+                                    show_progress=bool(self.config["show_progress"]),
+                                    progress_min_texts=self._setting("llm_progress_min_texts"),
+                                    **enc)
+                        for device in devices]
+            return encode_across(encoders, batch)
 
         body = list(texts[1:])
         folder = settings.cache_dir(self.config)
         if folder is None:
-            emb = encoder().encode(body).cpu()
+            emb = encode(body)
         else:
             key = {k: v for k, v in enc.items() if k not in ("batch_size", "model_path")}
-            key.update(model=model_fingerprint(path), precision=forward_precision(self._device()))
-            emb = EmbeddingCache(folder).get_or_compute(
-                key, body, lambda batch: encoder().encode(batch).cpu(), what=name
-            )
+            key.update(model=model_fingerprint(path), precision=forward_precision(devices[0]))
+            emb = EmbeddingCache(folder).get_or_compute(key, body, encode, what=name)
         return torch.cat([torch.zeros(1, emb.shape[1]), emb.float()])
 
     def _precomputed(self, kind: str) -> torch.Tensor | None:

@@ -198,19 +198,44 @@ def get_encoder(
     progress_min_texts: int | None = None,
 ) -> TextEncoder:
     """A shared frozen encoder: loading a model takes seconds, so one per settings is kept."""
-    key = (
+    settings = (
         str(Path(model_path).expanduser().resolve()),
         pooling,
         int(max_length),
         int(batch_size),
         bool(normalize),
-        str(torch.device(device)),
     )
+    key = (*settings, str(torch.device(device)))
     encoder = _LOADED.get(key)
     if encoder is None:
-        _LOADED.clear()  # keep at most one model in memory
+        for other in [k for k in _LOADED if k[:-1] != settings]:
+            del _LOADED[other]  # one model in memory (one replica per device)
         encoder = TextEncoder(model_path, pooling, max_length, batch_size, normalize, device)
         _LOADED[key] = encoder
     encoder.show_progress = show_progress
     encoder.progress_min_texts = progress_min_texts
     return encoder
+
+
+def encode_across(encoders: Sequence[TextEncoder], texts: Sequence[str]) -> torch.Tensor:
+    """Embed ``texts`` with several encoder replicas at once (one per device), in input order,
+    on the CPU.
+
+    Texts are dealt out round-robin in order of length, so every replica gets a like share of
+    long and short ones; each replica encodes its share in its own thread (a CUDA forward
+    releases the GIL). One encoder: its plain :meth:`TextEncoder.encode`.
+    """
+    texts = list(texts)
+    if len(encoders) == 1 or len(texts) < 2:
+        return encoders[0].encode(texts).cpu()
+    from concurrent.futures import ThreadPoolExecutor
+
+    by_length = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+    shares = [by_length[k::len(encoders)] for k in range(len(encoders))]
+    with ThreadPoolExecutor(max_workers=len(encoders)) as pool:
+        parts = list(pool.map(lambda job: job[0].encode([texts[i] for i in job[1]]).cpu(),
+                              zip(encoders, shares, strict=True)))
+    out = torch.empty(len(texts), parts[0].shape[1], dtype=parts[0].dtype)
+    for share, part in zip(shares, parts, strict=True):
+        out[torch.tensor(share, dtype=torch.long)] = part
+    return out

@@ -101,3 +101,40 @@ def test_progress_bar_with_eta_only_for_long_encodes(encoder, capsys):
 
 def test_precision_is_fp32_on_cpu(encoder):
     assert encoder.precision == "float32"
+
+
+def test_replicas_share_the_texts_and_give_the_single_encoder_result(encoder):
+    """Several devices: each replica encodes a like share (dealt out by length), and the rows
+    come back in input order equal to one encoder's. On CPU two replicas (two model and
+    tokenizer instances, as on two GPUs) stand for two devices."""
+    from recbole_llmkg.llm.encoder import encode_across
+
+    seen: list[list[str]] = []
+
+    class Counting:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def encode(self, texts):
+            seen.append(list(texts))
+            return self.inner.encode(texts)
+
+    texts = TEXTS * 3
+    replicas = [Counting(TextEncoder(default_model_path(), batch_size=2)) for _ in range(2)]
+    together = encode_across(replicas, texts)
+    torch.testing.assert_close(together, encoder.encode(texts).cpu(), atol=1e-5, rtol=1e-4)
+    assert sorted(len(share) for share in seen) == [7, 8]
+    assert sorted(seen[0] + seen[1]) == sorted(texts)
+
+
+def test_encode_devices_setting():
+    from recbole_llmkg.data.settings import encode_devices
+
+    cpu = torch.device("cpu")
+    assert encode_devices({"llm_devices": None}, "cpu") == [cpu]
+    assert encode_devices({"llm_devices": ["cpu", "cpu"]}, "cpu") == [cpu]  # one per device
+    assert encode_devices({"llm_devices": "cuda:1"}, "cpu") == [torch.device("cuda:1")]
+    if not torch.cuda.is_available():
+        assert encode_devices({"llm_devices": "all"}, "cpu") == [cpu]  # no GPU: the run's
+    with pytest.raises(ConfigError, match="llm_devices.*mixes device types"):
+        encode_devices({"llm_devices": ["cpu", "cuda:0"]}, "cpu")
