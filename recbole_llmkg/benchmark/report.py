@@ -313,7 +313,7 @@ def significance_lines(rows: list[ModelRow], metric: str) -> list[str]:
         return []
     return [f"Significance of {metric.upper()} against the best baseline ({table[0]['baseline']}"
             "): Wilcoxon signed-rank over users (pooled over seeds) and paired t over seed "
-            "means, both Holm-corrected; win/lose only when both p < 0.05.", "",
+            "means, both Holm-corrected; win/lose only with >= 5 seeds and both p < 0.05.", "",
             significance.table_markdown(table)]
 
 

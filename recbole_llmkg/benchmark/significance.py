@@ -10,8 +10,9 @@ Two paired tests per comparison:
   0.05; a seed mean averages hundreds of users, so its differences are close to normal and the
   t-test is fit for them. Also Holm-corrected across the family.
 
-A win (or loss) is claimed only when both corrected p-values are below ``alpha`` (one seed: the
-users' test alone), so a gain has to hold over users and replicate over seeds. Records of one
+A win (or loss) is claimed only with at least ``MIN_SEEDS`` (5) paired seeds and both
+corrected p-values below ``alpha``, so a gain has to hold over users and replicate over seeds;
+with fewer seeds (a quick smoke board) the verdict says that no claim is made. Records of one
 seed must share one split fingerprint: a table never mixes test sets.
 """
 
@@ -26,6 +27,8 @@ from scipy import stats
 
 from recbole_llmkg.benchmark.per_user import PerUserMetrics
 from recbole_llmkg.errors import ConfigError
+
+MIN_SEEDS = 5  # paired seeds needed before a win or a loss is claimed
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:
@@ -142,9 +145,10 @@ def significance_table(
         for row, adjusted in zip(rows, holm([r[key] for r in rows]), strict=True):
             row[f"{key}_holm"] = float(adjusted)
     for row in rows:
-        tests = [row["p_users_holm"]] + ([] if np.isnan(row["p_seeds_holm"])
-                                         else [row["p_seeds_holm"]])
-        significant = all(p < alpha for p in tests)
+        if row["seeds"] < MIN_SEEDS:
+            row["verdict"] = f"no claim ({row['seeds']} seed{'s' if row['seeds'] > 1 else ''})"
+            continue
+        significant = row["p_users_holm"] < alpha and row["p_seeds_holm"] < alpha
         row["verdict"] = ("tie" if not significant or row["diff"] == 0
                           else "win" if row["diff"] > 0 else "lose")
     return sorted(rows, key=lambda r: -r["mean"])

@@ -83,3 +83,10 @@ def test_baselines_are_recbole_models_and_the_content_knns():
     assert is_baseline("EASE") and is_baseline("KGIN") and is_baseline("TextKNN")
     assert is_baseline("KGKNN")
     assert not is_baseline("KASimCF") and not is_baseline("LLMAugRec")
+
+
+def test_fewer_than_five_seeds_claim_nothing():
+    few = [r for r in _records() if r["seed"] in (1, 2, 3)]
+    rows = {r["model"]: r for r in significance_table(few, baselines={"Base", "Weak"})}
+    assert rows["Ours"]["diff"] > 0.04 and rows["Ours"]["p_users_holm"] < 1e-6
+    assert {r["verdict"] for r in rows.values()} == {"no claim (3 seeds)"}
