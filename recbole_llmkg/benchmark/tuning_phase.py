@@ -115,6 +115,12 @@ def run_tuning_phase(spec: BenchmarkSpec, plan: Sequence[RunSpec], data_root: Pa
                 f"{result.get('state')} valid NDCG@10 {shown}, best epoch "
                 f"{result.get('best_epoch')}, {seconds[-1]:.1f}s [ETA {eta / 60:.0f} min]"
                 + (f" ({result['error']})" if result.get("error") else ""))
+            study = tuning.finished_study(job)
+            if study is not None and tuning.remaining(job, study) == 0:
+                # its trial table now, not after every other study: a long board stopped
+                # half-way still leaves the tables of the studies it finished
+                tuning.write_trials_tables(study, results_dir / "tuning")
+                log(f"tuning: {job.study_name} finished; trial table in {results_dir / 'tuning'}")
 
         if spec.isolation == "ray":
             ray_runs.tune_on_ray(jobs.values(), spec.ray_address, spec.num_cpus,

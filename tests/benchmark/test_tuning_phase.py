@@ -47,3 +47,33 @@ def test_cold_user_rows_take_the_standard_decision_and_get_no_study(tmp_path):
     runs = apply_tuned(plan, {("BPR", "tiny", "standard"): tuned})
     assert {run.protocol.name: run.config["learning_rate"] for run in runs} == {
         "standard": 0.01, "cold_user": 0.01}
+
+
+def test_a_finished_study_writes_its_table_before_the_others_end(tmp_path, monkeypatch):
+    """A long board stopped half-way keeps the trial tables of the studies it finished."""
+    import pytest
+
+    from recbole_llmkg.benchmark import tuning
+    from recbole_llmkg.benchmark.tuning_phase import run_tuning_phase
+
+    body = {"name": "t", "datasets": ["tiny"], "seeds": [1], "metrics": ["NDCG"], "topk": [10],
+            "headline": "NDCG@10", "eval_batch_size": 64, "output_dir": str(tmp_path),
+            "protocols": ["standard"], "models": ["Pop", "EASE"], "n_trials": 2,
+            "isolation": "inline", "config": {"epochs": 1}}
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(body))
+    spec = load_benchmark(path)
+    real_ask = tuning.ask
+
+    def ask(job):
+        if job.model == "EASE":
+            raise KeyboardInterrupt  # the board is stopped while EASE is being tuned
+        return real_ask(job)
+
+    monkeypatch.setattr(tuning, "ask", ask)
+    lines: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        run_tuning_phase(spec, spec.runs(), tmp_path / "data", tmp_path / "out", lines.append)
+    assert (tmp_path / "out" / "tuning" / "tiny-standard-Pop.csv").is_file()
+    assert not (tmp_path / "out" / "tuning" / "tiny-standard-EASE.csv").exists()
+    assert any("tiny/standard/Pop finished" in line for line in lines)
