@@ -128,3 +128,27 @@ def per_user_metrics(trainer: Any, eval_data: Any, topk: Sequence[int] = (10,),
     return PerUserMetrics(
         external, {k: np.concatenate([c[k] for c in collected]) for k in collected[0]}
     )
+
+
+@torch.no_grad()
+def share_in_topk(trainer: Any, eval_data: Any, items: torch.Tensor, k: int) -> float:
+    """Mean over users of the share of their top-``k`` (ranked the way the trainer evaluates,
+    training items masked) that are among ``items``: e.g. how often a cold item makes a top-10
+    when every item competes."""
+    from recbole.data.dataloader import FullSortEvalDataLoader
+
+    if not isinstance(eval_data, FullSortEvalDataLoader):
+        raise ConfigError("share_in_topk needs a full-ranking loader (eval_args.mode: full).")
+    dataset = eval_data._dataset
+    trainer.model.eval()
+    trainer.tot_item_num = dataset.item_num
+    if trainer.item_tensor is None:
+        trainer.item_tensor = dataset.get_item_feature().to(trainer.device)
+    wanted = torch.zeros(dataset.item_num, dtype=torch.bool)
+    wanted[torch.as_tensor(items, dtype=torch.long)] = True
+    shares = []
+    for batch in eval_data:
+        _, scores, _, _ = trainer._full_sort_batch_eval(batch)
+        top = torch.topk(scores, k, dim=-1).indices.cpu()
+        shares.append(wanted[top].double().mean(dim=1))
+    return float(torch.cat(shares).mean()) if shares else float("nan")

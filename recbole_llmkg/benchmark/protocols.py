@@ -160,6 +160,11 @@ def test_candidates(run: Any, dataset: Any, split: Split) -> Any:
     """
     if run.protocol.params.get("candidates", "all") == "all":
         return None
+    return cold_item_ids(dataset, split)
+
+
+def cold_item_ids(dataset: Any, split: Split) -> Any:
+    """Internal ids of the split's cold items, as a tensor."""
     import torch
 
     ids = dataset.token2id(dataset.iid_field, list(split.cold_items))

@@ -272,11 +272,17 @@ def tables_markdown(spec: BenchmarkSpec, plan: list[RunSpec],
             continue
         if sets:
             lines += ["Test set (every row of this table, per seed):", *test_set_lines(sets), ""]
-        header = ["#", "model", *columns, f"valid {spec.headline}", "config", "best epoch",
+        # cold_item: the share of top-k slots cold items take when every item competes
+        shares = sorted({key for row in rows for r in row.ok for key in r
+                         if key.startswith("cold_share@")})
+        header = ["#", "model", *columns,
+                  *[f"cold in top-{key.split('@')[1]} (all items)" for key in shares],
+                  f"valid {spec.headline}", "config", "best epoch",
                   "at cap", "s/epoch", "fit s", "test eval s", "wall s", "peak RSS MB",
                   "params", "seeds ok"]
-        lines += _table(header, rows, lambda row: [
+        lines += _table(header, rows, lambda row, shares=shares: [
             *[_cell(row.values("test", c.lower())) for c in columns],
+            *[_cell(row.stat(key)) for key in shares],
             _cell(row.values("valid", spec.headline_key)),
             row.tuning(),
             _number(row.stat("best_epoch")),

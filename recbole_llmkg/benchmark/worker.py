@@ -73,7 +73,7 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
     import torch
 
     from recbole_llmkg.benchmark import protocols
-    from recbole_llmkg.benchmark.per_user import per_user_metrics
+    from recbole_llmkg.benchmark.per_user import per_user_metrics, share_in_topk
     from recbole_llmkg.benchmark.validation_curve import ValidationCurve
     from recbole_llmkg.config import Config
     from recbole_llmkg.quick_start import build_model, prepare_data
@@ -114,6 +114,11 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
         if candidates is not None:  # the same random tie order as the evaluation just made
             trainer.restrict_candidates(candidates, seed=run.seed)
         per_user = per_user_metrics(trainer, test_data, topk=config["topk"])
+        if run.protocol.name == "cold_item":  # can a cold item reach a top-k among all items?
+            trainer.restrict_candidates(None)
+            k = int(str(config["valid_metric"]).split("@")[1])
+            evaluated[f"cold_share@{k}"] = share_in_topk(
+                trainer, test_data, protocols.cold_item_ids(dataset, split), k)
     test_seconds = time.perf_counter() - start
 
     epoch_seconds = getattr(trainer, "epoch_seconds", [])

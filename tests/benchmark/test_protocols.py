@@ -115,6 +115,12 @@ def test_cold_item_runs_score_cold_items(tmp_path, models):
         assert record["resolved"]["benchmark_filename"] == ["train", "valid", "test"]
         assert 0 <= record["test"]["ndcg@10"] <= 1 and "hit@10" in record["valid"]
         assert record["protocol_slug"] == "cold_item"
+        assert 0.0 <= record["cold_share@10"] <= 1.0  # cold items among all-item top-10s
+    shares = {r["model"]: r["cold_share@10"] for r in summary.records.values()}
+    if "Pop" in shares:  # no interaction, no popularity: a cold item never enters its top-10
+        assert shares["Pop"] == 0.0
+    board = (tmp_path / "results" / "cold" / "leaderboard.md").read_text()
+    assert "cold in top-10 (all items)" in board
 
 
 def test_cold_candidates_only_lift_cold_positives(tmp_path):
