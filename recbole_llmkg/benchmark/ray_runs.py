@@ -60,13 +60,45 @@ def failed_record(spec: Any, error: BaseException) -> dict[str, Any]:
     return {**identity, "status": "failed", "state": "fail", "error": message}
 
 
-def _remote(fn: RunFunction, gpus_per_run: float) -> Any:
+class RunTimeout(Exception):
+    """A run (or trial) went past the board's ``timeout`` inside its Ray task."""
+
+
+def _remote(fn: RunFunction, gpus_per_run: float, timeout: float | None = None) -> Any:
     import ray
 
     def call(spec: Any) -> dict[str, Any]:
-        return fn(spec)
+        return with_time_limit(fn, spec, timeout)
 
     return ray.remote(call).options(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)
+
+
+def with_time_limit(fn: RunFunction, spec: Any, timeout: float | None) -> dict[str, Any]:
+    """``fn(spec)``, interrupted with :class:`RunTimeout` after ``timeout`` seconds.
+
+    A Ray task runs in its worker's main thread, where ``SIGALRM`` can interrupt it between two
+    Python steps; the worker's own error handling then records the run as failed and the worker
+    is free for the next run. Without SIGALRM (not Linux / macOS) or off the main thread, no
+    limit applies.
+    """
+    import math
+    import signal
+    import threading
+
+    if not timeout or not hasattr(signal, "SIGALRM") \
+            or threading.current_thread() is not threading.main_thread():
+        return fn(spec)
+
+    def expire(signum: int, frame: Any) -> None:
+        raise RunTimeout(f"run exceeded the benchmark timeout of {timeout:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(max(1, math.ceil(timeout)))
+    try:
+        return fn(spec)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:
@@ -82,12 +114,14 @@ def run_many(
     num_cpus: int | None = None,
     gpus_per_run: float = 0,
     progress: bool = True,
+    timeout: float | None = None,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Execute ``fn(spec)`` for every spec as Ray tasks; yield ``(index, record)`` as each ends."""
+    """Execute ``fn(spec)`` for every spec as Ray tasks; yield ``(index, record)`` as each ends.
+    A run past ``timeout`` seconds (counted from its start on a worker) fails alone."""
     import ray
 
     start_ray(address, num_cpus)
-    task = _remote(fn, gpus_per_run)
+    task = _remote(fn, gpus_per_run, timeout)
     pending = {task.remote(spec): index for index, spec in enumerate(specs)}
     with _progress(len(specs), "runs", progress) as bar:
         while pending:
@@ -109,6 +143,7 @@ def tune_on_ray(
     max_concurrent: int | None = None,
     on_trial: Callable[[tuning.TuningJob, dict[str, Any]], None] | None = None,
     progress: bool = True,
+    timeout: float | None = None,
 ) -> dict[str, optuna.Study]:
     """Run every job's sweep to its budget, trials as Ray tasks (resuming earlier parts).
 
@@ -123,7 +158,7 @@ def tune_on_ray(
     for job in jobs:
         tuning.recover_interrupted(studies[job.study_name])
     limit = max_concurrent or max(1, int(ray.available_resources().get("CPU", 1)))
-    task = _remote(tuning.run_trial, gpus_per_run)
+    task = _remote(tuning.run_trial, gpus_per_run, timeout)
     pending: dict[Any, tuple[tuning.TuningJob, optuna.Study, optuna.trial.Trial, dict]] = {}
     total = sum(tuning.remaining(job, studies[job.study_name]) for job in jobs)
     with _progress(total, "trials", progress) as bar:

@@ -290,7 +290,7 @@ class _Invocation:
         try:
             results = ray_runs.run_many(payloads, worker.execute_run, self.spec.ray_address,
                                         self.spec.num_cpus, self.spec.gpus_per_run,
-                                        progress=False)
+                                        progress=False, timeout=self.spec.timeout)
             for done, (index, measured) in enumerate(results, 1):
                 scratches[index].remove()
                 left.discard(index)

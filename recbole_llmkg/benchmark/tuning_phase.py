@@ -124,7 +124,8 @@ def run_tuning_phase(spec: BenchmarkSpec, plan: Sequence[RunSpec], data_root: Pa
 
         if spec.isolation == "ray":
             ray_runs.tune_on_ray(jobs.values(), spec.ray_address, spec.num_cpus,
-                                 spec.gpus_per_run, on_trial=report, progress=False)
+                                 spec.gpus_per_run, on_trial=report, progress=False,
+                                 timeout=spec.timeout)
         else:
             for job in jobs.values():
                 tuning.tune(job, on_trial=lambda result, job=job: report(job, result))

@@ -169,3 +169,18 @@ def test_killed_board_sweep_resumes_without_redoing_finished_trials(tmp_path, su
     (record,) = [json.loads(p.read_text())
                  for p in (tmp_path / "results" / "killed" / "runs").glob("*.json")]
     assert record["status"] == "ok" and record["tuning"]["trials"] == 3
+
+
+def test_a_run_past_the_timeout_fails_alone(local_ray):
+    def _slow(spec):  # local: Ray ships it by value (the test module is not importable there)
+        import time
+
+        time.sleep(spec["sleep"])
+        return {"status": "ok"}
+
+    specs = [{"sleep": 0.1}, {"sleep": 30, "model": "Slow", "seed": 1}]
+    start = time.perf_counter()
+    records = dict(run_many(specs, _slow, progress=False, timeout=2))
+    assert time.perf_counter() - start < 20
+    assert records[0] == {"status": "ok"}
+    assert records[1]["status"] == "failed" and "timeout of 2 s" in records[1]["error"]
