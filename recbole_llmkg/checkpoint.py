@@ -40,7 +40,7 @@ def data_fingerprint(config: Any) -> dict[str, str]:
     ``.item`` that reorders ids) would map ids to the wrong rows without any error, so the
     loader compares these first.
     """
-    import hashlib
+    from recbole_llmkg.files import file_sha256
 
     folder = Path(str(config["data_path"]))
     dataset = str(config["dataset"])
@@ -51,7 +51,7 @@ def data_fingerprint(config: Any) -> dict[str, str]:
     for name in names:
         path = folder / name
         if path.is_file():
-            digests[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+            digests[name] = file_sha256(path)
     return digests
 
 

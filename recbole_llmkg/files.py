@@ -1,7 +1,9 @@
-"""Atomic file writes: a reader never sees a half-written file, a crash never leaves one."""
+"""Atomic file writes (a reader never sees a half-written file, a crash never leaves one), and
+the one content hash of a file (split keys, run keys and checkpoints name files by it)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -37,3 +39,8 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
 def write_text_atomic(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
     """Write ``text`` to ``path`` atomically."""
     write_bytes_atomic(path, text.encode(encoding))
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes, as hex."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

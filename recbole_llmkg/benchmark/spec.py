@@ -67,6 +67,7 @@ import yaml
 
 from recbole_llmkg.benchmark.protocols import ProtocolEntry, parse_protocol
 from recbole_llmkg.errors import ConfigError
+from recbole_llmkg.files import file_sha256
 
 KEY_FORMAT_VERSION = 1
 
@@ -639,11 +640,6 @@ def _check_dataset(name: str, config: Mapping[str, Any], where: str, key: str) -
         raise ConfigError(f"{where}: key '{key}': unknown dataset '{name}': no folder "
                           f"'{data_path / name}' (config 'data_path'), none shipped with the "
                           f"plugin ('{datasets_dir()}'), and RecBole cannot download it.")
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _check_side_files(raw: Any, datasets: list[str], path: Path,

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from recbole_llmkg.errors import ConfigError, DataError
-from recbole_llmkg.files import write_text_atomic
+from recbole_llmkg.files import file_sha256, write_text_atomic
 
 PARTS = ("train", "valid", "test")
 SPLIT_FORMAT_VERSION = 2
@@ -235,7 +235,7 @@ def _side_file_keys(side_files: Mapping[str, str] | None) -> dict[str, Any]:
     folders of earlier splits keep their names."""
     if not side_files:
         return {}
-    return {"side_files": {suffix: _sha256(Path(path).read_bytes())
+    return {"side_files": {suffix: file_sha256(path)
                            for suffix, path in sorted(side_files.items())}}
 
 
