@@ -23,7 +23,12 @@ from recbole.config import Config as RecBoleConfig
 
 from recbole_llmkg import compat, config_checks, config_keys
 from recbole_llmkg.errors import ConfigError, require_choice
-from recbole_llmkg.paths import PACKAGE_DIR, datasets_dir, properties_dir
+from recbole_llmkg.paths import (  # datasets_dir: re-exported, tools import it from here
+    PACKAGE_DIR,
+    dataset_search_roots,
+    datasets_dir,  # noqa: F401
+    properties_dir,
+)
 from recbole_llmkg.utils import get_model
 
 compat.apply()  # host-stack fixes, before any RecBole code runs
@@ -175,8 +180,7 @@ class Config(RecBoleConfig):
         if "data_path" in self.external_config_dict:
             return str(self.external_config_dict["data_path"])
         default = str(self.final_config_dict.get("data_path", "dataset/"))
-        recbole_examples = Path(inspect.getfile(RecBoleConfig)).parents[1] / "dataset_example"
-        for root in (Path(default), datasets_dir(), recbole_examples):
+        for root in dataset_search_roots(default):
             if (root / self.dataset).is_dir():
                 return str(root) if root != Path(default) else default
         return default

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import difflib
-import importlib.util
 import re
 from collections.abc import Iterable, Mapping
 from functools import cache
@@ -56,11 +55,13 @@ def _keys_read_in(folder: Path) -> set[str]:
 
 
 def recbole_dir() -> Path:
-    """RecBole's package folder, found without importing it (importing it loads torch)."""
-    spec = importlib.util.find_spec("recbole")
-    if spec is None or not spec.submodule_search_locations:
+    """RecBole's package folder (:func:`recbole_llmkg.paths.recbole_dir`), or a ConfigError."""
+    from recbole_llmkg.paths import recbole_dir as find
+
+    root = find()
+    if root is None:
         raise ConfigError("RecBole is not installed: pip install --no-deps recbole==1.2.1")
-    return Path(next(iter(spec.submodule_search_locations)))
+    return root
 
 
 def _argument_lists(path: Path) -> set[str]:

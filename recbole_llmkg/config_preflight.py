@@ -13,7 +13,6 @@ whatever it cannot judge without the model class (model-specific rules, values R
 from __future__ import annotations
 
 import ast
-import difflib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -70,26 +69,23 @@ def _file_settings(config_files: Sequence[str]) -> tuple[dict[str, str], Any]:
 
 
 def dataset_folder(dataset: str, data_path: Any) -> Path | None:
-    """The folder the Config would read ``dataset`` from (``recbole_llmkg.Config._data_root``'s
-    order: an explicit ``data_path``, ``dataset/``, the plugin's, RecBole's bundled copy)."""
-    from recbole_llmkg.paths import datasets_dir
+    """The folder the Config would read ``dataset`` from: an explicit ``data_path``, else the
+    first of :func:`recbole_llmkg.paths.dataset_search_roots` that holds it."""
+    from recbole_llmkg.paths import dataset_search_roots
 
     if data_path:
         return Path(str(data_path)) / dataset
-    for root in (Path("dataset"), datasets_dir(), config_keys.recbole_dir() / "dataset_example"):
-        if (root / dataset).is_dir():
-            return root / dataset
-    return None
+    return next((root / dataset for root in dataset_search_roots()
+                 if (root / dataset).is_dir()), None)
 
 
 def _check_model(model: str) -> None:
-    from recbole_llmkg.model_names import plugin_model_names, recbole_model_names
+    from recbole_llmkg.model_names import close_names, plugin_model_names, recbole_model_names
 
     names = sorted(set(plugin_model_names()) | set(recbole_model_names()))
     if model in names:
         return
-    close = difflib.get_close_matches(model, names, n=3, cutoff=0.6)
-    close += [n for n in names if n.lower() == model.lower() and n not in close]
+    close = close_names(model, names)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise ConfigError(f"Unknown model '{model}' (--model).{hint} "
                       "`python run_recbole_llmkg.py --list-models` prints every name.")

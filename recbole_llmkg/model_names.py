@@ -9,7 +9,6 @@ reading its model files the way its ``get_model`` resolves names.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -53,10 +52,12 @@ def recbole_model_files() -> dict[str, Path]:
     defaults; ``LightGBM`` lives in ``lightgbm.py``). Found by reading the files, so nothing is
     imported (importing ``exlib_recommender`` needs lightgbm and xgboost).
     """
-    spec = importlib.util.find_spec("recbole")
-    if spec is None or not spec.submodule_search_locations:
+    from recbole_llmkg.paths import recbole_dir
+
+    package = recbole_dir()
+    if package is None:
         return {}
-    root = Path(next(iter(spec.submodule_search_locations))) / "model"
+    root = package / "model"
     found: dict[str, Path] = {}
     for sub in RECBOLE_MODEL_SUBPACKAGES:
         for path in sorted((root / sub).glob("*.py")):
@@ -98,3 +99,11 @@ def plugin_model_names() -> tuple[str, ...]:
                 found.add(name)
                 changed = True
     return tuple(sorted(name for name in found if not name.startswith("_")))
+
+
+def close_names(name: str, names: list[str]) -> list[str]:
+    """The model names a mistyped ``name`` most likely meant (spelling, then letter case)."""
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    return close + [n for n in names if n.lower() == name.lower() and n not in close]

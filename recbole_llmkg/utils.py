@@ -8,7 +8,6 @@ one: nothing keeps a hand-written list.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import inspect
 import pkgutil
@@ -22,7 +21,12 @@ from recbole.utils import get_trainer as recbole_get_trainer
 
 from recbole_llmkg import optional_packages
 from recbole_llmkg.errors import ConfigError, DataError, DatasetFileNotFoundError
-from recbole_llmkg.model_names import MODEL_SUBPACKAGES, recbole_model_files, recbole_model_names
+from recbole_llmkg.model_names import (
+    MODEL_SUBPACKAGES,
+    close_names,
+    recbole_model_files,
+    recbole_model_names,
+)
 from recbole_llmkg.trainer import plugin_trainer
 
 _PLUGIN_MODEL_PACKAGE = "recbole_llmkg.model"
@@ -87,9 +91,7 @@ def get_model(model_name: str) -> type[AbstractRecommender]:
     model_class = _recbole_model(model_name)
     if model_class is not None:
         return model_class
-    names = available_models()
-    close = difflib.get_close_matches(model_name, names, n=3, cutoff=0.6)
-    close += [n for n in names if n.lower() == model_name.lower() and n not in close]
+    close = close_names(model_name, available_models())
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise ConfigError(
         f"Unknown model '{model_name}' (config key 'model').{hint}\n"

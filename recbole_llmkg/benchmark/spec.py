@@ -621,19 +621,15 @@ def _check_tuning(settings: Mapping[str, Any], key: _KeyPath) -> dict[str, Any]:
 def _check_dataset(name: str, config: Mapping[str, Any], where: str, key: str) -> None:
     """A dataset folder must exist (``data_path``, the plugin's ``datasets/``), or RecBole must
     know it (bundled ml-100k, or one of the datasets it can download)."""
-    import recbole
-
-    from recbole_llmkg.config import datasets_dir
+    from recbole_llmkg.config_keys import recbole_dir
+    from recbole_llmkg.paths import dataset_search_roots, datasets_dir
 
     data_path = Path(str(config.get("data_path", "dataset/")))
-    if (data_path / name).is_dir() or (datasets_dir() / name).is_dir():
-        return
-    recbole_dir = Path(recbole.__file__).parent
-    if (recbole_dir / "dataset_example" / name).is_dir():
+    if any((root / name).is_dir() for root in dataset_search_roots(data_path)):
         return
     downloadable: set[str] = set()
     for listing in ("url.yaml", "kg_url.yaml"):
-        path = recbole_dir / "properties" / "dataset" / listing
+        path = recbole_dir() / "properties" / "dataset" / listing
         if path.is_file():
             downloadable |= set(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
     if name not in downloadable:
