@@ -156,12 +156,18 @@ class SafeCheckpointMixin:
         if not self.config["single_spec"] and load_best_model:
             torch.distributed.barrier()  # rank 0 has written the checkpoint the others read
         if load_best_model and eval_data:
-            checkpoint_file = model_file or self.saved_model_file
-            checkpoint = self.load_checkpoint_file(checkpoint_file)
-            self.model.load_state_dict(checkpoint["state_dict"])
-            self.model.load_other_parameter(checkpoint.get("other_parameter"))
-            self.logger.info(f"Loading model structure and parameters from {checkpoint_file}")
+            self.load_best_model(model_file)
         return super().evaluate(eval_data, False, model_file, show_progress)
+
+    def load_best_model(self, model_file: str | None = None) -> str:
+        """Put the weights of ``model_file`` (default: this run's best epoch) into the model;
+        returns the file's path."""
+        checkpoint_file = model_file or self.saved_model_file
+        checkpoint = self.load_checkpoint_file(checkpoint_file)
+        self.model.load_state_dict(checkpoint["state_dict"])
+        self.model.load_other_parameter(checkpoint.get("other_parameter"))
+        self.logger.info(f"Loading model structure and parameters from {checkpoint_file}")
+        return checkpoint_file
 
 
 def _remove_if_empty(path: str) -> None:

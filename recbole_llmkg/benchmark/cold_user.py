@@ -289,19 +289,6 @@ def recommender_for(config: Any, dataset: Any, train_data: Any, valid_data: Any,
     return Recommender(TrainedModel(config, dataset, splits[0], model, checkpoint or "", splits))
 
 
-def load_best_weights(trainer: Any, model: Any, device: Any) -> str:
-    """Put the best epoch's weights (the trainer's checkpoint) back into ``model``; returns the
-    checkpoint's path (a closed-form model that saved nothing keeps its weights)."""
-    from recbole_llmkg.checkpoint import load_own_checkpoint
-
-    checkpoint = trainer.saved_model_file
-    if os.path.isfile(checkpoint) and os.path.getsize(checkpoint) > 0:
-        saved = load_own_checkpoint(checkpoint, map_location=device)
-        model.load_state_dict(saved["state_dict"])
-        model.load_other_parameter(saved.get("other_parameter"))
-    return checkpoint
-
-
 def protocol_result(trainer: Any, config: Any, dataset: Any, loaders: Sequence[Any],
                     split: Split, metrics: Sequence[str]) -> dict[str, Any]:
     """What a board run of the ``cold_user`` protocol records after training: per ``n``, the
@@ -309,9 +296,8 @@ def protocol_result(trainer: Any, config: Any, dataset: Any, loaders: Sequence[A
     the largest ``n`` the model could serve."""
     from recbole_llmkg.benchmark.per_user import METRICS
 
-    model = trainer.model
-    checkpoint = load_best_weights(trainer, model, config["device"])
-    recommender = recommender_for(config, dataset, *loaders, model, checkpoint)
+    checkpoint = trainer.load_best_model()  # the best epoch, as the other protocols test it
+    recommender = recommender_for(config, dataset, *loaders, trainer.model, checkpoint)
     wanted = [m.lower() for m in metrics if m.lower() in METRICS] or ["ndcg"]
     histories = held_out_histories(split, config["USER_ID_FIELD"], config["ITEM_ID_FIELD"],
                                    config["TIME_FIELD"], config["field_separator"] or "\t",
@@ -339,5 +325,4 @@ def train_recommender(model: str, split: Split, overrides: Mapping[str, Any] | N
     parts = prepare(config)
     parts.trainer.fit(parts.train_data, parts.valid_data, saved=True,
                       show_progress=config["show_progress"])
-    checkpoint = load_best_weights(parts.trainer, parts.model, config["device"])
-    return recommender_for_run(parts, checkpoint)
+    return recommender_for_run(parts, parts.trainer.load_best_model())

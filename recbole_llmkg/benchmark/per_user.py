@@ -11,7 +11,7 @@ dataset classes on one split, whereas internal ids are not.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,15 +93,10 @@ def topk_metrics(pos_idx: torch.Tensor, pos_len: torch.Tensor, topk: Iterable[in
     return out
 
 
-@torch.no_grad()
-def per_user_metrics(trainer: Any, eval_data: Any, topk: Sequence[int] = (10,),
-                     metrics: Sequence[str] = METRICS) -> PerUserMetrics:
-    """Per-user metrics of ``trainer.model`` as it is now on a full-ranking loader.
-
-    Call it after ``trainer.evaluate(..., load_best_model=True)`` to score the best checkpoint.
-    Batches go through ``trainer._full_sort_batch_eval``, RecBole's own scoring step, so any
-    candidate mask a trainer applies there is applied here too.
-    """
+def scored_batches(trainer: Any, eval_data: Any) -> Iterator[tuple[Any, torch.Tensor, Any, Any]]:
+    """``(interaction, scores [users, items], positive_u, positive_i)`` per batch of a
+    full-ranking loader, from ``trainer._full_sort_batch_eval``: RecBole's own scoring step, so
+    training items are masked and any candidate mask the trainer applies is applied here too."""
     from recbole.data.dataloader import FullSortEvalDataLoader
 
     if not isinstance(eval_data, FullSortEvalDataLoader):
@@ -112,10 +107,23 @@ def per_user_metrics(trainer: Any, eval_data: Any, topk: Sequence[int] = (10,),
     trainer.tot_item_num = dataset.item_num
     if trainer.item_tensor is None:
         trainer.item_tensor = dataset.get_item_feature().to(trainer.device)
+    for batch in eval_data:
+        yield trainer._full_sort_batch_eval(batch)
+
+
+@torch.no_grad()
+def per_user_metrics(trainer: Any, eval_data: Any, topk: Sequence[int] = (10,),
+                     metrics: Sequence[str] = METRICS) -> PerUserMetrics:
+    """Per-user metrics of ``trainer.model`` as it is now on a full-ranking loader.
+
+    Call it after ``trainer.evaluate(..., load_best_model=True)`` to score the best checkpoint.
+    Batches go through ``trainer._full_sort_batch_eval``, RecBole's own scoring step, so any
+    candidate mask a trainer applies there is applied here too.
+    """
+    dataset = eval_data._dataset
     width = max(topk)
     users, collected = [], []
-    for batch in eval_data:
-        interaction, scores, positive_u, positive_i = trainer._full_sort_batch_eval(batch)
+    for interaction, scores, positive_u, positive_i in scored_batches(trainer, eval_data):
         _, topk_idx = torch.topk(scores, width, dim=-1)
         pos_matrix = torch.zeros_like(scores, dtype=torch.int)
         pos_matrix[positive_u, positive_i] = 1
@@ -135,20 +143,10 @@ def share_in_topk(trainer: Any, eval_data: Any, items: torch.Tensor, k: int) -> 
     """Mean over users of the share of their top-``k`` (ranked the way the trainer evaluates,
     training items masked) that are among ``items``: e.g. how often a cold item makes a top-10
     when every item competes."""
-    from recbole.data.dataloader import FullSortEvalDataLoader
-
-    if not isinstance(eval_data, FullSortEvalDataLoader):
-        raise ConfigError("share_in_topk needs a full-ranking loader (eval_args.mode: full).")
-    dataset = eval_data._dataset
-    trainer.model.eval()
-    trainer.tot_item_num = dataset.item_num
-    if trainer.item_tensor is None:
-        trainer.item_tensor = dataset.get_item_feature().to(trainer.device)
-    wanted = torch.zeros(dataset.item_num, dtype=torch.bool)
+    wanted = torch.zeros(eval_data._dataset.item_num, dtype=torch.bool)
     wanted[torch.as_tensor(items, dtype=torch.long)] = True
     shares = []
-    for batch in eval_data:
-        _, scores, _, _ = trainer._full_sort_batch_eval(batch)
+    for _, scores, _, _ in scored_batches(trainer, eval_data):
         top = torch.topk(scores, k, dim=-1).indices.cpu()
         shares.append(wanted[top].double().mean(dim=1))
     return float(torch.cat(shares).mean()) if shares else float("nan")
