@@ -41,6 +41,7 @@ from recbole_llmkg.benchmark.splits import (
     _write_split,
     assign_parts,
     read_split,
+    split_for_config,
 )
 from recbole_llmkg.errors import DataError, ServeError
 
@@ -106,12 +107,10 @@ def write_cold_user_split(
 def cold_user_split_for_config(config: Any, seed: int, data_root: str | os.PathLike,
                                fraction: float = 0.1,
                                side_files: Mapping[str, str] | None = None) -> Split:
-    """:func:`write_cold_user_split` for the dataset, fields and file format of a config."""
-    return write_cold_user_split(
-        Path(config["data_path"]), config["dataset"], seed, data_root, fraction,
-        user_field=config["USER_ID_FIELD"], item_field=config["ITEM_ID_FIELD"],
-        separator=config["field_separator"] or "\t", encoding=config["encoding"] or "utf-8",
-        side_files=side_files)
+    """:func:`write_cold_user_split` for the dataset, fields and file format of a config
+    (through :func:`~recbole_llmkg.benchmark.splits.split_for_config`)."""
+    return split_for_config(config, seed, data_root, "cold_user", {"cold_fraction": fraction},
+                            side_files)
 
 
 def held_out_histories(split: Split, user_field: str = "user_id", item_field: str = "item_id",

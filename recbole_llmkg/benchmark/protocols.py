@@ -140,15 +140,8 @@ def prepare(run: Any, data_root: Path) -> tuple[dict[str, Any], Split]:
         raise ConfigError(f"Unknown protocol '{run.protocol.name}'.")
     base = Config(run.model.name, run.dataset, config_dict=copy.deepcopy(run.config),
                   cmd_args=[])
-    if run.protocol.name == "cold_user":
-        from recbole_llmkg.benchmark.cold_user import cold_user_split_for_config
-
-        split = cold_user_split_for_config(base, run.seed, data_root,
-                                           float(run.protocol.params["cold_fraction"]),
-                                           run.side_files)
-    else:
-        split = split_for_config(base, run.seed, data_root, run.protocol.name,
-                                 run.protocol.params, run.side_files)
+    split = split_for_config(base, run.seed, data_root, run.protocol.name, run.protocol.params,
+                             run.side_files)
     return {**split.config(), "eval_args": copy.deepcopy(STANDARD_EVAL_ARGS)}, split
 
 

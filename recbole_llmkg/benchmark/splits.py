@@ -360,7 +360,8 @@ def split_for_config(config: Any, seed: int, data_root: str | os.PathLike,
                      protocol: str = "standard",
                      params: Mapping[str, Any] | None = None,
                      side_files: Mapping[str, str] | None = None) -> Split:
-    """The split of ``protocol`` (``standard`` or ``cold_item``, with its ``params``) for the
+    """The split of ``protocol`` (``standard``, ``cold_item`` or ``cold_user``, with its
+    ``params``) for the
     dataset, fields and file format of a RecBole config, written once under ``data_root``;
     ``side_files`` (suffix -> file) replace the dataset folder's own side files.
 
@@ -390,4 +391,8 @@ def split_for_config(config: Any, seed: int, data_root: str | os.PathLike,
         return write_standard_split(**common)
     if protocol == "cold_item":
         return write_cold_item_split(**common, fraction=float((params or {})["cold_fraction"]))
-    raise ConfigError(f"Split: unknown protocol '{protocol}' (standard, cold_item).")
+    if protocol == "cold_user":  # its module builds on this one
+        from recbole_llmkg.benchmark.cold_user import write_cold_user_split
+
+        return write_cold_user_split(**common, fraction=float((params or {})["cold_fraction"]))
+    raise ConfigError(f"Split: unknown protocol '{protocol}' (standard, cold_item, cold_user).")
