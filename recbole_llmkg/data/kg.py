@@ -99,19 +99,22 @@ class KGMixin:
         """Relation ids used by :meth:`ckg_edges`: doubled when reverse edges are added."""
         return int(self.relation_num * (2 if self._reverse(reverse) else 1))
 
-    def ckg_edges(self, reverse: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def ckg_edges(self, reverse: bool | None = None,
+                  knowledge: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Collaborative KG as ``(edge_index [2, E], edge_type [E])`` over users + entities.
 
         user -> item edges (training interactions of this split) have the ``[UI-Relation]`` id
-        (``relation_num - 1``); head -> tail KG edges keep their relation ids. With ``reverse``
-        (default: config ``ckg_reverse_edges``) the tail -> head copies follow, their relation ids
-        offset by ``relation_num``.
+        (``relation_num - 1``); head -> tail KG edges keep their relation ids (left out with
+        ``knowledge=False``: the interaction graph alone). With ``reverse`` (default: config
+        ``ckg_reverse_edges``) the tail -> head copies follow, their relation ids offset by
+        ``relation_num``.
         """
         users = column(self.inter_feat, self.uid_field).astype(np.int64)
         items = column(self.inter_feat, self.iid_field).astype(np.int64) + self.user_num
-        head = column(self.kg_feat, self.head_entity_field).astype(np.int64) + self.user_num
-        tail = column(self.kg_feat, self.tail_entity_field).astype(np.int64) + self.user_num
-        rel = column(self.kg_feat, self.relation_field).astype(np.int64)
+        kept = slice(None) if knowledge else slice(0)
+        head = column(self.kg_feat, self.head_entity_field)[kept].astype(np.int64) + self.user_num
+        tail = column(self.kg_feat, self.tail_entity_field)[kept].astype(np.int64) + self.user_num
+        rel = column(self.kg_feat, self.relation_field)[kept].astype(np.int64)
         ui_rel = self.relation_num - 1
         assert self.field2id_token[self.relation_field][ui_rel] == "[UI-Relation]"
         src = np.concatenate([users, head])

@@ -67,11 +67,7 @@ class KGLLMGNN(TextFeaturesMixin, KnowledgeRecommender):
 
         # the collaborative KG (reverse edges per the dataset key ckg_reverse_edges), grouped by
         # (target, relation) once; recomputed from the dataset, so not checkpointed
-        edge_index, edge_type = dataset.ckg_edges()
-        if not self.use_kg:  # keep the [UI-Relation] edges and their reverses
-            ui = dataset.relation_num - 1
-            ui_edges = (edge_type == ui) | (edge_type == ui + dataset.relation_num)
-            edge_index, edge_type = edge_index[:, ui_edges], edge_type[ui_edges]
+        edge_index, edge_type = dataset.ckg_edges(knowledge=self.use_kg)
         self.n_ckg_relations = dataset.ckg_num_relations()
         self.n_nodes = self.n_users + self.n_entities
         self.graph = RelationGraph.build(edge_index.to(self.device), edge_type.to(self.device),
