@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from recbole_llmkg.model.layers import IDTextFusion, TextAdapter, principal_basis
+from recbole_llmkg.model.layers import IDTextFusion, TextAdapter, principal_basis, to_principal
 
 
 class TextFeaturesMixin:
@@ -58,9 +58,7 @@ class TextFeaturesMixin:
     def reduce_text(self, text: torch.Tensor) -> torch.Tensor:
         """Language-model embeddings in the model's text space: their coordinates on the item
         texts' ``text_rank`` principal directions, or unchanged when ``text_rank`` is 0."""
-        if self.text_basis is None:
-            return text
-        return (text - self.text_mean.to(text.dtype)) @ self.text_basis.to(text.dtype)
+        return to_principal(text, self.text_mean, self.text_basis)
 
     @property
     def text_dim(self) -> int:

@@ -28,6 +28,7 @@ from recbole_llmkg.model.layers import (
     drop_rows,
     history_sum,
     principal_basis,
+    to_principal,
 )
 from recbole_llmkg.model.text_features import TextFeaturesMixin
 
@@ -153,9 +154,7 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         """Profile text embeddings (``[n, 384]`` from the encoder) in the user tower's profile
         space: their coordinates on the training profiles' ``text_rank`` principal directions,
         or unchanged when ``text_rank`` is 0."""
-        if self.profile_basis is None:
-            return profile
-        return (profile - self.profile_mean) @ self.profile_basis
+        return to_principal(profile, self.profile_mean, self.profile_basis)
 
     def item_id_mask(self, items: torch.Tensor | None = None) -> torch.Tensor:
         """``[n, 1]`` for all items or ``items``: 1 where an item's ID part (embedding and bias)
@@ -165,10 +164,13 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         in training, for a random ``id_dropout`` share of the items: the dropped ones are scored
         exactly as a cold item is at test time.
         """
+        return drop_rows(self.item_id_available(items), self.id_dropout, self.training)
+
+    def item_id_available(self, items: torch.Tensor | None = None) -> torch.Tensor:
+        """``[n, 1]``: 1 for items with an ID part at all (a training interaction, and
+        ``item_ids`` on); :meth:`item_id_mask` without the training-time dropout."""
         warm = self.warm_item if items is None else self.warm_item[items]
-        if not self.item_ids:
-            return torch.zeros_like(warm)
-        return drop_rows(warm, self.id_dropout, self.training)
+        return warm if self.item_ids else torch.zeros_like(warm)
 
     def item_representation(
         self, items: torch.Tensor | None = None, id_mask: torch.Tensor | None = None
@@ -217,8 +219,7 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         if self.item_bias is None:
             return torch.zeros(n, device=self.item_embedding.weight.device)
         if id_mask is None:
-            id_mask = self.warm_item if items is None else self.warm_item[items]
-            id_mask = id_mask if self.item_ids else torch.zeros_like(id_mask)
+            id_mask = self.item_id_available(items)
         bias = self.item_bias.weight if items is None else self.item_bias(items)
         return (bias * id_mask).squeeze(1)
 

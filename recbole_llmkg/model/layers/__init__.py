@@ -35,6 +35,7 @@ from recbole_llmkg.model.layers.text import (
     drop_rows,
     principal_basis,
     project_rows,
+    to_principal,
 )
 from recbole_llmkg.model.similarity import blended_cosine_topk
 
@@ -67,6 +68,7 @@ __all__ = [
     "pair_spmm",
     "principal_basis",
     "project_rows",
+    "to_principal",
     "scatter_mean",
     "scatter_softmax",
     "sparse_row_norms",

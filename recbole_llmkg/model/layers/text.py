@@ -83,14 +83,21 @@ def principal_basis(features: torch.Tensor, rank: int) -> tuple[torch.Tensor, to
     return mean, vh[:rank].T.contiguous()
 
 
+def to_principal(x: torch.Tensor, mean: torch.Tensor | None,
+                 basis: torch.Tensor | None) -> torch.Tensor:
+    """``x``'s coordinates on a :func:`principal_basis` (``x`` itself when there is none)."""
+    if basis is None:
+        return x
+    return (x - mean.to(x.dtype)) @ basis.to(x.dtype)
+
+
 def project_rows(features: torch.Tensor, dim: int, std: float) -> torch.Tensor:
     """Rows of ``features`` reduced to ``dim`` principal components and scaled to ``std``.
 
     Initialises a learned embedding table from text (e.g. relation names) with the scale a
     Xavier initialisation would have given it.
     """
-    mean, basis = principal_basis(features, dim)
-    reduced = (features.float() - mean) @ basis
+    reduced = to_principal(features.float(), *principal_basis(features, dim))
     if reduced.shape[1] < dim:  # fewer rows than dims: pad with small noise
         pad = torch.randn(reduced.shape[0], dim - reduced.shape[1], device=reduced.device)
         reduced = torch.cat([reduced, pad * reduced.std().clamp_min(1e-6)], dim=1)
