@@ -31,18 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def parse_model(spec: str) -> tuple[str, dict[str, object]]:
-    """``KGLLMGNN:text_rank=64,n_layers=1`` -> ("KGLLMGNN", {"text_rank": 64, "n_layers": 1})."""
-    import ast
+    """``KGLLMGNN:text_rank=64,n_layers=1`` -> ("KGLLMGNN", {"text_rank": 64, "n_layers": 1}),
+    values typed as the command line types them."""
+    from recbole_llmkg.benchmark.spec import parse_overrides
 
     name, _, rest = spec.partition(":")
-    overrides: dict[str, object] = {}
-    for item in filter(None, rest.split(",")):
-        key, _, text = item.partition("=")
-        try:
-            overrides[key] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            overrides[key] = text
-    return name, overrides
+    return name, parse_overrides(f"--{item}" for item in rest.split(",") if item)
 
 
 def measure(spec: str, dataset: str, epochs: int, seed: int) -> dict[str, float]:

@@ -10,7 +10,6 @@ The split folder is one the board wrote (``results/<board>/data/``).
 
 from __future__ import annotations
 
-import ast
 import sys
 import time
 
@@ -20,16 +19,11 @@ def main(argv: list[str]) -> int:
 
     torch.set_num_threads(1)
     from recbole_llmkg import Config
+    from recbole_llmkg.benchmark.spec import parse_overrides
     from recbole_llmkg.quick_start import prepare
 
     model, split, *pairs = argv
-    overrides = {}
-    for pair in pairs:
-        key, _, text = pair.partition("=")
-        try:
-            overrides[key] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            overrides[key] = text
+    overrides = parse_overrides(f"--{pair}" for pair in pairs)  # typed as on the command line
     config = Config(model, "ml-100k", cmd_args=[], config_dict={
         "use_gpu": False, "seed": 2020, "state": "ERROR", "show_progress": False,
         "data_path": split, "benchmark_filename": ["train", "valid", "test"], "epochs": 300,
