@@ -22,7 +22,7 @@ def checkpoints(models: list[str], index: Path, dataset: str = "ml-100k") -> dic
     if missing:
         from recbole_llmkg.config import Config
         from recbole_llmkg.files import write_text_atomic
-        from recbole_llmkg.quick_start import execute
+        from recbole_llmkg.quick_start import run
 
         for model in missing:
             epochs = EPOCHS.get(model, 5)
@@ -31,9 +31,9 @@ def checkpoints(models: list[str], index: Path, dataset: str = "ml-100k") -> dic
                 "use_gpu": False, "show_progress": False, "state": "WARNING",
                 "checkpoint_dir": str(index.parent / "saved"),
             }, cmd_args=[])
-            outcome = execute(config)
-            found[model] = outcome.trainer.saved_model_file
-            print(f"trained {model} ({epochs} epochs): test {dict(outcome.result['test_result'])}",
+            result = run(config)
+            found[model] = result["checkpoint"]
+            print(f"trained {model} ({epochs} epochs): test {dict(result['test_result'])}",
                   file=sys.stderr)
             write_text_atomic(index, json.dumps(found, indent=2))
     return {m: found[m] for m in models}
