@@ -30,80 +30,14 @@ import pandas as pd
 import torch
 
 from recbole_llmkg.benchmark.per_user import topk_metrics
-from recbole_llmkg.benchmark.splits import (
-    SPLIT_FORMAT_VERSION,
-    Split,
-    _read_inter,
-    _sha256,
-    _side_file_keys,
-    _source_bytes,
-    _split_root,
-    _write_split,
-    assign_parts,
-    read_split,
-    split_for_config,
-)
+from recbole_llmkg.benchmark.splits import Split, split_for_config
 from recbole_llmkg.errors import DataError, ServeError
 
 KNOWN_COUNTS = (0, 1, 3, 5)
 TOPK = 10
-VALID_SHARE = 0.1  # share of each remaining user's interactions in the valid part
 
 
 # ---------------------------------------------------------------------------------- the split
-def cold_user_parts(users: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, list[str]]:
-    """Part of every row (0 train, 1 valid, 2 test) and the held-out users.
-
-    A seeded ``fraction`` of the distinct users (at least one, never all) goes wholly to test;
-    the other users' rows are cut 90/10 into train/valid per user (RecBole's rounding).
-    """
-    tokens = np.asarray(users).astype(str)
-    distinct = np.unique(tokens)
-    n_cold = max(1, int(round(fraction * len(distinct))))
-    if not 0 < fraction < 1 or n_cold >= len(distinct):
-        raise DataError(f"cold_user protocol: cold_fraction {fraction} must leave some users in "
-                        f"training ({len(distinct)} users); use a value in (0, 1), e.g. 0.1.")
-    cold = np.sort(np.random.default_rng(seed).choice(distinct, size=n_cold, replace=False))
-    is_cold = np.isin(tokens, cold)
-    parts = np.full(len(tokens), 2, dtype=np.int64)
-    warm = np.flatnonzero(~is_cold)
-    parts[warm] = assign_parts(tokens[warm], (1 - VALID_SHARE, VALID_SHARE), seed)
-    return parts, cold.tolist()
-
-
-def write_cold_user_split(
-    source_dir: str | os.PathLike,
-    dataset: str,
-    seed: int,
-    data_root: str | os.PathLike,
-    fraction: float = 0.1,
-    user_field: str = "user_id",
-    item_field: str = "item_id",
-    separator: str = "\t",
-    encoding: str = "utf-8",
-    side_files: Mapping[str, str] | None = None,
-) -> Split:
-    """Write (or reuse) the cold-user split of ``<source_dir>/<dataset>.inter``.
-
-    Same layout and guarantees as :func:`~recbole_llmkg.benchmark.splits.write_standard_split`
-    (content-addressed folder, fingerprint, written in a temp folder and renamed); ``split.json``
-    also lists the held-out users (``cold_users``); the test part holds exactly their rows.
-    """
-    source_dir = Path(source_dir)
-    raw = _source_bytes(source_dir, dataset)
-    key_fields = {"version": SPLIT_FORMAT_VERSION, "source": _sha256(raw), "seed": int(seed),
-                  "cold_user_fraction": float(fraction), "user_field": user_field,
-                  **_side_file_keys(side_files)}
-    root = _split_root(data_root, dataset, f"cold_user{fraction:g}", seed, key_fields)
-    if (root / dataset / "split.json").is_file():
-        return read_split(root, dataset)
-    header, rows, users, items = _read_inter(source_dir / f"{dataset}.inter", user_field,
-                                             item_field, separator, encoding)
-    parts, cold = cold_user_parts(users, fraction, seed)
-    return _write_split(root, source_dir, dataset, encoding, header, rows, users, items, parts,
-                        {**key_fields, "protocol": "cold_user", "cold_users": cold}, side_files)
-
-
 def cold_user_split_for_config(config: Any, seed: int, data_root: str | os.PathLike,
                                fraction: float = 0.1,
                                side_files: Mapping[str, str] | None = None) -> Split:

@@ -13,7 +13,9 @@ order: RO, group_by: user}``: shuffle all interactions, group them by user in sh
 and cut each group with RecBole's own rounding (``Dataset._calcu_split_ids``), seeded with
 numpy instead of torch's global generator so the split does not depend on what ran before.
 The ``cold_item`` split holds a seeded share of the items out of train and valid
-(:func:`cold_item_parts`).
+(:func:`cold_item_parts`), the ``cold_user`` split a seeded share of the users
+(:func:`cold_user_parts`; how those users are then served and scored is
+:mod:`~recbole_llmkg.benchmark.cold_user`).
 
 A split lives in a content-addressed folder (the key hashes the source ``.inter`` bytes, the
 seed, the ratios and the format version), with ``split.json``: the fingerprint (sha256 of the
@@ -42,6 +44,7 @@ from recbole_llmkg.files import file_sha256, write_text_atomic
 PARTS = ("train", "valid", "test")
 SPLIT_FORMAT_VERSION = 2
 STANDARD_RATIOS = (0.8, 0.1, 0.1)
+COLD_USER_VALID_SHARE = 0.1  # cold_user: share of each remaining user's rows in the valid part
 META_FILE = "split.json"
 # RecBole's data filters, all skipped when benchmark files are read (Dataset._data_filtering)
 FILTER_KEYS = ("rm_dup_inter", "val_interval", "user_inter_num_interval",
@@ -346,6 +349,60 @@ def write_cold_item_split(
                         {**key_fields, "protocol": "cold_item", "cold_items": cold}, side_files)
 
 
+def cold_user_parts(users: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, list[str]]:
+    """Part of every row (0 train, 1 valid, 2 test) and the held-out users.
+
+    A seeded ``fraction`` of the distinct users (at least one, never all) goes wholly to test;
+    the other users' rows are cut 90/10 into train/valid per user (RecBole's rounding).
+    """
+    tokens = np.asarray(users).astype(str)
+    distinct = np.unique(tokens)
+    n_cold = max(1, int(round(fraction * len(distinct))))
+    if not 0 < fraction < 1 or n_cold >= len(distinct):
+        raise DataError(f"cold_user protocol: cold_fraction {fraction} must leave some users in "
+                        f"training ({len(distinct)} users); use a value in (0, 1), e.g. 0.1.")
+    cold = np.sort(np.random.default_rng(seed).choice(distinct, size=n_cold, replace=False))
+    is_cold = np.isin(tokens, cold)
+    parts = np.full(len(tokens), 2, dtype=np.int64)
+    warm = np.flatnonzero(~is_cold)
+    share = COLD_USER_VALID_SHARE
+    parts[warm] = assign_parts(tokens[warm], (1 - share, share), seed)
+    return parts, cold.tolist()
+
+
+def write_cold_user_split(
+    source_dir: str | os.PathLike,
+    dataset: str,
+    seed: int,
+    data_root: str | os.PathLike,
+    fraction: float = 0.1,
+    user_field: str = "user_id",
+    item_field: str = "item_id",
+    separator: str = "\t",
+    encoding: str = "utf-8",
+    side_files: Mapping[str, str] | None = None,
+) -> Split:
+    """Write (or reuse) the cold-user split of ``<source_dir>/<dataset>.inter``.
+
+    Same layout and guarantees as :func:`~recbole_llmkg.benchmark.splits.write_standard_split`
+    (content-addressed folder, fingerprint, written in a temp folder and renamed); ``split.json``
+    also lists the held-out users (``cold_users``); the test part holds exactly their rows.
+    """
+    source_dir = Path(source_dir)
+    raw = _source_bytes(source_dir, dataset)
+    key_fields = {"version": SPLIT_FORMAT_VERSION, "source": _sha256(raw), "seed": int(seed),
+                  "cold_user_fraction": float(fraction), "user_field": user_field,
+                  **_side_file_keys(side_files)}
+    root = _split_root(data_root, dataset, f"cold_user{fraction:g}", seed, key_fields)
+    if (root / dataset / "split.json").is_file():
+        return read_split(root, dataset)
+    header, rows, users, items = _read_inter(source_dir / f"{dataset}.inter", user_field,
+                                             item_field, separator, encoding)
+    parts, cold = cold_user_parts(users, fraction, seed)
+    return _write_split(root, source_dir, dataset, encoding, header, rows, users, items, parts,
+                        {**key_fields, "protocol": "cold_user", "cold_users": cold}, side_files)
+
+
 def ignored_filters(config: Any) -> dict[str, Any]:
     """Filter settings of ``config`` that RecBole would silently skip on benchmark files."""
     found = {}
@@ -391,8 +448,6 @@ def split_for_config(config: Any, seed: int, data_root: str | os.PathLike,
         return write_standard_split(**common)
     if protocol == "cold_item":
         return write_cold_item_split(**common, fraction=float((params or {})["cold_fraction"]))
-    if protocol == "cold_user":  # its module builds on this one
-        from recbole_llmkg.benchmark.cold_user import write_cold_user_split
-
+    if protocol == "cold_user":
         return write_cold_user_split(**common, fraction=float((params or {})["cold_fraction"]))
     raise ConfigError(f"Split: unknown protocol '{protocol}' (standard, cold_item, cold_user).")

@@ -11,13 +11,12 @@ import pytest
 from conftest import REPO_ROOT, cpu_config
 
 from recbole_llmkg.benchmark.cold_user import (
-    cold_user_parts,
     cold_user_table,
     held_out_histories,
     serve_cold_user,
     train_recommender,
-    write_cold_user_split,
 )
+from recbole_llmkg.benchmark.splits import cold_user_parts, write_cold_user_split
 from recbole_llmkg.errors import DataError
 
 TINY = REPO_ROOT / "datasets" / "tiny"
