@@ -30,7 +30,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -242,6 +242,30 @@ def _side_file_keys(side_files: Mapping[str, str] | None) -> dict[str, Any]:
                            for suffix, path in sorted(side_files.items())}}
 
 
+def _split_once(
+    source_dir: str | os.PathLike, dataset: str, seed: int, data_root: str | os.PathLike,
+    folder: str, key_fields: dict[str, Any],
+    assign: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, dict[str, Any]]],
+    user_field: str, item_field: str, separator: str, encoding: str,
+    side_files: Mapping[str, str] | None, protocol: str = "standard",
+) -> Split:
+    """The split named by ``key_fields`` (plus the source bytes, seed, format version and side
+    files), read back if already written, else ``assign(users, items) -> (parts, extra meta)``
+    on the source rows and written once (:func:`_write_split`)."""
+    source_dir = Path(source_dir)
+    raw = _source_bytes(source_dir, dataset)
+    key_fields = {"version": SPLIT_FORMAT_VERSION, "source": _sha256(raw), "seed": int(seed),
+                  **key_fields, **_side_file_keys(side_files)}
+    root = _split_root(data_root, dataset, folder, seed, key_fields)
+    if (root / dataset / META_FILE).is_file():
+        return read_split(root, dataset)
+    header, rows, users, items = _read_inter(source_dir / f"{dataset}.inter", user_field,
+                                             item_field, separator, encoding)
+    parts, extra = assign(users, items)
+    return _write_split(root, source_dir, dataset, encoding, header, rows, users, items, parts,
+                        {**key_fields, "protocol": protocol, **extra}, side_files)
+
+
 def _source_bytes(source_dir: Path, dataset: str) -> bytes:
     source = source_dir / f"{dataset}.inter"
     if not source.is_file():
@@ -270,19 +294,11 @@ def write_standard_split(
     ``split.json`` and the side files. Built in a temp folder and renamed into place, so an
     interrupted writer never leaves half a split and concurrent writers agree.
     """
-    source_dir = Path(source_dir)
-    raw = _source_bytes(source_dir, dataset)
-    key_fields = {"version": SPLIT_FORMAT_VERSION, "source": _sha256(raw), "seed": int(seed),
-                  "ratios": [float(r) for r in ratios], "user_field": user_field,
-                  **_side_file_keys(side_files)}
-    root = _split_root(data_root, dataset, "standard", seed, key_fields)
-    if (root / dataset / META_FILE).is_file():
-        return read_split(root, dataset)
-    header, rows, users, items = _read_inter(source_dir / f"{dataset}.inter", user_field,
-                                             item_field, separator, encoding)
-    parts = assign_parts(users, ratios, seed)
-    return _write_split(root, source_dir, dataset, encoding, header, rows, users, items, parts,
-                        {**key_fields, "protocol": "standard"}, side_files)
+    return _split_once(
+        source_dir, dataset, seed, data_root, "standard",
+        {"ratios": [float(r) for r in ratios], "user_field": user_field},
+        lambda users, items: (assign_parts(users, ratios, seed), {}),
+        user_field, item_field, separator, encoding, side_files)
 
 
 def cold_item_parts(users: np.ndarray, items: np.ndarray, fraction: float,
@@ -334,19 +350,14 @@ def write_cold_item_split(
     cold items (``Split.cold_items``). ``.item``, ``.link`` and ``.kg`` stay whole, so text and KG
     models can still describe the cold items.
     """
-    source_dir = Path(source_dir)
-    raw = _source_bytes(source_dir, dataset)
-    key_fields = {"version": SPLIT_FORMAT_VERSION, "source": _sha256(raw), "seed": int(seed),
-                  "cold_fraction": float(fraction), "user_field": user_field,
-                  "item_field": item_field, **_side_file_keys(side_files)}
-    root = _split_root(data_root, dataset, f"cold_item{fraction:g}", seed, key_fields)
-    if (root / dataset / META_FILE).is_file():
-        return read_split(root, dataset)
-    header, rows, users, items = _read_inter(source_dir / f"{dataset}.inter", user_field,
-                                             item_field, separator, encoding)
-    parts, cold = cold_item_parts(users, items, fraction, seed)
-    return _write_split(root, source_dir, dataset, encoding, header, rows, users, items, parts,
-                        {**key_fields, "protocol": "cold_item", "cold_items": cold}, side_files)
+    def assign(users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        parts, cold = cold_item_parts(users, items, fraction, seed)
+        return parts, {"cold_items": cold}
+
+    return _split_once(
+        source_dir, dataset, seed, data_root, f"cold_item{fraction:g}",
+        {"cold_fraction": float(fraction), "user_field": user_field, "item_field": item_field},
+        assign, user_field, item_field, separator, encoding, side_files, protocol="cold_item")
 
 
 def cold_user_parts(users: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, list[str]]:
@@ -388,19 +399,14 @@ def write_cold_user_split(
     (content-addressed folder, fingerprint, written in a temp folder and renamed); ``split.json``
     also lists the held-out users (``cold_users``); the test part holds exactly their rows.
     """
-    source_dir = Path(source_dir)
-    raw = _source_bytes(source_dir, dataset)
-    key_fields = {"version": SPLIT_FORMAT_VERSION, "source": _sha256(raw), "seed": int(seed),
-                  "cold_user_fraction": float(fraction), "user_field": user_field,
-                  **_side_file_keys(side_files)}
-    root = _split_root(data_root, dataset, f"cold_user{fraction:g}", seed, key_fields)
-    if (root / dataset / "split.json").is_file():
-        return read_split(root, dataset)
-    header, rows, users, items = _read_inter(source_dir / f"{dataset}.inter", user_field,
-                                             item_field, separator, encoding)
-    parts, cold = cold_user_parts(users, fraction, seed)
-    return _write_split(root, source_dir, dataset, encoding, header, rows, users, items, parts,
-                        {**key_fields, "protocol": "cold_user", "cold_users": cold}, side_files)
+    def assign(users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        parts, cold = cold_user_parts(users, fraction, seed)
+        return parts, {"cold_users": cold}
+
+    return _split_once(
+        source_dir, dataset, seed, data_root, f"cold_user{fraction:g}",
+        {"cold_user_fraction": float(fraction), "user_field": user_field},
+        assign, user_field, item_field, separator, encoding, side_files, protocol="cold_user")
 
 
 def ignored_filters(config: Any) -> dict[str, Any]:
