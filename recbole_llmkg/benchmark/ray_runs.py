@@ -148,7 +148,9 @@ def tune_on_ray(
     """Run every job's sweep to its budget, trials as Ray tasks (resuming earlier parts).
 
     Up to ``max_concurrent`` trials (default: the cluster's CPUs / 1 per trial) are in flight,
-    taken from the jobs in turn. Returns the studies by name.
+    taken from the jobs in turn: a freed slot goes to the job after the one asked last, so a
+    slow study (KGAT: ~15 min a trial) cannot hold every slot while the others wait. Returns the
+    studies by name.
     """
     import ray
 
@@ -161,16 +163,20 @@ def tune_on_ray(
     task = _remote(tuning.run_trial, gpus_per_run, timeout)
     pending: dict[Any, tuple[tuning.TuningJob, optuna.Study, optuna.trial.Trial, dict]] = {}
     total = sum(tuning.remaining(job, studies[job.study_name]) for job in jobs)
+    cursor = 0  # the job the next free slot is offered to first
     with _progress(total, "trials", progress) as bar:
         while True:
             asked = True
             while asked and len(pending) < limit:  # one trial per job per round: jobs share slots
                 asked = False
-                for job in jobs:
+                for offset in range(len(jobs)):
+                    job = jobs[(cursor + offset) % len(jobs)]
                     if len(pending) < limit and tuning.remaining(job, studies[job.study_name]):
                         study, trial, spec = tuning.ask(job)
                         pending[task.remote(spec)] = (job, study, trial, spec)
+                        cursor = (cursor + offset + 1) % len(jobs)
                         asked = True
+                        break
             if not pending:
                 break
             (ref,), _ = ray.wait(list(pending), num_returns=1)

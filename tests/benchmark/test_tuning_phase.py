@@ -31,22 +31,25 @@ def test_ablation_rows_inherit_the_tuned_model_under_their_preset(tmp_path):
     assert runs["BPR"].key != plan[0].key  # tuned params are part of the run's identity
 
 
-def test_cold_user_rows_take_the_standard_decision_and_get_no_study(tmp_path):
+def test_cold_protocol_rows_take_the_standard_decision_and_get_no_study(tmp_path):
+    """cold_item and cold_user validate on warm items and users only, as standard does: a study of
+    their own would tune on the same kind of data for twice the cost."""
     from recbole_llmkg.benchmark.tuning_phase import tuning_jobs
 
     body = {"name": "t", "datasets": ["tiny"], "seeds": [1], "metrics": ["NDCG"], "topk": [10],
             "headline": "NDCG@10", "eval_batch_size": 64, "output_dir": str(tmp_path),
-            "protocols": ["standard", "cold_user"], "models": ["BPR"], "n_trials": 2}
+            "protocols": ["standard", "cold_item", "cold_user"], "models": ["BPR"],
+            "n_trials": 2}
     path = tmp_path / "t.yaml"
     path.write_text(yaml.safe_dump(body))
     spec = load_benchmark(path)
     plan = spec.runs()
     jobs = tuning_jobs(spec, plan, tmp_path / "data")
-    assert list(jobs) == [("BPR", "tiny", "standard")]  # no study for cold_user
+    assert list(jobs) == [("BPR", "tiny", "standard")]  # no study for cold_item or cold_user
     tuned = Tuned("tuned", "tiny/standard/BPR", "sqlite://", {"learning_rate": 0.01}, 2, 1, 0.3)
     runs = apply_tuned(plan, {("BPR", "tiny", "standard"): tuned})
     assert {run.protocol.name: run.config["learning_rate"] for run in runs} == {
-        "standard": 0.01, "cold_user": 0.01}
+        "standard": 0.01, "cold_item": 0.01, "cold_user": 0.01}
 
 
 def test_a_finished_study_writes_its_table_before_the_others_end(tmp_path, monkeypatch):
