@@ -126,11 +126,13 @@ PROBABILITY = each(number(0, high=1, high_open=True))
 
 @dataclass(frozen=True)
 class Rule:
-    """``check`` applies to every key matching one of ``keys``; to ``models`` only, if given."""
+    """``check`` applies to every key matching one of ``keys``; to ``models`` only, if given,
+    and never to ``except_models`` (whose own rule follows)."""
 
     keys: tuple[str, ...]
     check: Check
     models: tuple[str, ...] = ()
+    except_models: tuple[str, ...] = ()
 
 
 _TEXT_LAYERS = "recbole_llmkg.model.layers.text"
@@ -149,7 +151,8 @@ RULES: tuple[Rule, ...] = (
     Rule(("weight_decay", "reg_weight", "reg_weights"), each(NON_NEGATIVE)),
     # Model sizes and regularisation, shared by many models
     Rule(("embedding_size", "*_embedding_size"), POSITIVE_INT),
-    Rule(("n_layers",), POSITIVE_INT),
+    Rule(("n_layers",), POSITIVE_INT, except_models=("LLMAugRec",)),
+    Rule(("n_layers",), integer(0), models=("LLMAugRec",)),  # 0: no graph smoothing
     Rule(("*dropout*", "drop_ratio"), PROBABILITY),
     # Text and language model (the plugin's dataset classes)
     Rule(("llm_alpha",), NON_NEGATIVE),
@@ -204,7 +207,8 @@ def _lineage_names(model_class: type) -> set[str]:
 def rule_matches(rule: Rule, key: str, lineage: set[str]) -> bool:
     """Whether ``rule`` applies to ``key`` for a model whose class names are ``lineage``."""
     return (any(fnmatch.fnmatchcase(key, pattern) for pattern in rule.keys)
-            and (not rule.models or bool(lineage & set(rule.models))))
+            and (not rule.models or bool(lineage & set(rule.models)))
+            and not lineage & set(rule.except_models))
 
 
 def rules_for(key: str, model_class: type) -> list[Rule]:

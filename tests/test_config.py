@@ -112,11 +112,17 @@ def test_readme_config_examples_pass(tiny_config):
 # --------------------------------------------------------------------------- values
 
 
+def test_n_layers_zero_is_refused_for_models_that_need_a_layer(tiny_config):
+    with pytest.raises(ConfigError, match=r"'n_layers' = 0 .*an integer >= 1"):
+        _config(tiny_config, model="LightGCN", cmd_args=["--n_layers=0"])
+    assert _config(tiny_config, cmd_args=["--n_layers=0"])["n_layers"] == 0  # LLMAugRec
+
+
 @pytest.mark.parametrize(("args", "key", "allowed"), [
     (["--llm_alpha=abc"], "llm_alpha", "a number in [0, inf)"),
     (["--llm_alpha=-1"], "llm_alpha", "a number in [0, inf)"),
-    (["--n_layers=0"], "n_layers", "an integer >= 1"),
-    (["--n_layers=-2"], "n_layers", "an integer >= 1"),
+    (["--n_layers=1.5"], "n_layers", "an integer >= 0"),  # LLMAugRec: 0 = no graph smoothing
+    (["--n_layers=-2"], "n_layers", "an integer >= 0"),
     (["--fusion=sum"], "fusion", "one of add, concat, gate"),
     (["--embedding_size=0"], "embedding_size", "an integer >= 1"),
     (["--learning_rate=0"], "learning_rate", "a number in (0, inf)"),

@@ -155,8 +155,8 @@ def _missing_sqlite(url: str) -> bool:
 def decision_for(run: RunSpec, decided: dict[RowKey, Tuned]) -> Tuned | None:
     """The tuning decision behind ``run``: its own row's, or for an untuned ablation row, that
     of the main row named like its model (the preset switches one part of the tuned model off).
-    A protocol listed in ``protocols.TUNED_ON`` (``cold_item``, ``cold_user``) reads the decisions made on the
-    protocol it names."""
+    A protocol listed in ``protocols.TUNED_ON`` (``cold_item``, ``cold_user``) reads the
+    decisions made on the protocol it names."""
     slug = protocols.TUNED_ON.get(run.protocol.name, run.protocol.slug)
     own = decided.get((run.model.label, run.dataset, slug))
     if own is not None or run.model.table != "ablation" or run.model.tune:

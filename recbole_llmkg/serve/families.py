@@ -120,7 +120,8 @@ class EmbeddingFamily(ScoreOnlyFamily):
 
 class TwoTowerFamily(ScoreOnlyFamily):
     """LLMAugRec-style towers: ``<u, v_k> + b_k`` with a user tower over history (and profile)
-    text; new users get the tower with no ID part."""
+    text, optionally smoothed over the training graph; a new user gets the tower with no ID
+    part, folded into the graph through its liked items (``model.fold_in_user``)."""
 
     kind = "two-tower"
     contribution_kind = "contribution"
@@ -148,28 +149,31 @@ class TwoTowerFamily(ScoreOnlyFamily):
                 texts.append(model.reduce_text(profile.view(1, -1)))
             parts.append(torch.cat(texts).mean(dim=0, keepdim=True))
         items, bias = self._items()
-        if not parts:  # an ID-only user tower: fall back to the liked items' vectors
+        ids = torch.zeros(1, model.embedding_size, device=items.device)
+        if not parts:  # an ID-only user tower
             if len(liked) == 0:
                 return torch.zeros(self.n_items, device=items.device)
-            return items @ items[liked.to(items.device)].mean(dim=0) + bias
-        ids = torch.zeros(1, model.embedding_size, device=items.device)
+            if model.smoothing is None:  # the liked items' vectors stand in for the user
+                return items @ items[liked.to(items.device)].mean(dim=0) + bias
+            return items @ model.fold_in_user(ids, liked) + bias
         user = model.user_fusion(ids, model.user_adapter(torch.cat(parts, dim=1)))
-        return (items @ user.view(-1)) + bias
+        return (items @ model.fold_in_user(user, liked)) + bias
 
     @torch.no_grad()
     def contributions(self, user: int, items: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
         model = self.model
-        if model.history_text_sum is None:
+        if model.history_text_sum is None and model.smoothing is None:
             raise ServeError(
                 f"This LLMAugRec (user_text: {model.user_text}) does not read the user's "
                 "history, so no history item explains its scores; train with user_text: "
-                "history or both to explain."
+                "history or both, or n_layers > 0, to explain."
             )
         history = self.history_items(user)
         vectors, bias = self._items()
         items = items.to(vectors.device)
         users = torch.full((len(history),), user, dtype=torch.long, device=vectors.device)
         # one user tower per left-out history item, against the tower over the whole history
+        # (with graph smoothing, the left-out item's term in the user's vector goes too)
         without = model.user_representation(
             users, exclude=torch.as_tensor(history, device=vectors.device))
         full = model.user_representation(users[:1])

@@ -33,9 +33,10 @@ def scores_of(model, users: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------------- cold items
-@pytest.mark.parametrize("name", ["LLMAugRec", "KGLLMGNN"])
-def test_cold_items_are_scored_from_text(name, tmp_path):
-    config, model, trainer, data = build_run(name, tmp_path, epochs=2)
+@pytest.mark.parametrize("name, overrides", [("LLMAugRec", {"n_layers": 0}), ("LLMAugRec", {}),
+                                             ("KGLLMGNN", {})])
+def test_cold_items_are_scored_from_text(name, overrides, tmp_path):
+    config, model, trainer, data = build_run(name, tmp_path, epochs=2, **overrides)
     trainer.fit(data[0], data[1], saved=False, show_progress=False)
     cold = cold_items(data[0]._dataset)
     assert len(cold) >= 1, "tiny should hold items without training interactions"
@@ -49,9 +50,9 @@ def test_cold_items_are_scored_from_text(name, tmp_path):
         model.item_text[a] = model.item_text[b]
     after = scores_of(model, users)
     assert not torch.allclose(after[:, a], before[:, a])  # ... and on the item's text
-    if name == "LLMAugRec":
+    if name == "LLMAugRec" and not model.n_layers:
         # a cold item has no ID part and no bias: with b's text it scores exactly like b would
-        # from its text alone
+        # from its text alone (with graph smoothing b's neighbours change its vector too)
         with torch.no_grad():
             model.warm_item[b] = 0.0
         assert torch.allclose(after[:, a], scores_of(model, users)[:, b], atol=1e-5)
@@ -156,8 +157,9 @@ def test_kgllmgnn_joint_mode_adds_the_kg_loss(tmp_path):
 
 def test_item_ids_off_scores_items_from_text_alone(tmp_path):
     """``item_ids: False``: two items with the same text get the same score for every user,
-    whatever their IDs learned (the "IDs off" ablation)."""
-    config, model, trainer, data = build_run("LLMAugRec", tmp_path, item_ids=False)
+    whatever their IDs learned (the "IDs off" ablation; without graph smoothing, which tells
+    items apart by their neighbours)."""
+    config, model, trainer, data = build_run("LLMAugRec", tmp_path, item_ids=False, n_layers=0)
     trainer.fit(data[0], data[1], saved=False, show_progress=False)
     model.eval()
     with torch.no_grad():
@@ -177,3 +179,18 @@ def test_kgllmgnn_kg_off_propagates_over_interactions_only(tmp_path):
     assert off.graph.num_edges < on.graph.num_edges
     losses = fit_recording_losses(trainer, data[0], data[1])
     assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0]
+
+
+def test_llmaugrec_folds_a_training_user_back_to_its_own_vector(tmp_path):
+    """With graph smoothing, folding in a user's own ego vector and history reproduces its final
+    vector exactly (the graph is unchanged): the fold-in a new user gets is LightGCN's own."""
+    config, model, trainer, data = build_run("LLMAugRec", tmp_path, epochs=1, n_layers=2)
+    trainer.fit(data[0], data[1], saved=False, show_progress=False)
+    model.eval()
+    history = data[0]._dataset.inter_matrix(form="csr")
+    with torch.no_grad():
+        for user in (1, 2, 3):
+            items = torch.as_tensor(history[user].indices, dtype=torch.long)
+            ego = model.user_ego(torch.tensor([user]))
+            folded = model.fold_in_user(ego, items)
+            assert torch.allclose(folded, model.user_representation()[user], atol=1e-5)

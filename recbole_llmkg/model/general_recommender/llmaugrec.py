@@ -5,7 +5,11 @@ Follows the seed design of this project (score ``Y = U V^T + b``, language-model
 Hou et al., "Towards Universal Sequence Representation Learning for Recommender Systems"
 (UniSRec, KDD 2022; frozen text encoder plus a trainable adapter) and
 Yuan et al., "Where to Go Next for Recommender Systems? ID- vs. Modality-based Recommender
-Models Revisited" (SIGIR 2023; IDs versus text as item representation).
+Models Revisited" (SIGIR 2023; IDs versus text as item representation). With ``n_layers > 0``
+both towers are smoothed over the user-item training graph as in He et al., "LightGCN" (SIGIR
+2020): the text enters every item's layer-0 (ego) embedding, so it reaches users and similar
+items through the graph (+2.1% valid NDCG@10 over the same LightGCN without text on ml-100k, five
+seeds: ``results/explore/ml-100k.md`` section 3).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from recbole.utils import InputType
 
 from recbole_llmkg.data import LLMTextDataset
 from recbole_llmkg.data.settings import encoder_settings
-from recbole_llmkg.errors import require_choice
+from recbole_llmkg.errors import ConfigError, require_choice
 from recbole_llmkg.llm.encoder import TextEncoder
 from recbole_llmkg.model.layers import (
     IDTextFusion,
@@ -46,8 +50,12 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
     (``loss_type: BPR``) or with binary cross-entropy on the positive and the sampled negative
     (``loss_type: BCE``); both read the same (user, positive, negative) batches.
 
-    A training step runs the item tower over the distinct items of its batch only; the tower over
-    every item runs once per evaluation pass and is cached.
+    ``n_layers: 0``: a training step runs the item tower over the distinct items of its batch
+    only. ``n_layers > 0``: the ego towers above are the layer-0 embeddings of LightGCN smoothing
+    (:class:`~recbole_llmkg.model.layers.bipartite.BipartiteSmoothing`) and every step propagates
+    the whole graph; a user's final vector is its ego share plus one term per history item, which
+    is what explanations read and how a new user is folded in. Either way the towers over every
+    user and item run once per evaluation pass and are cached.
     """
 
     input_type = InputType.PAIRWISE
@@ -65,10 +73,14 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         self.reg_weight = config["reg_weight"]  # (float) L2 weight on batch embeddings
         self.llm_freeze = config["llm_freeze"]  # (bool) precomputed text embeddings vs fine-tuning
         self.llm_finetune_items = config["llm_finetune_items"]  # (int) items re-encoded per step
+        self.n_layers = config["n_layers"]  # (int) LightGCN layers over the training graph
         self.init_text_features(config, dataset)  # adapter / fusion keys, frozen item text
 
         require_choice("user_text", self.user_text, USER_TEXT_SOURCES)
         require_choice("loss_type", self.loss_type, LOSS_TYPES)
+        if not isinstance(self.n_layers, int) or self.n_layers < 0:
+            raise ConfigError(f"Config key 'n_layers' must be an integer >= 0 (0: no graph "
+                              f"smoothing), got {self.n_layers!r}.")
 
         # frozen user text features (not parameters; recomputed from the dataset)
         interactions = dataset.inter_matrix(form="csr").astype(np.float32)
@@ -103,6 +115,12 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
             self.user_adapter = TextAdapter(user_text_dim, self.embedding_size,
                                             self.adapter_hidden_size, self.adapter_dropout)
             self.user_fusion = IDTextFusion(self.embedding_size, self.fusion, self.llm_alpha)
+        self.smoothing = None
+        if self.n_layers:
+            from recbole_llmkg.model.layers.bipartite import BipartiteSmoothing
+
+            self.smoothing = BipartiteSmoothing(interactions, self.n_layers, self.device)
+        self._graph_cache = None  # graph mode: the evaluation pass's users, items, messages
         self.bpr_loss = BPRLoss()
         self.reg_loss = EmbLoss()
 
@@ -172,14 +190,22 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         warm = self.warm_item if items is None else self.warm_item[items]
         return warm if self.item_ids else torch.zeros_like(warm)
 
-    def item_representation(
+    def item_ego(
         self, items: torch.Tensor | None = None, id_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         """``[n_items, d]`` (or the rows of ``items``): ID (masked by :meth:`item_id_mask`)
-        fused with text."""
+        fused with text: the item tower before any graph smoothing."""
         id_mask = self.item_id_mask(items) if id_mask is None else id_mask
         ids = self.item_embedding.weight if items is None else self.item_embedding(items)
         return self.fuse_item(ids * id_mask, items)
+
+    def item_representation(self, items: torch.Tensor | None = None) -> torch.Tensor:
+        """``[n_items, d]`` (or the rows of ``items``): the vectors items are scored with (the
+        ego tower, smoothed over the graph when ``n_layers > 0``)."""
+        if self.smoothing is None:
+            return self.item_ego(items)
+        item_e = self._smoothed()[1]
+        return item_e if items is None else item_e[items]
 
     def user_text_features(
         self, users: torch.Tensor, exclude: torch.Tensor | None = None
@@ -199,10 +225,12 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
             parts.append(total / count.clamp_min(1.0))
         return torch.cat(parts, dim=1) if parts else None
 
-    def user_representation(
+    def user_ego(
         self, users: torch.Tensor | None = None, exclude: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """``[n_users, d]`` (or the rows of ``users``): ID fused with the user's text."""
+        """``[n_users, d]`` (or the rows of ``users``): ID fused with the user's text, the user
+        tower before any graph smoothing (``exclude``: one item per row left out of its history
+        text)."""
         if users is None:
             users = torch.arange(self.n_users, device=self.user_embedding.weight.device)
         ids = self.user_embedding(users)
@@ -210,6 +238,58 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         if text is None:
             return ids
         return self.user_fusion(ids, self.user_adapter(text))
+
+    def user_representation(
+        self, users: torch.Tensor | None = None, exclude: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``[n_users, d]`` (or the rows of ``users``): the vectors users are scored with.
+
+        ``exclude`` leaves one history item per row out: of the history text and, with graph
+        smoothing, also that item's term ``a_uj m_j`` (the user's other terms and the rest of
+        the graph held fixed; see :mod:`recbole_llmkg.model.layers.bipartite`).
+        """
+        if self.smoothing is None:
+            return self.user_ego(users, exclude)
+        user_e = self._smoothed()[0]
+        rows = user_e if users is None else user_e[users]
+        if exclude is None:
+            return rows
+        if users is None:
+            users = torch.arange(self.n_users, device=rows.device)
+        share = self.smoothing.ego_share()
+        text_change = self.user_ego(users, exclude) - self.user_ego(users)
+        messages = self._smoothed()[2]
+        term = self.smoothing.edge_weight(users, exclude).unsqueeze(1) * messages[exclude]
+        return rows - term + share * text_change
+
+    # ------------------------------------------------------------------ graph smoothing
+    def _propagate(self, id_mask: torch.Tensor | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Final user and item vectors and the item messages ``m_j`` over the whole graph (the
+        user towers read the full history text: one propagation serves every pair)."""
+        return self.smoothing(self.user_ego(), self.item_ego(None, id_mask))
+
+    def _smoothed(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`_propagate`, recomputed in training and cached for evaluation and serving."""
+        if self.training:
+            return self._propagate()
+        if self._graph_cache is None:
+            self._graph_cache = self._propagate()
+        return self._graph_cache
+
+    def fold_in_user(self, ego: torch.Tensor, liked: torch.Tensor) -> torch.Tensor:
+        """``[d]``: a user outside the training data, from its ego vector (text, no ID) and the
+        liked items: as its training graph would give it, ``ego / (K+1) + sum_j a_uj m_j`` with
+        ``a_uj = 1 / sqrt(|liked| d_j)`` (the rest of the graph held fixed); the ego vector
+        itself without graph smoothing."""
+        if self.smoothing is None:
+            return ego.view(-1)
+        out = self.smoothing.ego_share() * ego.view(-1)
+        if len(liked):
+            liked = liked.to(out.device)
+            weights = self.smoothing.item_norm[liked] / len(liked) ** 0.5
+            out = out + weights @ self._smoothed()[2][liked]
+        return out
 
     def item_bias_vector(
         self, items: torch.Tensor | None = None, id_mask: torch.Tensor | None = None
@@ -234,12 +314,20 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         pos_item = interaction[self.ITEM_ID]
         neg_item = interaction[self.NEG_ITEM_ID]
 
-        u_e = self.user_representation(user, exclude=pos_item)
-        # the item tower over the batch's distinct items (one ID-dropout draw per item)
-        items, position = torch.unique(torch.cat([pos_item, neg_item]), return_inverse=True)
-        id_mask = self.item_id_mask(items)
-        item_e = self.item_representation(items, id_mask)[position]
-        bias = self.item_bias_vector(items, id_mask)[position]
+        if self.smoothing is None:
+            u_e = self.user_ego(user, exclude=pos_item)
+            # the item tower over the batch's distinct items (one ID-dropout draw per item)
+            items, position = torch.unique(torch.cat([pos_item, neg_item]), return_inverse=True)
+            id_mask = self.item_id_mask(items)
+            item_e = self.item_ego(items, id_mask)[position]
+            bias = self.item_bias_vector(items, id_mask)[position]
+        else:  # every step propagates the whole graph (one ID-dropout draw per item)
+            id_mask = self.item_id_mask()
+            user_all, item_all, _ = self._propagate(id_mask)
+            u_e = user_all[user]
+            position = torch.cat([pos_item, neg_item])
+            item_e = item_all[position]
+            bias = self.item_bias_vector(None, id_mask)[position]
         pos_e, neg_e = item_e.split(pos_item.shape[0])
         pos_b, neg_b = bias.split(pos_item.shape[0])
         pos_scores = (u_e * pos_e).sum(dim=1) + pos_b
@@ -266,9 +354,18 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
 
     def compute_evaluation_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Users ``[u, 1]`` and items ``[v, b]``: ``<[u, 1], [v, b]> = <u, v> + b``."""
+        self._graph_cache = None  # the evaluation cache is being rebuilt: the graph's too
         user_e = self.user_representation()
         item_e = torch.cat([self.item_representation(), self.item_bias_vector().unsqueeze(1)], 1)
         return torch.cat([user_e, torch.ones_like(user_e[:, :1])], dim=1), item_e
 
     def full_sort_predict(self, interaction):
         return self.full_sort_scores(interaction[self.USER_ID])
+
+    def clear_evaluation_cache(self) -> None:
+        super().clear_evaluation_cache()
+        self._graph_cache = None
+
+    def load_other_parameter(self, para):
+        super().load_other_parameter(para)
+        self._graph_cache = None  # the loaded weights are not those it was computed from

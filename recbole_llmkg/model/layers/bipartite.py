@@ -1,0 +1,89 @@
+"""LightGCN smoothing over the user-item training graph, with PyG's ``LGConv``.
+
+He et al., "LightGCN" (SIGIR 2020): ``E^(k+1) = D^-1/2 A D^-1/2 E^(k)`` over the bipartite graph
+of training interactions, final embedding the mean of layers ``0..K``. Because the graph is
+bipartite, a user's layer ``k >= 1`` is a weighted sum over its own history items only,
+``e_u^(k) = sum_j a_uj e_j^(k-1)`` with ``a_uj = 1 / sqrt(d_u d_j)``, so its final vector splits
+exactly into its own ego part and one term per history item
+(:meth:`BipartiteSmoothing.history_terms`): what explanations and fold-in read.
+
+Importing this module imports PyG (~1.7 s): models import it when they build a graph.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+from torch_geometric.nn import LGConv
+
+
+class BipartiteSmoothing(nn.Module):
+    """``K`` parameter-free LightGCN layers over the training interactions of ``n_users`` users
+    and ``n_items`` items (users are nodes ``0..n_users-1``, items follow)."""
+
+    def __init__(self, interactions: sp.spmatrix, n_layers: int, device: torch.device | str):
+        super().__init__()
+        self.n_layers = n_layers
+        binary = (sp.csr_matrix(interactions) > 0).astype(np.float32)
+        self.n_users, self.n_items = binary.shape
+        user_degree = np.asarray(binary.sum(axis=1)).ravel()
+        item_degree = np.asarray(binary.sum(axis=0)).ravel()
+        self.register_buffer("user_norm", _rsqrt(user_degree, device), persistent=False)
+        self.register_buffer("item_norm", _rsqrt(item_degree, device), persistent=False)
+        rows, cols = binary.nonzero()
+        weights = self.user_norm[rows] * self.item_norm[cols]
+        users = torch.as_tensor(rows, dtype=torch.long, device=device)
+        items = torch.as_tensor(cols, dtype=torch.long, device=device) + self.n_users
+        # adj_t (target x source) of the symmetric normalised graph, as one CSR for spmm
+        index = torch.stack([torch.cat([users, items]), torch.cat([items, users])])
+        size = self.n_users + self.n_items
+        adjacency = torch.sparse_coo_tensor(index, torch.cat([weights, weights]), (size, size),
+                                            check_invariants=False).coalesce()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            adjacency = adjacency.to_sparse_csr().to(device)
+        # a plain attribute, not a buffer: DDP broadcasts buffers and cannot broadcast a CSR
+        # tensor; it is rebuilt from the interactions, on the model's device, never saved
+        self.adjacency = adjacency
+        self.conv = LGConv(normalize=False)
+
+    def layers(self, users: torch.Tensor, items: torch.Tensor) -> list[torch.Tensor]:
+        """Layer outputs ``0..K`` over all nodes (``[n_users + n_items, d]`` each)."""
+        out = [torch.cat([users, items])]
+        for _ in range(self.n_layers):
+            out.append(self.conv(out[-1], self.adjacency))
+        return out
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(users [n_users, d], items [n_items, d], item messages [n_items, d])``: the final
+        (layer-mean) vectors, and each item's message to its users, ``m_j = 1/(K+1)
+        sum_{k<K} e_j^(k)``, so that ``final_u = ego_u / (K+1) + sum_{j in H_u} a_uj m_j``."""
+        layers = self.layers(users, items)
+        final = torch.stack(layers).mean(dim=0)
+        messages = torch.stack(layers[:-1]).sum(dim=0)[self.n_users:] / (self.n_layers + 1)
+        return final[: self.n_users], final[self.n_users:], messages
+
+    def edge_weight(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """``a_uj = 1 / sqrt(d_u d_j)`` for training pairs ``(users, items)``."""
+        return self.user_norm[users] * self.item_norm[items]
+
+    def history_terms(self, user: torch.Tensor, items: torch.Tensor,
+                      messages: torch.Tensor) -> torch.Tensor:
+        """``[len(items), d]``: each history item's term ``a_uj m_j`` in ``user``'s final
+        vector (``user`` a 0-d tensor)."""
+        return self.edge_weight(user.expand_as(items), items).unsqueeze(1) * messages[items]
+
+    def ego_share(self) -> float:
+        """Weight of a node's own ego embedding in its final vector, ``1 / (K + 1)``."""
+        return 1.0 / (self.n_layers + 1)
+
+
+def _rsqrt(degree: np.ndarray, device: torch.device | str) -> torch.Tensor:
+    """``1 / sqrt(degree)``, 0 where the degree is 0 (a node without edges gets no messages)."""
+    degree = torch.as_tensor(degree, dtype=torch.float32, device=device)
+    return torch.where(degree > 0, degree.clamp_min(1.0).rsqrt(), torch.zeros_like(degree))
