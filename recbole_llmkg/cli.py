@@ -145,7 +145,8 @@ def build_recommend_parser() -> argparse.ArgumentParser:
     parser.add_argument("--include-seen", action="store_true", help="keep training items")
     parser.add_argument("--query", help="a request in words, e.g. 'a light comedy' (text models)")
     parser.add_argument("--query-weight", type=float, default=None,
-                        help="weight of --query in [0, 1] (default 0.5)")
+                        help="weight of --query in [0, 1] (default 0.3, chosen on validation: "
+                             "results/queries/ml-100k.md)")
     parser.add_argument("--explain", action="store_true",
                         help="why: history items behind each score, and KG paths")
     parser.add_argument("--json", action="store_true", help="JSON instead of a table")

@@ -437,6 +437,7 @@ def _record_header(spec: BenchmarkSpec, run: RunSpec, ours: set[str]) -> dict[st
         "model_config": run.model.config,
         "config": run.config,
         "eval_batch_size": run.config["eval_batch_size"],
+        "run": run.to_dict(),  # all the worker needs to redo it (benchmarks/verify_row.py)
     }
 
 
