@@ -153,7 +153,6 @@ RULES: tuple[Rule, ...] = (
     Rule(("embedding_size", "*_embedding_size"), POSITIVE_INT),
     Rule(("n_layers",), POSITIVE_INT, except_models=("LLMAugRec",)),
     Rule(("n_layers",), integer(0), models=("LLMAugRec",)),  # 0: no graph smoothing
-    Rule(("text_neighbours",), integer(0)),
     Rule(("*dropout*", "drop_ratio"), PROBABILITY),
     # Text and language model (the plugin's dataset classes)
     Rule(("llm_alpha",), NON_NEGATIVE),

@@ -74,7 +74,6 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         self.llm_freeze = config["llm_freeze"]  # (bool) precomputed text embeddings vs fine-tuning
         self.llm_finetune_items = config["llm_finetune_items"]  # (int) items re-encoded per step
         self.n_layers = config["n_layers"]  # (int) LightGCN layers over the training graph
-        self.text_neighbours = config["text_neighbours"]  # (int) text item-item edges per item
         self.init_text_features(config, dataset)  # adapter / fusion keys, frozen item text
 
         require_choice("user_text", self.user_text, USER_TEXT_SOURCES)
@@ -118,15 +117,9 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
             self.user_fusion = IDTextFusion(self.embedding_size, self.fusion, self.llm_alpha)
         self.smoothing = None
         if self.n_layers:
-            from recbole_llmkg.model.layers.bipartite import (
-                BipartiteSmoothing,
-                text_neighbour_links,
-            )
+            from recbole_llmkg.model.layers.bipartite import BipartiteSmoothing
 
-            links = (text_neighbour_links(dataset.item_text_embeddings().float().cpu(),
-                                          self.text_neighbours)
-                     if self.text_neighbours else None)
-            self.smoothing = BipartiteSmoothing(interactions, self.n_layers, self.device, links)
+            self.smoothing = BipartiteSmoothing(interactions, self.n_layers, self.device)
         self._graph_cache = None  # graph mode: the evaluation pass's users, items, messages
         self.bpr_loss = BPRLoss()
         self.reg_loss = EmbLoss()

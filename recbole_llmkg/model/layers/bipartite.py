@@ -23,37 +23,25 @@ from torch_geometric.nn import LGConv
 
 class BipartiteSmoothing(nn.Module):
     """``K`` parameter-free LightGCN layers over the training interactions of ``n_users`` users
-    and ``n_items`` items (users are nodes ``0..n_users-1``, items follow), plus optional
-    item-item edges (``item_links``). Users only ever link to items, so the split of a user's
-    vector below holds either way; an item with no interaction but links (a cold item with text
-    neighbours) receives its neighbours' messages."""
+    and ``n_items`` items (users are nodes ``0..n_users-1``, items follow)."""
 
-    def __init__(self, interactions: sp.spmatrix, n_layers: int, device: torch.device | str,
-                 item_links: sp.spmatrix | None = None):
+    def __init__(self, interactions: sp.spmatrix, n_layers: int, device: torch.device | str):
         super().__init__()
         self.n_layers = n_layers
         binary = (sp.csr_matrix(interactions) > 0).astype(np.float32)
         self.n_users, self.n_items = binary.shape
-        links = sp.csr_matrix((self.n_items, self.n_items), dtype=np.float32)
-        if item_links is not None:  # symmetric item-item edges (e.g. text neighbours)
-            links = (sp.csr_matrix(item_links) > 0).astype(np.float32)
         user_degree = np.asarray(binary.sum(axis=1)).ravel()
-        item_degree = np.asarray(binary.sum(axis=0)).ravel() + np.asarray(links.sum(1)).ravel()
+        item_degree = np.asarray(binary.sum(axis=0)).ravel()
         self.register_buffer("user_norm", _rsqrt(user_degree, device), persistent=False)
         self.register_buffer("item_norm", _rsqrt(item_degree, device), persistent=False)
         rows, cols = binary.nonzero()
         weights = self.user_norm[rows] * self.item_norm[cols]
         users = torch.as_tensor(rows, dtype=torch.long, device=device)
         items = torch.as_tensor(cols, dtype=torch.long, device=device) + self.n_users
-        left, right = (torch.as_tensor(a, dtype=torch.long, device=device)
-                       for a in links.nonzero())
-        link_weights = self.item_norm[left] * self.item_norm[right]
         # adj_t (target x source) of the symmetric normalised graph, as one CSR for spmm
-        index = torch.stack([torch.cat([users, items, left + self.n_users]),
-                             torch.cat([items, users, right + self.n_users])])
+        index = torch.stack([torch.cat([users, items]), torch.cat([items, users])])
         size = self.n_users + self.n_items
-        values = torch.cat([weights, weights, link_weights])
-        adjacency = torch.sparse_coo_tensor(index, values, (size, size),
+        adjacency = torch.sparse_coo_tensor(index, torch.cat([weights, weights]), (size, size),
                                             check_invariants=False).coalesce()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
@@ -99,19 +87,3 @@ def _rsqrt(degree: np.ndarray, device: torch.device | str) -> torch.Tensor:
     """``1 / sqrt(degree)``, 0 where the degree is 0 (a node without edges gets no messages)."""
     degree = torch.as_tensor(degree, dtype=torch.float32, device=device)
     return torch.where(degree > 0, degree.clamp_min(1.0).rsqrt(), torch.zeros_like(degree))
-
-
-def text_neighbour_links(text: torch.Tensor, k: int) -> sp.csr_matrix:
-    """Symmetric binary ``[n, n]`` edges from every item to its ``k`` most similar items by text
-    cosine (row and column 0, RecBole's padding item, left out), as LLMRec-style augmented
-    item-item edges (Wei et al., WSDM 2024)."""
-    from recbole_llmkg.model.similarity import blended_cosine_topk
-
-    n = text.shape[0]
-    index, value = blended_cosine_topk([text[1:]], [1.0], k)
-    rows = np.repeat(np.arange(1, n), index.shape[1])
-    cols = index.numpy().ravel() + 1
-    keep = value.numpy().ravel() > 0
-    links = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32),
-                           (rows[keep], cols[keep])), shape=(n, n))
-    return ((links + links.T) > 0).astype(np.float32)

@@ -56,27 +56,3 @@ def test_a_user_is_its_ego_share_plus_one_term_per_history_item():
         rebuilt = smoothing.ego_share() * users[user] + terms.sum(dim=0)
         assert torch.allclose(rebuilt, final_users[user], atol=1e-5)
 
-
-def test_text_links_give_an_item_without_interactions_its_neighbours_messages():
-    from recbole_llmkg.model.layers.bipartite import text_neighbour_links
-
-    graph = random_graph(seed=2)  # the last item has no interaction
-    n_items = graph.shape[1]
-    text = torch.randn(n_items, 6)
-    text[-1] = text[3] + 0.01 * torch.randn(6)  # its text is nearly item 3's
-    links = text_neighbour_links(text, k=1)
-    assert (links != links.T).nnz == 0 and links[0].nnz == 0 and links.diagonal().sum() == 0
-    assert links[n_items - 1, 3] == 1
-
-    users, items = torch.randn(graph.shape[0], 4), torch.randn(n_items, 4)
-    alone = BipartiteSmoothing(graph, n_layers=2, device="cpu")(users, items)[1]
-    linked_model = BipartiteSmoothing(graph, n_layers=2, device="cpu", item_links=links)
-    linked, _ = linked_model(users, items)[1:]
-    assert torch.allclose(alone[-1], items[-1] / 3, atol=1e-6)  # ego share only
-    assert not torch.allclose(linked[-1], items[-1] / 3, atol=1e-3)  # now hears item 3
-    # users still split exactly into ego share + one term per history item
-    final_users, _, messages = linked_model(users, items)
-    history = torch.as_tensor(graph[1].indices, dtype=torch.long)
-    rebuilt = linked_model.ego_share() * users[1] + linked_model.history_terms(
-        torch.tensor(1), history, messages).sum(dim=0)
-    assert torch.allclose(rebuilt, final_users[1], atol=1e-5)
