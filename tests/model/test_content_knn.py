@@ -43,7 +43,7 @@ def _brute_force_scores(content: np.ndarray, history: np.ndarray, k: int, power:
 @pytest.mark.parametrize("name", ["TextKNN", "KGKNN"])
 def test_full_sort_scores_equal_brute_force(name, tmp_path):
     config, model, _, (train, _, test) = build_run(
-        name, tmp_path, knn_topk=5, power=2.0, llm_cache_dir=str(tmp_path / "cache"))
+        name, tmp_path, knn_topk=5, power=2.0, shrink=0.0, llm_cache_dir=str(tmp_path / "cache"))
     dataset = train._dataset
     if name == "TextKNN":
         content = dataset.item_text_embeddings().double().numpy()
