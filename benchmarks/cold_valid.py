@@ -69,20 +69,15 @@ def main(argv: list[str]) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from recbole_llmkg import Config
+    from valid_run import validation_config  # its sibling script (this folder is on sys.path)
+
     from recbole_llmkg.benchmark.per_user import share_in_topk
-    from recbole_llmkg.benchmark.spec import parse_overrides
     from recbole_llmkg.quick_start import prepare
 
-    overrides = parse_overrides(f"--{pair}" for pair in args.overrides)
     with tempfile.TemporaryDirectory() as work:
         cold = pseudo_cold_split(split, Path(work), args.fraction, args.seed)
-        config = Config(args.model, "ml-100k", cmd_args=[], config_dict={
-            "use_gpu": False, "seed": args.seed, "state": "ERROR", "show_progress": False,
-            "data_path": work, "benchmark_filename": ["train", "valid", "test"],
-            "epochs": 300, "stopping_step": 10, "metrics": ["NDCG"], "topk": [10],
-            "valid_metric": "NDCG@10", "eval_batch_size": 262144,
-            "checkpoint_dir": str(Path(work) / "saved"), **overrides})
+        config, overrides = validation_config(args.model, work, args.overrides, args.seed,
+                                              str(Path(work) / "saved"))
         parts = prepare(config)
         start = time.time()
         parts.trainer.fit(parts.train_data, parts.valid_data, saved=True, show_progress=False)

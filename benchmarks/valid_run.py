@@ -12,23 +12,35 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable
+from typing import Any
+
+
+def validation_config(model: str, data_path: str, pairs: Iterable[str], seed: int = 2020,
+                      checkpoint_dir: str = "saved/valid_run") -> tuple[Any, dict[str, Any]]:
+    """The config of a validation run on the split files under ``data_path`` (early stopping on
+    valid NDCG@10, epochs 300, stopping_step 10) with ``key=value`` overrides typed as on the
+    command line; returns ``(config, overrides)``. Shared with ``cold_valid.py``."""
+    from recbole_llmkg import Config
+    from recbole_llmkg.benchmark.spec import parse_overrides
+
+    overrides = parse_overrides(f"--{pair}" for pair in pairs)
+    config = Config(model, "ml-100k", cmd_args=[], config_dict={
+        "use_gpu": False, "seed": seed, "state": "ERROR", "show_progress": False,
+        "data_path": data_path, "benchmark_filename": ["train", "valid", "test"], "epochs": 300,
+        "stopping_step": 10, "metrics": ["NDCG"], "topk": [10], "valid_metric": "NDCG@10",
+        "eval_batch_size": 262144, "checkpoint_dir": checkpoint_dir, **overrides})
+    return config, overrides
 
 
 def main(argv: list[str]) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from recbole_llmkg import Config
-    from recbole_llmkg.benchmark.spec import parse_overrides
     from recbole_llmkg.quick_start import prepare
 
     model, split, *pairs = argv
-    overrides = parse_overrides(f"--{pair}" for pair in pairs)  # typed as on the command line
-    config = Config(model, "ml-100k", cmd_args=[], config_dict={
-        "use_gpu": False, "seed": 2020, "state": "ERROR", "show_progress": False,
-        "data_path": split, "benchmark_filename": ["train", "valid", "test"], "epochs": 300,
-        "stopping_step": 10, "metrics": ["NDCG"], "topk": [10], "valid_metric": "NDCG@10",
-        "eval_batch_size": 262144, "checkpoint_dir": "saved/valid_run", **overrides})
+    config, overrides = validation_config(model, split, pairs)
     parts = prepare(config)
     start = time.time()
     best, _ = parts.trainer.fit(parts.train_data, parts.valid_data, saved=False,

@@ -166,17 +166,15 @@ def tune_on_ray(
     cursor = 0  # the job the next free slot is offered to first
     with _progress(total, "trials", progress) as bar:
         while True:
-            asked = True
-            while asked and len(pending) < limit:  # one trial per job per round: jobs share slots
-                asked = False
-                for offset in range(len(jobs)):
-                    job = jobs[(cursor + offset) % len(jobs)]
-                    if len(pending) < limit and tuning.remaining(job, studies[job.study_name]):
-                        study, trial, spec = tuning.ask(job)
-                        pending[task.remote(spec)] = (job, study, trial, spec)
-                        cursor = (cursor + offset + 1) % len(jobs)
-                        asked = True
-                        break
+            while len(pending) < limit:  # each free slot: the next job in turn with trials left
+                turns = ((cursor + offset) % len(jobs) for offset in range(len(jobs)))
+                index = next((i for i in turns
+                              if tuning.remaining(jobs[i], studies[jobs[i].study_name])), None)
+                if index is None:
+                    break
+                study, trial, spec = tuning.ask(jobs[index])
+                pending[task.remote(spec)] = (jobs[index], study, trial, spec)
+                cursor = index + 1
             if not pending:
                 break
             (ref,), _ = ray.wait(list(pending), num_returns=1)

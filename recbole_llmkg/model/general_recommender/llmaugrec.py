@@ -250,17 +250,15 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         """
         if self.smoothing is None:
             return self.user_ego(users, exclude)
-        user_e = self._smoothed()[0]
+        user_e, _, messages = self._smoothed()
         rows = user_e if users is None else user_e[users]
         if exclude is None:
             return rows
         if users is None:
             users = torch.arange(self.n_users, device=rows.device)
-        share = self.smoothing.ego_share()
         text_change = self.user_ego(users, exclude) - self.user_ego(users)
-        messages = self._smoothed()[2]
-        term = self.smoothing.edge_weight(users, exclude).unsqueeze(1) * messages[exclude]
-        return rows - term + share * text_change
+        return (rows - self.smoothing.history_terms(users, exclude, messages)
+                + self.smoothing.ego_share() * text_change)
 
     # ------------------------------------------------------------------ graph smoothing
     def _propagate(self, id_mask: torch.Tensor | None = None

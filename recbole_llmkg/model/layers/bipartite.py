@@ -72,11 +72,11 @@ class BipartiteSmoothing(nn.Module):
         """``a_uj = 1 / sqrt(d_u d_j)`` for training pairs ``(users, items)``."""
         return self.user_norm[users] * self.item_norm[items]
 
-    def history_terms(self, user: torch.Tensor, items: torch.Tensor,
+    def history_terms(self, users: torch.Tensor, items: torch.Tensor,
                       messages: torch.Tensor) -> torch.Tensor:
-        """``[len(items), d]``: each history item's term ``a_uj m_j`` in ``user``'s final
-        vector (``user`` a 0-d tensor)."""
-        return self.edge_weight(user.expand_as(items), items).unsqueeze(1) * messages[items]
+        """``[len(items), d]``: each history item's term ``a_uj m_j`` in its user's final
+        vector (``users`` one user as a 0-d tensor, or one per item)."""
+        return self.edge_weight(users.expand_as(items), items).unsqueeze(1) * messages[items]
 
     def ego_share(self) -> float:
         """Weight of a node's own ego embedding in its final vector, ``1 / (K + 1)``."""
