@@ -85,6 +85,10 @@ PROFILE_KEYS = (
 MODEL_KEYS = ("name", "label", "config", "table", "tune")
 ISOLATIONS = ("ray", "subprocess", "inline")
 TABLES = ("main", "untuned", "ablation")  # a model entry's table on the leaderboard
+# Execution order of the tables: the rows the board's claims rest on (main, then the ablations
+# that explain them) before the untuned reference rows, so a partial board answers first what
+# matters most.
+RUN_ORDER = ("main", "ablation", "untuned")
 # Dataset files a board may replace in every split (``side_files``): not the interactions.
 SIDE_FILE_SUFFIXES = ("link", "kg", "item", "user")
 
@@ -220,7 +224,9 @@ class BenchmarkSpec:
         return Path(self.output_dir) / _safe(self.folder or self.name)
 
     def runs(self, overrides: Mapping[str, Any] | None = None) -> list[RunSpec]:
-        """Every (dataset, protocol, model, seed) run, in the order they are executed.
+        """Every (dataset, protocol, model, seed) run, in the order they are executed: per
+        dataset, main-table rows of every protocol, then ablations, then untuned rows
+        (``RUN_ORDER``); within a table, protocols, models and seeds in file order.
 
         ``overrides`` (command-line ``--key=value``) beat the file's settings for every run, but
         not the keys the benchmark fixes (seed, metrics, protocol...).
@@ -240,16 +246,18 @@ class BenchmarkSpec:
         }
         plan = []
         for dataset in self.datasets:
-            for protocol in self.protocols:
-                for model in self.models:
-                    if protocol.models and model.label not in protocol.models:
-                        continue
-                    config = _merge(self.config, model.config, overrides)
-                    for seed in self.seeds:
-                        run_config = {**config, **fixed, "seed": seed}
-                        plan.append(RunSpec(dataset, model, seed, protocol, run_config,
-                                            self.threads,
-                                            dict(self.side_files.get(dataset, {}))))
+            for table in RUN_ORDER:
+                for protocol in self.protocols:
+                    for model in self.models:
+                        if model.table != table or (protocol.models
+                                                    and model.label not in protocol.models):
+                            continue
+                        config = _merge(self.config, model.config, overrides)
+                        for seed in self.seeds:
+                            run_config = {**config, **fixed, "seed": seed}
+                            plan.append(RunSpec(dataset, model, seed, protocol, run_config,
+                                                self.threads,
+                                                dict(self.side_files.get(dataset, {}))))
         return plan
 
 

@@ -214,3 +214,17 @@ def test_a_protocol_runs_only_the_rows_it_lists_and_keys_stay(tmp_path):
     cold = [run for run in narrowed.runs() if run.protocol.name == "cold_user"]
     assert {run.model.label for run in cold} == {"EASE"} and len(cold) == 2
     assert {run.key for run in cold} <= {run.key for run in every.runs()}
+
+
+def test_runs_put_main_rows_of_every_protocol_before_ablations_and_untuned(tmp_path):
+    path = write(tmp_path, protocols=["standard", "cold_item"], models=[
+        {"name": "Pop", "table": "untuned"},
+        {"name": "EASE", "label": "EASE-reg", "table": "ablation", "config": {"reg_weight": 1.0}},
+        "EASE",
+    ])
+    order = [(r.model.table, r.protocol.name, r.model.label, r.seed)
+             for r in load_benchmark(path).runs()]
+    assert order == [(table, protocol, label, seed)
+                     for table, label in [("main", "EASE"), ("ablation", "EASE-reg"),
+                                          ("untuned", "Pop")]
+                     for protocol in ["standard", "cold_item"] for seed in [1, 2]]
