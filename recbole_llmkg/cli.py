@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rerun", action="store_true", help="benchmark: redo finished runs")
     parser.add_argument("--ray-address", help="benchmark: run on this Ray cluster (default: a "
                         "local Ray instance using every core)")
+    parser.add_argument("--report", action="store_true", help="benchmark: rewrite the "
+                        "leaderboard, tables and charts from the saved runs, run nothing")
     parser.add_argument("--write-readme", action="store_true", help="benchmark: rewrite the "
                         "README's leaderboard section from the committed results, run nothing")
     parser.add_argument("--list-models", action="store_true", help="print the model names")
@@ -87,7 +89,8 @@ def _benchmark(args: argparse.Namespace, overrides: list[str]) -> int:
 
     try:
         summary = run_benchmark(args.benchmark, profile=args.profile, rerun=args.rerun,
-                                cmd_args=overrides, ray_address=args.ray_address)
+                                cmd_args=overrides, ray_address=args.ray_address,
+                                report_only=args.report)
     except KeyboardInterrupt:
         print("recbole-llmkg: interrupted; finished runs are saved and the same command "
               "resumes", file=sys.stderr)

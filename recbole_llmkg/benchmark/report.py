@@ -263,7 +263,8 @@ def tables_markdown(spec: BenchmarkSpec, plan: list[RunSpec],
     columns = [c for c in metric_columns(spec) if c.split("@")[1] == headline_k]
     others = [c for c in metric_columns(spec) if c.split("@")[1] != headline_k]
     lines: list[str] = []
-    for (dataset, protocol, kind), rows in group(spec, plan, records).items():
+    grouped = group(spec, plan, records)
+    for (dataset, protocol, kind), rows in grouped.items():
         lines += [f"## {dataset} · {protocol} · {TABLE_TITLES.get(kind, kind)}", ""]
         try:
             sets = test_sets(rows)
@@ -300,7 +301,60 @@ def tables_markdown(spec: BenchmarkSpec, plan: list[RunSpec],
                 _cell(row.values("test", c.lower())) for c in others])
         if kind == "main":
             lines += significance_lines(rows, spec.headline_key)
+        if kind == "ablation":
+            lines += ablation_lines(rows, grouped.get((dataset, protocol, "main"), []),
+                                    spec.headline_key)
     return "\n".join(lines)
+
+
+def targets_lines(spec: BenchmarkSpec, plan: list[RunSpec],
+                  records: dict[str, dict[str, Any]]) -> list[str]:
+    """Per dataset, the board's ``targets`` checked on its main tables (nothing without any)."""
+    from recbole_llmkg.benchmark.targets import check_targets, targets_markdown
+
+    if not spec.targets:
+        return []
+    grouped = group(spec, plan, records)
+    lines: list[str] = []
+    for dataset in spec.datasets:
+        mains = {protocol: rows for (name, protocol, kind), rows in grouped.items()
+                 if name == dataset and kind == "main"}
+        rows = check_targets(spec.targets, mains, spec.headline_key)
+        lines += [f"## {dataset} · targets", "", *targets_markdown(rows, spec.headline_key)]
+    return lines
+
+
+ABLATION_VERDICTS = {"lose": "the part helps", "win": "the part hurts",
+                     "tie": "no significant effect"}
+
+
+def ablation_lines(rows: list[ModelRow], main_rows: list[ModelRow], metric: str) -> list[str]:
+    """Each ablation row against its full model (the main-table row of the same model name),
+    on the same seeds' test users: the evidence each README model paragraph cites."""
+    from recbole_llmkg.benchmark import significance
+
+    def per_user(row: ModelRow) -> dict[int, Any]:
+        runs = [{**r, "model": row.label} for r in row.ok if r.get("per_user")]
+        return significance.group_runs(runs).get(row.label, {})
+
+    full = {row.label: row for row in main_rows}
+    table = []
+    for row in rows:
+        parent = full.get(row.model)
+        compared = (significance.compare(per_user(row), per_user(parent), metric)
+                    if parent is not None else None)
+        if compared is not None:
+            table.append({"model": row.label, "baseline": parent.label, **compared})
+    if not table:
+        return []
+    significance.add_verdicts(table)
+    for entry in table:
+        entry["verdict"] = ABLATION_VERDICTS.get(entry["verdict"], entry["verdict"])
+    return [f"Each ablation against its full model ({metric.upper()}, the same seeds' test "
+            "users): Wilcoxon signed-rank over users (pooled over seeds) and paired t over seed "
+            "means, both Holm-corrected over this table; 'the part helps' when the ablated "
+            "model loses with both p < 0.05 and >= 5 seeds.", "",
+            significance.table_markdown(table, against="full model")]
 
 
 def significance_lines(rows: list[ModelRow], metric: str) -> list[str]:
@@ -320,7 +374,7 @@ def significance_lines(rows: list[ModelRow], metric: str) -> list[str]:
     return [f"Significance of {metric.upper()} against the best baseline ({table[0]['baseline']}"
             "): Wilcoxon signed-rank over users (pooled over seeds) and paired t over seed "
             "means, both Holm-corrected; win/lose only with >= 5 seeds and both p < 0.05.", "",
-            significance.table_markdown(table)]
+            significance.table_markdown(table, against="full model")]
 
 
 def _table(header: list[str], rows: list[ModelRow], cells: Any) -> list[str]:
@@ -363,6 +417,7 @@ def leaderboard_markdown(spec: BenchmarkSpec, plan: list[RunSpec],
         "and validation included; peak RSS: the run's process (the whole runner process in "
         "inline mode).",
         "",
+        *targets_lines(spec, plan, records),
         tables_markdown(spec, plan, records),
         *cold_user_curve_lines(spec, plan, records),
     ]

@@ -116,6 +116,7 @@ def run_benchmark(
     ray_address: str | None = None,
     charts: bool = True,
     log: Logger | None = None,
+    report_only: bool = False,
 ) -> BenchmarkSummary:
     """Run (or resume) the benchmark in ``path``; write the leaderboard; return a summary.
 
@@ -129,6 +130,9 @@ def run_benchmark(
         ray_address: overrides the file's ``ray_address`` (``--ray-address``: join a cluster).
         charts: write the PNG charts (tests may skip them for speed).
         log: progress sink; defaults to printing to stdout.
+        report_only: run nothing (no trial, no seed run): rewrite the leaderboard, tables and
+            charts from the saved records and the finished studies (``--report``), e.g. after
+            the report code changed while a board was half-run.
 
     Raises:
         ConfigError: the file, or the config of any run still to do, is invalid (nothing ran).
@@ -141,10 +145,12 @@ def run_benchmark(
         spec.isolation = isolation
     if ray_address is not None:
         spec.ray_address = ray_address
+    if report_only:
+        spec.n_trials = 0  # read the finished studies' decisions; run no trial
     plan = spec.runs(parse_overrides(cmd_args))
     with exclusive(spec.results_dir):
         invocation = _Invocation(spec, plan, cli_command(path, profile, rerun, cmd_args), log)
-        return invocation.run(rerun, charts)
+        return invocation.run(rerun, charts, execute=not report_only)
 
 
 def cli_command(path: str | Path, profile: str | None, rerun: bool,
@@ -181,19 +187,21 @@ class _Invocation:
         self.data_root = (self.results_dir / "data").resolve()
         self.tuned: dict[tuple[str, str, str], Tuned] = {}
 
-    def run(self, rerun: bool, charts: bool) -> BenchmarkSummary:
-        """Clean up after crashed attempts, check every config, tune, then run the seed runs."""
+    def run(self, rerun: bool, charts: bool, execute: bool = True) -> BenchmarkSummary:
+        """Clean up after crashed attempts, check every config, tune, then run the seed runs
+        (``execute=False``: only write the outputs from what is saved)."""
         for folder in clean_stale(self.results_dir / "tmp"):
             self.progress(f"removed scratch folder left by a stopped runner: {folder.name}")
         self.store.clean_temp_files()
         check_run_configs(self.spec, self.plan)
-        started_ray = self._start_ray()
+        started_ray = self._start_ray() if execute else False
         try:
             self.tuned = run_tuning_phase(self.spec, self.plan, self.data_root, self.results_dir,
                                           self.progress)
             self.plan = self.summary.plan = apply_tuned(self.plan, self.tuned)
             todo = self._select(rerun)
-            self._execute_all(todo)
+            if execute:
+                self._execute_all(todo)
         finally:
             if started_ray:
                 import ray

@@ -106,6 +106,46 @@ def _mean(runs: Mapping[int, PerUserMetrics], metric: str) -> float:
     return float(np.mean([r.values[metric].mean() for r in runs.values()]))
 
 
+def compare(ours: Mapping[int, PerUserMetrics], theirs: Mapping[int, PerUserMetrics],
+            metric: str, scale: float = 1.0) -> dict[str, Any] | None:
+    """``ours`` against ``scale`` x ``theirs`` on the seeds both have (None if they share none).
+
+    ``scale`` tests a margin: 1.03 asks whether ours beats theirs by at least 3% (the paired
+    differences are ours - 1.03 x theirs). Keys: seeds, users, mean, baseline_mean, diff (ours -
+    scale x theirs), rel_gain (ours / theirs - 1), p_users, p_seeds (both two-sided, raw).
+    """
+    seeds = sorted(set(ours) & set(theirs))
+    if not seeds:
+        return None
+    pairs = [ours[s].paired(theirs[s], metric) for s in seeds]
+    a = np.concatenate([x for x, _ in pairs])
+    b = scale * np.concatenate([y for _, y in pairs])
+    seed_a = [x.mean() for x, _ in pairs]
+    seed_b = [scale * y.mean() for _, y in pairs]
+    mean, base = float(np.mean(seed_a)), float(np.mean([y.mean() for _, y in pairs]))
+    return {"seeds": len(seeds), "users": len(a), "mean": mean, "baseline_mean": base,
+            "diff": mean - scale * base,
+            "rel_gain": (mean - base) / base if base else float("nan"),
+            "p_users": wilcoxon_p(a, b), "p_seeds": paired_t_p(seed_a, seed_b)}
+
+
+def add_verdicts(rows: list[dict[str, Any]], alpha: float = 0.05) -> list[dict[str, Any]]:
+    """Holm-correct ``p_users`` and ``p_seeds`` across ``rows`` (one family) and set each row's
+    verdict: win / lose when both corrected p < ``alpha`` with >= ``MIN_SEEDS`` seeds (by the
+    sign of ``diff``), tie otherwise, "no claim" with fewer seeds."""
+    for key in ("p_users", "p_seeds"):
+        for row, adjusted in zip(rows, holm([r[key] for r in rows]), strict=True):
+            row[f"{key}_holm"] = float(adjusted)
+    for row in rows:
+        if row["seeds"] < MIN_SEEDS:
+            row["verdict"] = f"no claim ({row['seeds']} seed{'s' if row['seeds'] > 1 else ''})"
+            continue
+        significant = row["p_users_holm"] < alpha and row["p_seeds_holm"] < alpha
+        row["verdict"] = ("tie" if not significant or row["diff"] == 0
+                          else "win" if row["diff"] > 0 else "lose")
+    return rows
+
+
 def significance_table(
     records: Iterable[Mapping[str, Any]],
     baselines: Iterable[str],
@@ -126,37 +166,16 @@ def significance_table(
     best = max(candidates, key=lambda m: _mean(runs[m], metric))
     rows = []
     for model in sorted(m for m in runs if m != best):
-        seeds = sorted(set(runs[model]) & set(runs[best]))
-        if not seeds:
-            continue
-        pairs = [runs[model][s].paired(runs[best][s], metric) for s in seeds]
-        ours = np.concatenate([a for a, _ in pairs])
-        theirs = np.concatenate([b for _, b in pairs])
-        seed_ours = [a.mean() for a, _ in pairs]
-        seed_theirs = [b.mean() for _, b in pairs]
-        mean, base = float(np.mean(seed_ours)), float(np.mean(seed_theirs))
-        rows.append({
-            "model": model, "baseline": best, "metric": metric, "seeds": len(seeds),
-            "users": len(ours), "mean": mean, "baseline_mean": base, "diff": mean - base,
-            "rel_gain": (mean - base) / base if base else float("nan"),
-            "p_users": wilcoxon_p(ours, theirs), "p_seeds": paired_t_p(seed_ours, seed_theirs),
-        })
-    for key in ("p_users", "p_seeds"):
-        for row, adjusted in zip(rows, holm([r[key] for r in rows]), strict=True):
-            row[f"{key}_holm"] = float(adjusted)
-    for row in rows:
-        if row["seeds"] < MIN_SEEDS:
-            row["verdict"] = f"no claim ({row['seeds']} seed{'s' if row['seeds'] > 1 else ''})"
-            continue
-        significant = row["p_users_holm"] < alpha and row["p_seeds_holm"] < alpha
-        row["verdict"] = ("tie" if not significant or row["diff"] == 0
-                          else "win" if row["diff"] > 0 else "lose")
-    return sorted(rows, key=lambda r: -r["mean"])
+        row = compare(runs[model], runs[best], metric)
+        if row is not None:
+            rows.append({"model": model, "baseline": best, "metric": metric, **row})
+    return sorted(add_verdicts(rows, alpha), key=lambda r: -r["mean"])
 
 
-def table_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The significance table as markdown (4 decimals; p-values in scientific form)."""
-    head = ("| model | vs | seeds | mean | baseline | diff | rel. gain | p users (Holm) "
+def table_markdown(rows: Sequence[Mapping[str, Any]], against: str = "baseline") -> str:
+    """The significance table as markdown (4 decimals; p-values in scientific form);
+    ``against`` names the column of the compared row's mean."""
+    head = (f"| model | vs | seeds | mean | {against} | diff | rel. gain | p users (Holm) "
             "| p seeds (Holm) | verdict |\n|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     for r in rows:

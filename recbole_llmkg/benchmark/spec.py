@@ -66,6 +66,7 @@ from typing import Any
 import yaml
 
 from recbole_llmkg.benchmark.protocols import ProtocolEntry, parse_protocol
+from recbole_llmkg.benchmark.targets import Target, parse_targets
 from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.files import file_sha256
 
@@ -75,7 +76,7 @@ TOP_LEVEL_KEYS = (
     "name", "description", "output_dir", "datasets", "models", "seeds", "protocols", "metrics",
     "topk", "headline", "valid_metric", "eval_batch_size", "config", "isolation", "timeout",
     "threads", "profiles", "n_trials", "tuning_storage", "ray_address", "num_cpus",
-    "gpus_per_run", "side_files",
+    "gpus_per_run", "side_files", "targets",
 )
 PROFILE_KEYS = (
     "description", "datasets", "models", "seeds", "protocols", "metrics", "topk", "headline",
@@ -209,6 +210,9 @@ class BenchmarkSpec:
     # per dataset, files that replace the dataset folder's own in every split (e.g. a corrected
     # ``.link``): suffix -> absolute path
     side_files: dict[str, dict[str, str]] = field(default_factory=dict)
+    # the claims the board tests (:mod:`~recbole_llmkg.benchmark.targets`), the same for every
+    # profile: a profile without their rows shows them as not run
+    targets: list[Target] = field(default_factory=list)
 
 
     @property
@@ -305,6 +309,10 @@ def load_benchmark(
             raise ConfigError(f"{where}: key 'profiles.{name}' must be a mapping (or empty).")
         _check_keys(body or {}, PROFILE_KEYS, where, f"profiles.{name}.")
     base_models = _parse_models(settings["models"], where, "models", check_models, {})
+    targets = parse_targets(
+        settings.get("targets"), where, "targets",
+        [m.label for m in base_models if m.table == "main"],
+        [p.slug for p in _check_protocols(settings["protocols"], _KeyPath(where, "", set()))])
     if profile is not None:
         if profile not in profiles:
             known = ", ".join(profiles) or "none defined"
@@ -315,7 +323,9 @@ def load_benchmark(
         models = settings.pop("_models")
     else:
         models = base_models
-    return _build(settings, models, path, profile)
+    spec = _build(settings, models, path, profile)
+    spec.targets = targets
+    return spec
 
 
 def parse_overrides(args: Iterable[str]) -> dict[str, Any]:

@@ -215,6 +215,21 @@ def test_cli_runs_a_benchmark(tmp_path, capsys):
     assert record["config"]["epochs"] == 1
 
 
+def test_report_rewrites_the_board_from_saved_runs_and_runs_nothing(tmp_path, capsys):
+    from recbole_llmkg.cli import main
+
+    path = bench(tmp_path, models=["Pop", "EASE"], seeds=[1])
+    first = run_benchmark(path, log=quiet, charts=False)
+    out = tmp_path / "results" / "unit"
+    (out / "runs" / f"{next(k for k in first.records if 'EASE' in k)}.json").unlink()
+    (out / "leaderboard.md").unlink()
+    assert main(["--benchmark", str(path), "--report"]) == 0
+    assert "run 1/" not in capsys.readouterr().out  # nothing trained
+    board = (out / "leaderboard.md").read_text()
+    assert "| 1 | Pop |" in board and re.search(r"EASE\s*\| not run yet", board)
+    assert len(list((out / "runs").glob("*.json"))) == 1
+
+
 def test_eta_uses_per_model_durations():
     eta = runner._Eta([{"label": "A", "elapsed_seconds": 10.0},
                        {"label": "B", "elapsed_seconds": 100.0}])

@@ -1,0 +1,184 @@
+"""The claims a board tests (``targets:`` in its file), checked on its main tables.
+
+A target says: the best of ``models`` beats the best of ``against`` on ``protocol`` by at least
+``min_gain`` (relative, on the board's headline metric). How each side is chosen, so that the
+test set never picks anything in our favour:
+
+* ours: the candidate with the highest mean *validation* headline over its seeds;
+* theirs: the candidate with the highest mean *test* headline (the strongest opponent the
+  board has, the conservative choice).
+
+The check is ``significance.compare`` of ours against
+(1 + ``min_gain``) x theirs: a Wilcoxon signed-rank test over users (pooled over seeds) and a
+paired t-test over seed means, both Holm-corrected across the board's targets. A target is met
+only with at least ``MIN_SEEDS`` paired seeds, ours / theirs >= 1 + ``min_gain`` and both
+corrected p < 0.05; otherwise it is missed, and the table says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from recbole_llmkg.errors import ConfigError
+
+TARGET_KEYS = ("name", "protocol", "models", "against", "min_gain")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One claim: the best of ``models`` >= (1 + ``min_gain``) x the best of ``against``."""
+
+    name: str
+    protocol: str  # a protocol slug of the board (a table name, e.g. cold_item-candidatescold)
+    models: tuple[str, ...]
+    against: tuple[str, ...]
+    min_gain: float = 0.0
+
+
+def parse_targets(entries: Any, where: str, key: str, labels: Sequence[str],
+                  protocols: Sequence[str]) -> list[Target]:
+    """The file's ``targets`` list; every label must be a main-table row, every protocol a slug
+    of the board (the error names the entry, the key and what is accepted)."""
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise ConfigError(f"{where}: key '{key}' must be a list of targets, each a mapping with "
+                          f"{', '.join(TARGET_KEYS)}.")
+    targets = []
+    for i, entry in enumerate(entries):
+        at = f"{key}[{i}]"
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{where}: key '{at}' must be a mapping with keys "
+                              f"{', '.join(TARGET_KEYS)}.")
+        unknown = [k for k in entry if k not in TARGET_KEYS]
+        if unknown:
+            raise ConfigError(f"{where}: unknown key '{at}.{unknown[0]}' (allowed: "
+                              f"{', '.join(TARGET_KEYS)}).")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"{where}: key '{at}.name' must be a non-empty string.")
+        protocol = entry.get("protocol")
+        if protocol not in protocols:
+            raise ConfigError(f"{where}: key '{at}.protocol' must be one of the board's "
+                              f"protocols ({', '.join(protocols)}), got {protocol!r}.")
+        sides = {}
+        for side in ("models", "against"):
+            value = entry.get(side)
+            value = [value] if isinstance(value, str) else value
+            if not isinstance(value, list) or not value:
+                raise ConfigError(f"{where}: key '{at}.{side}' must be a model label or a "
+                                  f"non-empty list of them, got {entry.get(side)!r}.")
+            for label in value:
+                if label not in labels:
+                    raise ConfigError(f"{where}: key '{at}.{side}': {label!r} is not a "
+                                      f"main-table row of this board ({', '.join(labels)}).")
+            sides[side] = tuple(value)
+        gain = entry.get("min_gain", 0.0)
+        if isinstance(gain, bool) or not isinstance(gain, (int, float)) or gain < 0:
+            raise ConfigError(f"{where}: key '{at}.min_gain' must be a number >= 0 (0.03 asks "
+                              f"for +3%), got {gain!r}.")
+        targets.append(Target(name.strip(), protocol, sides["models"], sides["against"],
+                              float(gain)))
+    return targets
+
+
+def check_targets(targets: Sequence[Target], tables: Mapping[str, Sequence[Any]], metric: str,
+                  alpha: float = 0.05) -> list[dict[str, Any]]:
+    """One row per target: the chosen sides, the comparison, corrected p-values and verdict.
+
+    ``tables`` maps a protocol slug to its main-table rows
+    (:class:`~recbole_llmkg.benchmark.report.ModelRow`); a target whose sides have no runs yet
+    gets ``verdict: "not run yet"`` and stays out of the Holm family.
+    """
+    from recbole_llmkg.benchmark import significance
+
+    rows: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
+    for target in targets:
+        by_label = {row.label: row for row in tables.get(target.protocol, [])}
+        ours = _best([by_label.get(m) for m in target.models], "valid", metric)
+        theirs = _best([by_label.get(m) for m in target.against], "test", metric)
+        base = {"target": target.name, "protocol": target.protocol,
+                "needed": 1.0 + target.min_gain, "model": ours.label if ours else "–",
+                "baseline": theirs.label if theirs else "–", "share": _share(ours),
+                "baseline_share": _share(theirs)}
+        compared = None
+        if ours is not None and theirs is not None:
+            compared = significance.compare(_per_user(ours), _per_user(theirs), metric,
+                                            scale=1.0 + target.min_gain)
+        if compared is None:
+            pending.append({**base, "verdict": "not run yet"})
+        else:
+            rows.append({**base, **compared})
+    significance.add_verdicts(rows, alpha)
+    for row in rows:
+        verdict = row["verdict"]
+        if verdict == "win":
+            row["verdict"] = "met"
+        elif not verdict.startswith("no claim"):
+            reached = 1.0 + row["rel_gain"] >= row["needed"]
+            row["verdict"] = ("missed (gain not significant)" if reached
+                              else f"missed ({1 + row['rel_gain']:.3f}x < {row['needed']:.2f}x)")
+    return rows + pending
+
+
+def targets_markdown(rows: Sequence[Mapping[str, Any]], metric: str) -> list[str]:
+    """The targets table with its reading guide (empty list for no targets)."""
+    if not rows:
+        return []
+    shares = any(r.get("share") is not None for r in rows)
+    header = ["target", "protocol", "ours (best valid)", "vs (best test)", "seeds",
+              f"ours {metric.upper()}", "theirs", "ratio", "needed", "p users (Holm)",
+              "p seeds (Holm)", *(["cold in top-k (ours / theirs)"] if shares else []),
+              "verdict"]
+    lines = [
+        f"Targets: the best of the listed models (chosen by mean valid {metric.upper()}; test "
+        "picks nothing in our favour) against the strongest listed opponent (highest mean test "
+        f"{metric.upper()}). The paired tests ask whether ours exceeds needed x theirs: Wilcoxon "
+        "over users pooled over seeds and paired t over seed means, Holm-corrected over the "
+        "targets; met only with >= 5 seeds and both p < 0.05.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for r in rows:
+        share = ([f"{_fmt(r.get('share'))} / {_fmt(r.get('baseline_share'))}"]
+                 if shares else [])
+        if "mean" not in r:
+            numbers = ["–"] * 7
+        else:
+            numbers = [str(r["seeds"]), f"{r['mean']:.4f}", f"{r['baseline_mean']:.4f}",
+                       f"{1 + r['rel_gain']:.3f}x", f"{r['needed']:.2f}x",
+                       f"{r['p_users_holm']:.2g}", f"{r['p_seeds_holm']:.2g}"]
+        lines.append("| " + " | ".join([r["target"], r["protocol"], r["model"], r["baseline"],
+                                         *numbers, *share, r["verdict"]]) + " |")
+    return [*lines, ""]
+
+
+def _best(rows: Sequence[Any], part: str, metric: str) -> Any:
+    """The row with the highest mean ``part`` metric among those with per-user results."""
+    scored = [(sum(v) / len(v), row) for row in rows if row is not None
+              for v in [row.values(part, metric)] if v and _per_user(row)]
+    return max(scored, key=lambda pair: pair[0])[1] if scored else None
+
+
+def _per_user(row: Any) -> dict[int, Any]:
+    from recbole_llmkg.benchmark import significance
+
+    runs = [{**r, "model": row.label} for r in row.ok if r.get("per_user")]
+    return significance.group_runs(runs).get(row.label, {})
+
+
+def _share(row: Any) -> float | None:
+    """Mean share of top-k slots taken by cold items when every item competes (cold_item)."""
+    if row is None:
+        return None
+    values = [v for r in row.ok for k, v in r.items()
+              if k.startswith("cold_share@") and isinstance(v, (int, float))]
+    return sum(values) / len(values) if values else None
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
