@@ -28,7 +28,7 @@ setup(
         "recbole_llmkg.datasets": "datasets",
     },
     package_data={
-        "recbole_llmkg.properties": ["*.yaml", "*/*.yaml"],
+        "recbole_llmkg.properties": ["*.yaml", "*/*.yaml", "encoders/*/*.json"],
         "recbole_llmkg.datasets": ["*.py", "*.md", "*/*"],
     },
     install_requires=[

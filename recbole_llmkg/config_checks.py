@@ -277,15 +277,18 @@ def check_files(config: Mapping[str, Any], model_class: type, dataset_folder: Pa
 
 def check_encoder_folder(config: Mapping[str, Any]) -> None:
     """``llm_model_path``, when set, must hold a ``config.json`` that parses as a JSON object."""
+    from recbole_llmkg.data.settings import resolve_model_path
+
     value = config.get("llm_model_path")
     if value in (None, ""):
         return
-    folder = Path(str(value)).expanduser()
+    folder = Path(resolve_model_path(str(value)))
     config_file = folder / "config.json"
     if not config_file.is_file():
         raise ConfigError(
             f"Config key 'llm_model_path' = '{value}': '{config_file}' not found. Point it at a "
-            "local Hugging Face model folder (config.json, weights, tokenizer files)."
+            "local Hugging Face model folder (config.json, weights, tokenizer files), or to "
+            "'bag-of-words' (the shipped bag-of-words encoder)."
         )
     try:
         parsed = json.loads(config_file.read_text(encoding="utf-8"))

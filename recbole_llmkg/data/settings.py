@@ -40,9 +40,23 @@ def default_cache_dir() -> Path:
 
 
 def model_path(config: Any) -> str:
-    """``llm_model_path``, or the bundled MiniLM when unset."""
+    """``llm_model_path``, or the bundled MiniLM when unset (:func:`resolve_model_path`)."""
     path = setting(config, "llm_model_path")
-    return default_model_path() if path in (None, "") else os.path.expanduser(str(path))
+    return default_model_path() if path in (None, "") else resolve_model_path(str(path))
+
+
+def resolve_model_path(value: str) -> str:
+    """A folder path as given, or a bare name of a folder shipped in ``properties/encoders/``
+    (``bag-of-words``) when no such path exists here, so a board file names it the same from
+    any working directory."""
+    path = os.path.expanduser(value)
+    if not os.path.exists(path) and os.sep not in value:
+        from recbole_llmkg.paths import properties_dir
+
+        shipped = properties_dir() / "encoders" / value
+        if shipped.is_dir():
+            return str(shipped)
+    return path
 
 
 def encoder_settings(config: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from recbole_llmkg.errors import ConfigError
+from recbole_llmkg.llm.bag_of_words import BagOfWordsEncoder, is_bag_of_words
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,9 @@ class TextEncoder:
                 "(expected a directory with config.json, weights and tokenizer files). Set the "
                 "config key 'llm_model_path' to such a folder; models are never downloaded."
             )
+        if is_bag_of_words(path):
+            raise ConfigError(f"llm_model_path '{model_path}' is the bag-of-words encoder, "
+                              "which has no weights to fine-tune: set llm_freeze: True.")
         if pooling not in POOLINGS:
             raise ConfigError(f"llm_pooling must be one of {', '.join(POOLINGS)}, got '{pooling}'.")
         if int(max_length) < 1 or int(batch_size) < 1:
@@ -184,7 +188,7 @@ class TextEncoder:
         return out
 
 
-_LOADED: dict[tuple, TextEncoder] = {}
+_LOADED: dict[tuple, TextEncoder | BagOfWordsEncoder] = {}
 
 
 def get_encoder(
@@ -196,8 +200,12 @@ def get_encoder(
     device: str | torch.device = "cpu",
     show_progress: bool = False,
     progress_min_texts: int | None = None,
-) -> TextEncoder:
-    """A shared frozen encoder: loading a model takes seconds, so one per settings is kept."""
+) -> TextEncoder | BagOfWordsEncoder:
+    """A shared frozen encoder: loading a model takes seconds, so one per settings is kept.
+
+    A folder whose ``config.json`` declares the bag-of-words encoder gets that instead of a
+    language model (:mod:`~recbole_llmkg.llm.bag_of_words`).
+    """
     settings = (
         str(Path(model_path).expanduser().resolve()),
         pooling,
@@ -210,7 +218,10 @@ def get_encoder(
     if encoder is None:
         for other in [k for k in _LOADED if k[:-1] != settings]:
             del _LOADED[other]  # one model in memory (one replica per device)
-        encoder = TextEncoder(model_path, pooling, max_length, batch_size, normalize, device)
+        if is_bag_of_words(model_path):
+            encoder = BagOfWordsEncoder(model_path, normalize=normalize, device=device)
+        else:
+            encoder = TextEncoder(model_path, pooling, max_length, batch_size, normalize, device)
         _LOADED[key] = encoder
     encoder.show_progress = show_progress
     encoder.progress_min_texts = progress_min_texts
