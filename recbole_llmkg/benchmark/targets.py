@@ -94,8 +94,7 @@ def check_targets(targets: Sequence[Target], tables: Mapping[str, Sequence[Any]]
     """
     from recbole_llmkg.benchmark import significance
 
-    rows: list[dict[str, Any]] = []
-    pending: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []  # in the file's order
     for target in targets:
         by_label = {row.label: row for row in tables.get(target.protocol, [])}
         ours = _best([by_label.get(m) for m in target.models], "valid", metric)
@@ -108,20 +107,20 @@ def check_targets(targets: Sequence[Target], tables: Mapping[str, Sequence[Any]]
         if ours is not None and theirs is not None:
             compared = significance.compare(_per_user(ours), _per_user(theirs), metric,
                                             scale=1.0 + target.min_gain)
-        if compared is None:
-            pending.append({**base, "verdict": "not run yet"})
-        else:
-            rows.append({**base, **compared})
-    significance.add_verdicts(rows, alpha)
+        rows.append({**base, "verdict": "not run yet"} if compared is None
+                    else {**base, **compared})
+    significance.add_verdicts([row for row in rows if "mean" in row], alpha)
     for row in rows:
         verdict = row["verdict"]
+        if verdict == "not run yet":
+            continue
         if verdict == "win":
             row["verdict"] = "met"
         elif not verdict.startswith("no claim"):
             reached = 1.0 + row["rel_gain"] >= row["needed"]
             row["verdict"] = ("missed (gain not significant)" if reached
                               else f"missed ({1 + row['rel_gain']:.3f}x < {row['needed']:.2f}x)")
-    return rows + pending
+    return rows
 
 
 def targets_markdown(rows: Sequence[Mapping[str, Any]], metric: str) -> list[str]:
