@@ -354,7 +354,7 @@ def ablation_lines(rows: list[ModelRow], main_rows: list[ModelRow], metric: str)
             "users): Wilcoxon signed-rank over users (pooled over seeds) and paired t over seed "
             "means, both Holm-corrected over this table; 'the part helps' when the ablated "
             "model loses with both p < 0.05 and >= 5 seeds.", "",
-            significance.table_markdown(table, against="full model")]
+            significance.table_markdown(table)]
 
 
 def significance_lines(rows: list[ModelRow], metric: str) -> list[str]:

@@ -70,3 +70,4 @@ def test_main_table_reports_significance_against_the_best_baseline(tmp_path):
     board = leaderboard_markdown(spec, [pop, bpr], records, "c")
     assert "against the best baseline (BPR)" in board
     assert "| Pop | BPR | 1 | 0.2150 | 0.3150 | -0.1000 |" in board
+    assert "| model | vs | seeds | mean | baseline |" in board
