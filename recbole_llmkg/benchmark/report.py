@@ -354,7 +354,7 @@ def ablation_lines(rows: list[ModelRow], main_rows: list[ModelRow], metric: str)
             "users): Wilcoxon signed-rank over users (pooled over seeds) and paired t over seed "
             "means, both Holm-corrected over this table; 'the part helps' when the ablated "
             "model loses with both p < 0.05 and >= 5 seeds.", "",
-            significance.table_markdown(table)]
+            significance.table_markdown(table, against="full model")]
 
 
 def significance_lines(rows: list[ModelRow], metric: str) -> list[str]:
@@ -374,7 +374,7 @@ def significance_lines(rows: list[ModelRow], metric: str) -> list[str]:
     return [f"Significance of {metric.upper()} against the best baseline ({table[0]['baseline']}"
             "): Wilcoxon signed-rank over users (pooled over seeds) and paired t over seed "
             "means, both Holm-corrected; win/lose only with >= 5 seeds and both p < 0.05.", "",
-            significance.table_markdown(table, against="full model")]
+            significance.table_markdown(table)]
 
 
 def _table(header: list[str], rows: list[ModelRow], cells: Any) -> list[str]:
