@@ -230,7 +230,8 @@ class BenchmarkSpec:
     def runs(self, overrides: Mapping[str, Any] | None = None) -> list[RunSpec]:
         """Every (dataset, protocol, model, seed) run, in the order they are executed: per
         dataset, main-table rows of every protocol, then ablations, then untuned rows
-        (``RUN_ORDER``); within a table, protocols, models and seeds in file order.
+        (``RUN_ORDER``); within a table, protocols, models and seeds in file order (a
+        protocol's own ``models`` list, where it has one, gives its rows and their order).
 
         ``overrides`` (command-line ``--key=value``) beat the file's settings for every run, but
         not the keys the benchmark fixes (seed, metrics, protocol...).
@@ -252,9 +253,8 @@ class BenchmarkSpec:
         for dataset in self.datasets:
             for table in RUN_ORDER:
                 for protocol in self.protocols:
-                    for model in self.models:
-                        if model.table != table or (protocol.models
-                                                    and model.label not in protocol.models):
+                    for model in _in_protocol_order(self.models, protocol):
+                        if model.table != table:
                             continue
                         config = _merge(self.config, model.config, overrides)
                         for seed in self.seeds:
@@ -263,6 +263,15 @@ class BenchmarkSpec:
                                                 self.threads,
                                                 dict(self.side_files.get(dataset, {}))))
         return plan
+
+
+def _in_protocol_order(models: list[ModelEntry], protocol: ProtocolEntry) -> list[ModelEntry]:
+    """The rows ``protocol`` runs: all of ``models``, or those its ``models`` list names, in
+    that list's order."""
+    if not protocol.models:
+        return models
+    by_label = {model.label: model for model in models}
+    return [by_label[label] for label in protocol.models if label in by_label]
 
 
 def resolve_path(path: str | Path) -> Path:

@@ -228,3 +228,11 @@ def test_runs_put_main_rows_of_every_protocol_before_ablations_and_untuned(tmp_p
                      for table, label in [("main", "EASE"), ("ablation", "EASE-reg"),
                                           ("untuned", "Pop")]
                      for protocol in ["standard", "cold_item"] for seed in [1, 2]]
+
+
+def test_a_protocol_models_list_gives_its_rows_and_their_order(tmp_path):
+    path = write(tmp_path, models=["Pop", "EASE", "BPR"], seeds=[1], protocols=[
+        "standard", {"name": "cold_item", "models": ["BPR", "Pop"]}])
+    order = [(r.protocol.name, r.model.label) for r in load_benchmark(path).runs()]
+    assert order == [("standard", "Pop"), ("standard", "EASE"), ("standard", "BPR"),
+                     ("cold_item", "BPR"), ("cold_item", "Pop")]
