@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from recbole_llmkg.benchmark.report import ModelRow, leaderboard_markdown
+from recbole_llmkg.benchmark.significance import holm
 from recbole_llmkg.benchmark.spec import load_benchmark
 from recbole_llmkg.benchmark.targets import Target, check_targets, parse_targets
 from recbole_llmkg.errors import ConfigError
@@ -37,10 +38,10 @@ def rows_by_label():
     alternating[0] += 0.05
     return {
         "Base": row("Base", base, valid=0.20),
-        "Weak": row("Weak", lambda s: 0.8 * base(s), valid=0.30),  # best valid, not best test
+        "Weak": row("Weak", lambda s: 0.8 * base(s), valid=0.30),  # best valid, not best test:
+        # never the opponent
         "Ours": row("Ours", lambda s: 1.1 * base(s) + rng.normal(0, 0.005, len(USERS)),
                     valid=0.26),
-        # best on test but not on validation: never picked as "ours"
         "Peeked": row("Peeked", lambda s: 1.5 * base(s), valid=0.10),
         # a small mean gain that half the users lose: not significant over users
         "Flat": row("Flat", lambda s: base(s) + alternating, valid=0.25),
@@ -52,13 +53,24 @@ def check(*targets):
     return check_targets(list(targets), {"standard": list(rows_by_label().values())}, "ndcg@10")
 
 
-def test_ours_is_chosen_on_validation_and_theirs_is_the_strongest_on_test():
-    (result,) = check(Target("t", "standard", ("Ours", "Peeked"), ("Base", "Weak")))
-    assert result["model"] == "Ours" and result["baseline"] == "Base"
-    assert result["verdict"] == "met" and result["seeds"] == 5
-    assert result["rel_gain"] == pytest.approx(0.10, abs=0.005)
-    assert result["p_users_holm"] < 0.05 and result["p_seeds_holm"] < 0.05
-    assert result["share"] == pytest.approx(0.25)
+def test_every_listed_model_is_tested_against_the_strongest_opponent_on_test():
+    rows = check(Target("t", "standard", ("Ours", "Flat"), ("Base", "Weak")))
+    assert [(r["model"], r["baseline"]) for r in rows] == [("Ours", "Base"), ("Flat", "Base")]
+    ours, flat = rows
+    assert ours["verdict"] == "met" and ours["seeds"] == 5
+    assert ours["rel_gain"] == pytest.approx(0.10, abs=0.005)
+    assert ours["p_users_holm"] < 0.05 and ours["p_seeds_holm"] < 0.05
+    assert ours["share"] == pytest.approx(0.25)
+    assert flat["verdict"] == "missed (gain not significant)"
+
+
+def test_holm_runs_over_every_row_of_every_target():
+    rows = check(Target("a", "standard", ("Flat", "Short"), ("Base",)),
+                 Target("b", "standard", ("Ours",), ("Base",)),
+                 Target("c", "standard", ("Peeked",), ("Base",)))
+    raw = [r["p_users"] for r in rows]
+    assert [r["p_users_holm"] for r in rows] == pytest.approx(holm(raw).tolist())
+    assert min(r["p_users_holm"] for r in rows) == pytest.approx(min(1.0, 4 * min(raw)))
 
 
 def test_a_margin_is_tested_not_just_compared():
@@ -79,7 +91,7 @@ def test_an_insignificant_gain_and_too_few_seeds_are_not_wins():
 
 def test_a_target_without_runs_says_so():
     (result,) = check(Target("cold", "cold_item", ("Ours",), ("Base",)))
-    assert result["verdict"] == "not run yet" and result["model"] == "–"
+    assert result["verdict"] == "not run yet" and result["baseline"] == "–"
 
 
 def test_parse_names_the_bad_key_and_what_is_accepted():
