@@ -69,6 +69,13 @@ class ModelRow:
     def stat(self, name: str) -> list[float]:
         return [float(r[name]) for r in self.ok if isinstance(r.get(name), (int, float))]
 
+    def per_user(self) -> dict[int, Any]:
+        """Seed -> per-user test metrics of the finished runs that stored them."""
+        from recbole_llmkg.benchmark import significance
+
+        runs = [{**r, "model": self.label} for r in self.ok if r.get("per_user")]
+        return significance.group_runs(runs).get(self.label, {})
+
     def at_cap(self) -> int:
         """Seeds whose best epoch was within 10% of ``epochs`` (they may have stopped early)."""
         return sum(bool(r.get("at_cap")) for r in self.ok)
@@ -333,15 +340,11 @@ def ablation_lines(rows: list[ModelRow], main_rows: list[ModelRow], metric: str)
     on the same seeds' test users: the evidence each README model paragraph cites."""
     from recbole_llmkg.benchmark import significance
 
-    def per_user(row: ModelRow) -> dict[int, Any]:
-        runs = [{**r, "model": row.label} for r in row.ok if r.get("per_user")]
-        return significance.group_runs(runs).get(row.label, {})
-
     full = {row.label: row for row in main_rows}
     table = []
     for row in rows:
         parent = full.get(row.model)
-        compared = (significance.compare(per_user(row), per_user(parent), metric)
+        compared = (significance.compare(row.per_user(), parent.per_user(), metric)
                     if parent is not None else None)
         if compared is not None:
             table.append({"model": row.label, "baseline": parent.label, **compared})

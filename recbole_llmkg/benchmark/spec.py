@@ -58,7 +58,7 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -251,18 +251,22 @@ class BenchmarkSpec:
         }
         plan = []
         for dataset in self.datasets:
-            for table in RUN_ORDER:
-                for protocol in self.protocols:
-                    for model in _in_protocol_order(self.models, protocol):
-                        if model.table != table:
-                            continue
-                        config = _merge(self.config, model.config, overrides)
-                        for seed in self.seeds:
-                            run_config = {**config, **fixed, "seed": seed}
-                            plan.append(RunSpec(dataset, model, seed, protocol, run_config,
-                                                self.threads,
-                                                dict(self.side_files.get(dataset, {}))))
+            for protocol, model in self._rows_in_run_order():
+                config = _merge(self.config, model.config, overrides)
+                for seed in self.seeds:
+                    run_config = {**config, **fixed, "seed": seed}
+                    plan.append(RunSpec(dataset, model, seed, protocol, run_config,
+                                        self.threads, dict(self.side_files.get(dataset, {}))))
         return plan
+
+    def _rows_in_run_order(self) -> Iterator[tuple[ProtocolEntry, ModelEntry]]:
+        """(protocol, row) pairs: per table of ``RUN_ORDER``, protocols in file order, each
+        protocol's rows in its own ``models`` order where it has one, else the file's."""
+        for table in RUN_ORDER:
+            for protocol in self.protocols:
+                for model in _in_protocol_order(self.models, protocol):
+                    if model.table == table:
+                        yield protocol, model
 
 
 def _in_protocol_order(models: list[ModelEntry], protocol: ProtocolEntry) -> list[ModelEntry]:
@@ -332,9 +336,7 @@ def load_benchmark(
         models = settings.pop("_models")
     else:
         models = base_models
-    spec = _build(settings, models, path, profile)
-    spec.targets = targets
-    return spec
+    return _build(settings, models, path, profile, targets)
 
 
 def parse_overrides(args: Iterable[str]) -> dict[str, Any]:
@@ -516,7 +518,8 @@ class _KeyPath:
 
 
 def _build(
-    settings: dict[str, Any], models: list[ModelEntry], path: Path, profile: str | None
+    settings: dict[str, Any], models: list[ModelEntry], path: Path, profile: str | None,
+    targets: list[Target],
 ) -> BenchmarkSpec:
     """Validate the merged settings and build the spec, one named check per group of keys."""
     where = str(path)
@@ -555,7 +558,7 @@ def _build(
         config=config, isolation=isolation, timeout=timeout, threads=threads,
         output_dir=output_dir, **tuning,
         description=str(settings.get("description") or ""),
-        side_files=side_files,
+        side_files=side_files, targets=targets,
         folder=f"{name.strip()}-{profile}" if profile and from_profile else name.strip(),
     )
 

@@ -30,7 +30,7 @@ TARGET_KEYS = ("name", "protocol", "models", "against", "min_gain")
 
 @dataclass(frozen=True)
 class Target:
-    """One claim: the best of ``models`` >= (1 + ``min_gain``) x the best of ``against``."""
+    """One claim: one of ``models`` >= (1 + ``min_gain``) x the best of ``against``."""
 
     name: str
     protocol: str  # a protocol slug of the board (a table name, e.g. cold_item-candidatescold)
@@ -88,10 +88,11 @@ def parse_targets(entries: Any, where: str, key: str, labels: Sequence[str],
 
 def check_targets(targets: Sequence[Target], tables: Mapping[str, Sequence[Any]], metric: str,
                   alpha: float = 0.05) -> list[dict[str, Any]]:
-    """One row per target: the chosen sides, the comparison, corrected p-values and verdict.
+    """One row per (target, listed model of ours): the opponent, the comparison, corrected
+    p-values and verdict.
 
     ``tables`` maps a protocol slug to its main-table rows
-    (:class:`~recbole_llmkg.benchmark.report.ModelRow`); a target whose sides have no runs yet
+    (:class:`~recbole_llmkg.benchmark.report.ModelRow`); a row whose sides have no runs yet
     gets ``verdict: "not run yet"`` and stays out of the Holm family.
     """
     from recbole_llmkg.benchmark import significance
@@ -107,8 +108,8 @@ def check_targets(targets: Sequence[Target], tables: Mapping[str, Sequence[Any]]
                     "baseline": theirs.label if theirs else "–", "share": _share(ours),
                     "baseline_share": _share(theirs)}
             compared = None
-            if ours is not None and ours.ok and theirs is not None:
-                compared = significance.compare(_per_user(ours), _per_user(theirs), metric,
+            if ours is not None and theirs is not None:
+                compared = significance.compare(ours.per_user(), theirs.per_user(), metric,
                                                 scale=1.0 + target.min_gain)
             rows.append({**base, "verdict": "not run yet"} if compared is None
                         else {**base, **compared})
@@ -162,15 +163,8 @@ def targets_markdown(rows: Sequence[Mapping[str, Any]], metric: str) -> list[str
 def _best(rows: Sequence[Any], part: str, metric: str) -> Any:
     """The row with the highest mean ``part`` metric among those with per-user results."""
     scored = [(sum(v) / len(v), row) for row in rows if row is not None
-              for v in [row.values(part, metric)] if v and _per_user(row)]
+              for v in [row.values(part, metric)] if v and row.per_user()]
     return max(scored, key=lambda pair: pair[0])[1] if scored else None
-
-
-def _per_user(row: Any) -> dict[int, Any]:
-    from recbole_llmkg.benchmark import significance
-
-    runs = [{**r, "model": row.label} for r in row.ok if r.get("per_user")]
-    return significance.group_runs(runs).get(row.label, {})
 
 
 def _share(row: Any) -> float | None:

@@ -38,6 +38,12 @@ def is_bag_of_words(folder: str | os.PathLike) -> bool:
         return False
 
 
+def not_fine_tunable(model_path: str | os.PathLike) -> ConfigError:
+    """The error for asking this encoder to train: it has no weights."""
+    return ConfigError(f"llm_model_path '{model_path}' is the bag-of-words encoder, which has no "
+                       "weights to fine-tune: set llm_freeze: True.")
+
+
 class BagOfWordsEncoder:
     """The :class:`~recbole_llmkg.llm.encoder.TextEncoder` interface over hashed word counts."""
 
@@ -67,8 +73,7 @@ class BagOfWordsEncoder:
     def encode(self, texts: Sequence[str], grad: bool = False) -> torch.Tensor:
         """Embed ``texts`` -> float32 ``[len(texts), dim]`` on ``self.device``, in input order."""
         if grad:
-            raise ConfigError(f"llm_model_path '{self.model_path}' is the bag-of-words encoder, "
-                              "which has no weights to fine-tune: set llm_freeze: True.")
+            raise not_fine_tunable(self.model_path)
         texts = list(texts)
         if not texts:
             return torch.zeros(0, self._dim, device=self.device)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from recbole_llmkg.errors import ConfigError
-from recbole_llmkg.llm.bag_of_words import BagOfWordsEncoder, is_bag_of_words
+from recbole_llmkg.llm.bag_of_words import BagOfWordsEncoder, is_bag_of_words, not_fine_tunable
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +90,7 @@ class TextEncoder:
                 "config key 'llm_model_path' to such a folder; models are never downloaded."
             )
         if is_bag_of_words(path):
-            raise ConfigError(f"llm_model_path '{model_path}' is the bag-of-words encoder, "
-                              "which has no weights to fine-tune: set llm_freeze: True.")
+            raise not_fine_tunable(model_path)
         if pooling not in POOLINGS:
             raise ConfigError(f"llm_pooling must be one of {', '.join(POOLINGS)}, got '{pooling}'.")
         if int(max_length) < 1 or int(batch_size) < 1:
