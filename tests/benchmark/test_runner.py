@@ -284,11 +284,14 @@ def wait_for(condition, seconds: float = 120.0, what: str = "condition"):
 
 
 def start_cli(path: Path, cwd: Path, env: dict[str, str]) -> subprocess.Popen:
-    """The benchmark command in its own process group (as a terminal would start it)."""
+    """The benchmark command in its own process group, with SIGHUP at its default action (as
+    a terminal would start it): an ignored SIGHUP is inherited, so a suite run under ``nohup``
+    would otherwise start a runner that the terminal-closed test cannot end."""
     code = "import sys; from recbole_llmkg.cli import main; sys.exit(main())"
     return subprocess.Popen([sys.executable, "-c", code, "--benchmark", str(path)], cwd=cwd,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
 
 
 def killed_mid_run(tmp_path: Path, env: dict[str, str], kill) -> tuple[Path, dict[str, Any]]:
