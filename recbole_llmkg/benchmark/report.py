@@ -59,6 +59,7 @@ class ModelRow:
     ours: bool
     planned: int
     table: str = "main"
+    skip: str | None = None  # the entry's ``skip`` reason: listed, not run
     ok: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
 
@@ -162,7 +163,7 @@ def group(spec: BenchmarkSpec, plan: list[RunSpec],
             if row is None:
                 ours = bool(record and record.get("ours"))
                 row = rows[run.model.label] = ModelRow(run.model.label, run.model.name, ours, 0,
-                                                       run.model.table)
+                                                       run.model.table, run.model.skip)
             row.planned += 1
             if record is not None:
                 row.ours = row.ours or bool(record.get("ours"))
@@ -394,8 +395,11 @@ def _table(header: list[str], rows: list[ModelRow], cells: Any) -> list[str]:
             body = [str(rank), name, *cells(row), seeds]
         else:
             error = (row.failed[0].get("error") or {}) if row.failed else {}
-            reason = (f"failed: {error.get('type', 'Error')}: "
-                      f"{_one_line(error.get('message', ''))}" if row.failed else "not run yet")
+            if row.failed:
+                reason = (f"failed: {error.get('type', 'Error')}: "
+                          f"{_one_line(error.get('message', ''))}")
+            else:
+                reason = f"not run: {_one_line(row.skip)}" if row.skip else "not run yet"
             body = ["–", name, reason, *[""] * (len(header) - 4), seeds]
         lines.append("| " + " | ".join(body) + " |")
     return [*lines, ""]
@@ -436,6 +440,8 @@ def _provenance(spec: BenchmarkSpec, plan: list[RunSpec], current: list[dict[str
                 command: str) -> list[str]:
     """Command, date, device, versions, settings and run counts."""
     ok = [r for r in current if r.get("status") == "ok"]
+    saved = {r.get("key") for r in current}
+    listed_only = sum(1 for run in plan if run.model.skip and run.key not in saved)
     devices = _distinct(
         f"{r.get('device')} ({r.get('device_name')}, {r.get('threads')} torch threads)"
         for r in ok
@@ -448,7 +454,9 @@ def _provenance(spec: BenchmarkSpec, plan: list[RunSpec], current: list[dict[str
         f"- Seeds {spec.seeds}; topk {spec.topk}; valid metric {spec.valid_metric} (early "
         f"stopping / best epoch); eval_batch_size {spec.eval_batch_size} (fixed for every run).",
         f"- Runs: {len(plan)} planned, {len(ok)} ok, {len(current) - len(ok)} failed, "
-        f"{len(plan) - len(current)} not run.",
+        f"{len(plan) - len(current) - listed_only} not run"
+        + (f", {listed_only} of rows listed with `skip:` (not run; the reason is in the row)."
+           if listed_only else "."),
     ]
 
 

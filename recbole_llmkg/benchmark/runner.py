@@ -75,7 +75,8 @@ class BenchmarkSummary:
     plan: list[RunSpec]
     records: dict[str, dict[str, Any]]
     executed: int = 0
-    skipped: int = 0
+    skipped: int = 0  # already finished
+    listed_only: int = 0  # runs of rows with ``skip:``: listed on the board, never started
     failed: list[str] = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
     command: str = ""
@@ -232,10 +233,12 @@ class _Invocation:
             ok = bool(record) and record.get("status") == "ok"
             return ok and (not rerun or (not fresh and pending.covers(record)))
 
-        todo = [run for run in self.plan if not finished(run)]
+        done = [run for run in self.plan if finished(run)]
+        todo = [run for run in self.plan if not finished(run) and run.model.skip is None]
         check_run_configs(self.spec, todo)
         self.summary.rerun = self.marker.start() if fresh else pending
-        self.summary.skipped = len(self.plan) - len(todo)
+        self.summary.skipped = len(done)
+        self.summary.listed_only = len(self.plan) - len(done) - len(todo)
         self._announce(rerun, self.summary.rerun)
         return todo
 
@@ -259,6 +262,11 @@ class _Invocation:
             self.progress(f"{self.summary.skipped} of {len(plan)} runs already finished"
                           + (" in this rerun: skipped" if rerun
                              else ": skipped (--rerun redoes them)"))
+        if self.summary.listed_only:
+            rows = sorted({f"{run.model.label} ({run.model.skip})" for run in plan
+                           if run.model.skip})
+            self.progress(f"{self.summary.listed_only} runs of rows listed with skip: not run: "
+                          + "; ".join(rows))
 
     def _execute_all(self, todo: list[RunSpec]) -> None:
         """Run ``todo``, saving each record and the tables as it finishes."""
@@ -361,8 +369,10 @@ class _Invocation:
 
 def stale_keys(plan: Sequence[RunSpec], records: dict[str, dict[str, Any]],
                rerun: Rerun | None) -> list[str]:
-    """Keys of the plan's saved runs that an unfinished ``rerun`` has not redone yet."""
-    return rerun.older((run.key for run in plan), records) if rerun else []
+    """Keys of the plan's saved runs that an unfinished ``rerun`` has not redone yet (rows with
+    ``skip:`` are never redone, so they do not hold a rerun open)."""
+    return rerun.older((run.key for run in plan if run.model.skip is None),
+                       records) if rerun else []
 
 
 def check_run_configs(spec: BenchmarkSpec, runs: Sequence[RunSpec]) -> None:

@@ -10,6 +10,8 @@ A benchmark file is YAML (see ``properties/benchmark/*.yaml``)::
       - {name: BPR, label: BPR-64, config: {embedding_size: 64}}
       - {name: CFKG, table: untuned}  # table: main (default) / untuned / ablation; tune: true
                                       # for main-table models unless set
+      - {name: RippleNet, table: untuned, skip: "too slow here"}  # listed, not run: the
+                                      # row shows the reason (remove skip to run it)
     seeds: [2020, 2021, 2022]
     protocols: [standard, {name: cold_item, cold_fraction: 0.1}]
     metrics: [Recall, NDCG, MRR, Hit, ItemCoverage]
@@ -59,7 +61,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +85,7 @@ PROFILE_KEYS = (
     "valid_metric", "config", "model_config", "isolation", "timeout", "threads", "n_trials",
     "tuning_storage", "ray_address", "num_cpus", "gpus_per_run",
 )
-MODEL_KEYS = ("name", "label", "config", "table", "tune")
+MODEL_KEYS = ("name", "label", "config", "table", "tune", "skip")
 ISOLATIONS = ("ray", "subprocess", "inline")
 TABLES = ("main", "untuned", "ablation")  # a model entry's table on the leaderboard
 # Execution order of the tables: the rows the board's claims rest on (main, then the ablations
@@ -110,6 +112,10 @@ class ModelEntry:
     config: dict[str, Any] = field(default_factory=dict)
     table: str = "main"  # main / untuned / ablation
     tune: bool = True  # searched before the seed runs (when the board has n_trials > 0)
+    # Why the row is listed but not run (e.g. too slow for the board's machine); its runs stay
+    # in the plan, so the tables show the row with this reason, and no run is started or tuned.
+    # Not part of a run's identity: removing it later runs the same keys.
+    skip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +161,7 @@ class RunSpec:
             "dataset": self.dataset,
             "model": {"name": self.model.name, "label": self.model.label,
                       "config": self.model.config, "table": self.model.table,
-                      "tune": self.model.tune},
+                      "tune": self.model.tune, "skip": self.model.skip},
             "seed": self.seed,
             "protocol": {"name": self.protocol.name, "params": self.protocol.params},
             "config": self.config,
@@ -170,7 +176,8 @@ class RunSpec:
         return cls(
             dataset=data["dataset"],
             model=ModelEntry(model["name"], model["label"], dict(model["config"]),
-                             model.get("table", "main"), bool(model.get("tune", True))),
+                             model.get("table", "main"), bool(model.get("tune", True)),
+                             model.get("skip")),
             seed=int(data["seed"]),
             protocol=ProtocolEntry(protocol["name"], dict(protocol["params"])),
             config=dict(data["config"]),
@@ -439,7 +446,11 @@ def _parse_models(
         tune = entry.get("tune", table == "main")
         if not isinstance(tune, bool):
             raise ConfigError(f"{where}: key '{at}.tune' must be true or false, got {tune!r}.")
-        models.append(ModelEntry(name, label, config, table, tune))
+        skip = entry.get("skip")
+        if skip is not None and (not isinstance(skip, str) or not skip.strip()):
+            raise ConfigError(f"{where}: key '{at}.skip' must be the reason the row is not run "
+                              f"(a non-empty string), got {skip!r}; remove the key to run it.")
+        models.append(ModelEntry(name, label, config, table, tune and skip is None, skip))
     labels = [m.label for m in models]
     for label in labels:
         if labels.count(label) > 1:
@@ -479,8 +490,8 @@ def _apply_profile(
             raise ConfigError(f"{where}: key '{prefix}.model_config.{label}' names no model of "
                               f"this profile (models: {', '.join(labels)}).")
         extra = _check_config(extra, where, f"{prefix}.model_config.{label}")
-        models = [ModelEntry(m.name, m.label, _merge(m.config, extra), m.table, m.tune)
-                  if m.label == label else m for m in models]
+        models = [replace(m, config=_merge(m.config, extra)) if m.label == label else m
+                  for m in models]
     for key, value in body.items():
         if key in ("models", "model_config"):
             continue

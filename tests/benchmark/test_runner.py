@@ -489,3 +489,21 @@ def test_bad_model_config_fails_before_any_run_trains(tmp_path, monkeypatch):
     with pytest.raises(ConfigError):  # a --rerun that cannot start leaves no rerun marker
         run_benchmark(path, rerun=True, log=quiet, charts=False)
     assert not (tmp_path / "results" / "unit" / "rerun.json").exists()
+
+
+def test_a_skipped_row_is_listed_with_its_reason_and_never_run(tmp_path):
+    path = bench(tmp_path, seeds=[1], models=[
+        "Pop", {"name": "BPR", "table": "untuned", "skip": "too slow here: 375 s/epoch"}])
+    lines: list[str] = []
+    summary = run_benchmark(path, log=lines.append, charts=False)
+    assert summary.executed == 1 and summary.listed_only == 1 and not summary.failed
+    out = tmp_path / "results" / "unit"
+    assert [p.name.split("__")[1] for p in (out / "runs").glob("*.json")] == ["Pop"]
+    board = (out / "leaderboard.md").read_text()
+    assert re.search(r"\| – \| BPR \| not run: too slow here: 375 s/epoch \|", board)
+    assert "2 planned, 1 ok, 0 failed, 0 not run, 1 of rows listed with `skip:`" in board
+    assert any("skip: not run: BPR (too slow here" in line for line in lines)
+    # resuming starts nothing, and the skipped row does not hold a --rerun open
+    assert run_benchmark(path, log=quiet, charts=False).executed == 0
+    run_benchmark(path, rerun=True, log=quiet, charts=False)
+    assert not (out / "rerun.json").exists()

@@ -236,3 +236,21 @@ def test_a_protocol_models_list_gives_its_rows_and_their_order(tmp_path):
     order = [(r.protocol.name, r.model.label) for r in load_benchmark(path).runs()]
     assert order == [("standard", "Pop"), ("standard", "EASE"), ("standard", "BPR"),
                      ("cold_item", "BPR"), ("cold_item", "Pop")]
+
+
+def test_a_skipped_row_stays_in_the_plan_untuned_with_the_same_keys(tmp_path):
+    plain = load_benchmark(write(tmp_path, models=["Pop", {"name": "EASE"}]))
+    skipped = load_benchmark(write(tmp_path, models=[
+        "Pop", {"name": "EASE", "skip": "too slow on this machine"}]))
+    ease = [run for run in skipped.runs() if run.model.label == "EASE"]
+    assert ease and all(run.model.skip == "too slow on this machine" for run in ease)
+    assert not any(run.model.tune for run in ease)  # a row that never runs is never tuned
+    # removing `skip` later runs exactly the runs the board listed
+    assert [run.key for run in skipped.runs()] == [run.key for run in plain.runs()]
+
+
+@pytest.mark.parametrize("reason", ["", "  ", 3, True])
+def test_skip_must_say_why(tmp_path, reason):
+    path = write(tmp_path, models=["Pop", {"name": "EASE", "skip": reason}])
+    with pytest.raises(ConfigError, match=r"models\[1\]\.skip.*reason"):
+        load_benchmark(path)
