@@ -28,6 +28,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--steps", type=int, default=1, help="profile the last of N steps")
     parser.add_argument("--top", type=int, default=8, help="functions to print")
     args = parser.parse_args(argv)
+    if args.steps < 1:
+        parser.error(f"--steps must be at least 1, got {args.steps}")
 
     import torch
 
@@ -44,19 +46,21 @@ def main(argv: list[str]) -> int:
     if hasattr(train, "set_mode"):  # knowledge loaders: the recommendation batches
         train.set_mode(KGDataLoaderState.RS)
     batches = iter(train)
-    for step in range(1, args.steps + 1):
-        batch = next(batches)
-        profiler = cProfile.Profile() if step == args.steps else None
-        start = time.perf_counter()
-        if profiler:
-            profiler.enable()
+
+    def step(batch: object) -> None:
         loss = model.calculate_loss(batch)
-        loss = sum(loss) if isinstance(loss, tuple) else loss
-        loss.backward()
+        (sum(loss) if isinstance(loss, tuple) else loss).backward()
         model.zero_grad(set_to_none=True)
-    profiler.disable()
+
+    for _ in range(args.steps - 1):  # unprofiled warm-up steps
+        step(next(batches))
+    batch = next(batches)
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    profiler.runcall(step, batch)
+    seconds = time.perf_counter() - start
     print(f"{args.model}: batch {len(batch)}, {len(train)} batches/epoch, step {args.steps}: "
-          f"{time.perf_counter() - start:.2f} s")
+          f"{seconds:.2f} s")
     pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
     return 0
 

@@ -233,12 +233,12 @@ class _Invocation:
             ok = bool(record) and record.get("status") == "ok"
             return ok and (not rerun or (not fresh and pending.covers(record)))
 
-        done = [run for run in self.plan if finished(run)]
-        todo = [run for run in self.plan if not finished(run) and run.model.skip is None]
+        unfinished = [run for run in self.plan if not finished(run)]
+        todo = [run for run in unfinished if run.model.skip is None]
         check_run_configs(self.spec, todo)
         self.summary.rerun = self.marker.start() if fresh else pending
-        self.summary.skipped = len(done)
-        self.summary.listed_only = len(self.plan) - len(done) - len(todo)
+        self.summary.skipped = len(self.plan) - len(unfinished)
+        self.summary.listed_only = len(unfinished) - len(todo)
         self._announce(rerun, self.summary.rerun)
         return todo
 
