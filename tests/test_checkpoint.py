@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -121,3 +122,97 @@ def test_two_cli_runs_in_the_same_second_print_their_own_metrics(tmp_path, subpr
         expected = "  ".join(f"{k}={float(v):.4f}" for k, v in alone.items())
         assert f"test result: {expected}" in out, (seed, out)
     assert len(list(shared.glob("BPR-*.pth"))) == 2
+
+
+class CallsConfig:
+    """Pickles as a REDUCE of a Config class with a string its ``__init__`` would ``eval``: what
+    a tampered checkpoint does to run code through an allow-listed class."""
+
+    def __init__(self, config_class: type, marker: Path):
+        self.config_class = config_class
+        self.marker = marker
+
+    def __reduce__(self):
+        payload = f"__import__('pathlib').Path({str(self.marker)!r}).touch() or 0.001"
+        return (self.config_class, (None, None, None, {"learning_rate": payload}))
+
+
+def _tampered(tiny_config, tmp_path: Path, config_class: type) -> tuple[Path, Path, Any]:
+    """A real checkpoint whose config is replaced by ``CallsConfig``; the marker it would make."""
+    trainer, train, valid, test = _trainer(tiny_config)
+    trainer.fit(train, valid, saved=True)
+    state = torch.load(trainer.saved_model_file, weights_only=False)
+    marker = tmp_path / "code-ran"
+    state["config"] = CallsConfig(config_class, marker)
+    bad = tmp_path / "tampered.pth"
+    torch.save(state, bad)
+    return bad, marker, (trainer, test)
+
+
+@pytest.mark.parametrize("config_class", ["plugin", "recbole"])
+def test_tampered_config_checkpoint_is_refused_on_every_loading_path(
+        tiny_config, tmp_path, config_class):
+    from recbole.config import Config as RecBoleConfig
+
+    from recbole_llmkg.errors import ServeError
+    from recbole_llmkg.serve import Recommender
+
+    cls = Config if config_class == "plugin" else RecBoleConfig
+    bad, marker, (trainer, test) = _tampered(tiny_config, tmp_path, cls)
+    refused = rf"tampered\.pth.*{cls.__module__}\.{cls.__qualname__}"
+    with pytest.raises(CheckpointError, match=refused):
+        load_checkpoint(bad)
+    other, *_ = _trainer(tiny_config)
+    with pytest.raises(CheckpointError, match=refused):
+        other.evaluate(test, model_file=str(bad))
+    with pytest.raises(CheckpointError, match=refused):
+        other.resume_checkpoint(str(bad))
+    with pytest.raises(ServeError, match=refused):
+        Recommender.load(bad)
+    assert not marker.exists()
+
+
+def test_recommend_refuses_a_tampered_checkpoint(tiny_config, tmp_path, capsys):
+    from recbole_llmkg.cli import main
+
+    bad, marker, _ = _tampered(tiny_config, tmp_path, Config)
+    assert main(["recommend", "--checkpoint", str(bad), "--user", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "tampered.pth" in err and f"{Config.__module__}.Config" in err
+    assert not marker.exists()
+
+
+def test_loaded_config_is_rebuilt_without_running_its_init(tiny_config, monkeypatch):
+    trainer, train, valid, _ = _trainer(tiny_config)
+    trainer.fit(train, valid, saved=True)
+
+    def never(*args, **kwargs):
+        raise AssertionError("Config.__init__ ran while loading a checkpoint")
+
+    monkeypatch.setattr(Config, "__init__", never)
+    state = load_checkpoint(trainer.saved_model_file)
+    assert type(state["config"]) is Config
+    assert state["config"]["learning_rate"] == trainer.config["learning_rate"]
+    assert state["config"].model_class is trainer.config.model_class
+    assert isinstance(state["state_dict"], type(trainer.model.state_dict()))  # OrderedDict kept
+
+
+def test_out_of_tree_model_class_is_named_and_loads_once_trusted(tiny_config, tmp_path,
+                                                                 monkeypatch):
+    module_dir = tmp_path / "outside"
+    module_dir.mkdir()
+    (module_dir / "my_bpr_model.py").write_text(
+        "from recbole.model.general_recommender import BPR\n\nclass MyBPR(BPR):\n    pass\n")
+    monkeypatch.syspath_prepend(str(module_dir))
+    import my_bpr_model
+
+    config = Config(my_bpr_model.MyBPR, "tiny", config_dict=tiny_config(), cmd_args=[])
+    init_seed(config["seed"], config["reproducibility"])
+    train, valid, _ = data_preparation(config, create_dataset(config))
+    trainer = trainer_for(config.model_class)(config, config.model_class(config, train._dataset))
+    trainer.fit(train, valid, saved=True)
+    monkeypatch.delitem(sys.modules, "my_bpr_model")  # a fresh process that never imported it
+    with pytest.raises(CheckpointError, match=r"my_bpr_model\.MyBPR.*trusted_modules"):
+        load_checkpoint(trainer.saved_model_file)
+    state = load_checkpoint(trainer.saved_model_file, trusted_modules=["my_bpr_model"])
+    assert state["config"].model_class.__name__ == "MyBPR"

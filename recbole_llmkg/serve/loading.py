@@ -91,9 +91,11 @@ def _check_shapes(model: Any, saved: dict, path: str, config: Any) -> None:
 
 
 def load_trained(
-    checkpoint: str | os.PathLike, device: str = "cpu", data_path: str | None = None
+    checkpoint: str | os.PathLike, device: str = "cpu", data_path: str | None = None,
+    trusted_modules: tuple[str, ...] | list[str] = (),
 ) -> TrainedModel:
-    """Load ``checkpoint`` on ``device``; ``data_path`` replaces the folder it was trained on."""
+    """Load ``checkpoint`` on ``device``; ``data_path`` replaces the folder it was trained on;
+    ``trusted_modules`` may be imported to find an out-of-tree model class."""
     import torch
     from recbole.data import data_preparation
     from recbole.utils import init_seed
@@ -110,7 +112,7 @@ def load_trained(
             "(its path is printed at the end of training, under checkpoint_dir, default saved/)."
         )
     try:
-        saved = load_checkpoint(path, map_location=device)
+        saved = load_checkpoint(path, map_location=device, trusted_modules=trusted_modules)
     except Exception as error:  # torch reports a non-checkpoint file in many ways
         raise ServeError(f"'{path}' is not a readable RecBole checkpoint ({error}).") from error
     if not isinstance(saved, dict) or "config" not in saved or "state_dict" not in saved:

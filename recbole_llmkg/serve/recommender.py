@@ -80,9 +80,12 @@ class Recommender:
 
     @classmethod
     def load(cls, checkpoint: str | os.PathLike, device: str = "cpu",
-             data_path: str | None = None) -> Recommender:
-        """Rebuild the model saved in ``checkpoint`` (``data_path``: where its dataset is now)."""
-        return cls(load_trained(checkpoint, device=device, data_path=data_path))
+             data_path: str | None = None,
+             trusted_modules: tuple[str, ...] | list[str] = ()) -> Recommender:
+        """Rebuild the model saved in ``checkpoint`` (``data_path``: where its dataset is now;
+        ``trusted_modules``: modules that may be imported to find an out-of-tree model)."""
+        return cls(load_trained(checkpoint, device=device, data_path=data_path,
+                                trusted_modules=trusted_modules))
 
     # ------------------------------------------------------------------ ids
     def user_index(self, user_ids: Iterable[Any]) -> torch.Tensor:
