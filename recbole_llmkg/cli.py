@@ -106,7 +106,7 @@ def _benchmark(args: argparse.Namespace, overrides: list[str]) -> int:
 def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     """Train and test one model (data-parallel with --nproc / --world_size); print metrics."""
     config_files = args.config_files.strip().split() if args.config_files else None
-    from recbole_llmkg.config_preflight import preflight
+    from recbole_llmkg.config.preflight import preflight
 
     preflight(args.model, args.dataset, overrides, config_files)  # before torch is imported
     if args.nproc > 1 or args.world_size > 0:

@@ -2,7 +2,7 @@
 
 Plugin models are read from the source of the model sub-packages with :mod:`ast` (a public class
 whose base is a RecBole ``*Recommender``, a RecBole model, or another plugin model, the rule
-:func:`recbole_llmkg.utils.plugin_models` applies to the imported classes); RecBole's by
+:func:`recbole_llmkg.registry.plugin_models` applies to the imported classes); RecBole's by
 reading its model files the way its ``get_model`` resolves names.
 """
 

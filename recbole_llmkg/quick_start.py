@@ -25,7 +25,7 @@ from recbole.trainer import PretrainTrainer
 from recbole.utils import get_flops, init_logger, init_seed, set_color
 
 from recbole_llmkg.config import Config
-from recbole_llmkg.utils import create_dataset, trainer_for
+from recbole_llmkg.registry import create_dataset, trainer_for
 
 
 @dataclass

@@ -17,9 +17,9 @@ from recbole.config import Config as RecBoleConfig
 
 from recbole_llmkg import Config
 from recbole_llmkg.config import datasets_dir, properties_dir
-from recbole_llmkg.config_checks import check_values, rules_for
+from recbole_llmkg.config.checks import check_values, rules_for
 from recbole_llmkg.errors import ConfigError
-from recbole_llmkg.utils import get_model, plugin_models
+from recbole_llmkg.registry import get_model, plugin_models
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RECBOLE_PROPERTIES = Path(recbole.__file__).parent / "properties"
@@ -104,7 +104,7 @@ def test_readme_config_examples_pass(tiny_config):
         loaded = yaml.safe_load(block)
         if isinstance(loaded, dict) and "models" not in loaded:  # a benchmark file is no config
             keys |= set(loaded)
-    from recbole_llmkg.config_keys import static_known_keys
+    from recbole_llmkg.config.keys import static_known_keys
 
     assert keys and keys <= static_known_keys() | {"my_key"}, keys - static_known_keys()
 
@@ -209,7 +209,7 @@ def test_explicit_data_path_always_wins(tmp_path, tiny_copy, tiny_config, monkey
 
 
 def test_config_module_names_no_dataset():
-    source = (REPO_ROOT / "recbole_llmkg" / "config.py").read_text(encoding="utf-8")
+    source = (REPO_ROOT / "recbole_llmkg" / "config" / "configurator.py").read_text(encoding="utf-8")
     assert "ml-100k" not in source and "tiny" not in source
 
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from recbole_llmkg import config_checks
-from recbole_llmkg.config_preflight import UNJUDGED, command_line_values, preflight
+from recbole_llmkg.config import checks as config_checks
+from recbole_llmkg.config.preflight import UNJUDGED, command_line_values, preflight
 from recbole_llmkg.errors import ConfigError
 
 # The child reports whether torch was loaded when the error came back.

@@ -15,7 +15,7 @@ import yaml
 from recbole_llmkg import Config, run_recbole_llmkg
 from recbole_llmkg.config import datasets_dir
 from recbole_llmkg.errors import ConfigError, DatasetFileNotFoundError
-from recbole_llmkg.utils import get_model
+from recbole_llmkg.registry import get_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -228,7 +228,7 @@ def test_checkpoint_write_is_atomic(tmp_path, tiny_config, monkeypatch):
     # A write that dies half way leaves the previous checkpoint intact and loadable.
     from recbole.data import data_preparation
 
-    from recbole_llmkg.utils import create_dataset, get_trainer
+    from recbole_llmkg.registry import create_dataset, get_trainer
 
     config = Config("BPR", "tiny", config_dict=tiny_config(), cmd_args=[])
     train, _, _ = data_preparation(config, create_dataset(config))

@@ -1,4 +1,4 @@
-"""Model lookup (:mod:`recbole_llmkg.utils`): exactly RecBole's names, optional packages named
+"""Model lookup (:mod:`recbole_llmkg.registry`): exactly RecBole's names, optional packages named
 with the command that installs them, and every RecBole built-in run for one epoch on ``tiny``."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from recbole.utils import ModelType
 
 from recbole_llmkg import optional_packages
 from recbole_llmkg.errors import ConfigError, DataError, DatasetFileNotFoundError
-from recbole_llmkg.utils import get_model, recbole_model_names
+from recbole_llmkg.registry import get_model, recbole_model_names
 
 # ------------------------------------------------------------------------- RecBole's names
 
@@ -65,7 +65,7 @@ def test_header_only_inter_file_is_a_data_error_naming_it(tiny_copy, tiny_config
 
 def test_every_additional_feat_suffix_file_is_required_before_training(tiny_copy, tiny_config):
     from recbole_llmkg import Config, run_recbole_llmkg
-    from recbole_llmkg.utils import required_dataset_files
+    from recbole_llmkg.registry import required_dataset_files
 
     overrides = tiny_config(data_path=str(tiny_copy), additional_feat_suffix=["ent"],
                             load_col={"inter": ["user_id", "item_id"], "ent": ["ent_id"]})

@@ -16,7 +16,7 @@ Balen and Goethals, "Closed-Form Models for Collaborative Filtering with Side-In
 Scale (one thread): the closed form holds one dense float32 ``n_items^2`` matrix (inverted in
 place by a Cholesky factorisation) and refuses, before allocating it, when its estimate is over
 ``closed_form_max_gib``; the neighbourhood modes need O(chunk_size x n) memory and time growing
-as n^2. See :mod:`recbole_llmkg.model.similarity`.
+as n^2. See :mod:`recbole_llmkg.model.layers.similarity`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from recbole_llmkg.data import LLMKGDataset
 from recbole_llmkg.data.knowledge import to_torch_sparse
 from recbole_llmkg.errors import require_choice
 from recbole_llmkg.model.layers import dense_rows, padded_rows, topk_to_sparse
-from recbole_llmkg.model.similarity import (
+from recbole_llmkg.model.layers.similarity import (
     View,
     as_view,
     blended_cosine_topk,

@@ -4,8 +4,8 @@
 evaluator (scikit-learn, scipy) and pandas, about 3 s, before :class:`recbole_llmkg.Config`
 found the typo. :func:`preflight` runs first, with only the standard library and PyYAML: the
 model name, every key given on the command line or in ``--config_files`` (against the same
-known keys :mod:`~recbole_llmkg.config_keys` uses), and the command-line values that have a
-rule in :mod:`~recbole_llmkg.config_checks`. It only refuses what the full check would refuse;
+known keys :mod:`~recbole_llmkg.config.keys` uses), and the command-line values that have a
+rule in :mod:`~recbole_llmkg.config.checks`. It only refuses what the full check would refuse;
 whatever it cannot judge without the model class (model-specific rules, values RecBole's
 ``eval`` would compute) is left to the full :class:`~recbole_llmkg.Config` check, which still runs.
 """
@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from recbole_llmkg import config_keys
+from recbole_llmkg.config import keys as config_keys
 from recbole_llmkg.errors import ConfigError
 
 UNJUDGED = object()  # a value RecBole would compute with ``eval`` (``1/1000``): not checked here
@@ -93,7 +93,7 @@ def _check_model(model: str) -> None:
 
 def _check_values(values: Mapping[str, Any], model: str) -> None:
     """The rules that hold for every model (a model-specific rule needs the class: later)."""
-    from recbole_llmkg.config_checks import RULES, rule_matches
+    from recbole_llmkg.config.checks import RULES, rule_matches
 
     for key, value in values.items():
         if value is UNJUDGED:

@@ -5,8 +5,8 @@ Precedence, lowest to highest: RecBole's defaults < the plugin's ``properties/``
 command-line ``--key=value``. A model class defined outside the package may keep its defaults in
 ``<ClassName>.yaml`` beside its module. A subclass of a model first gets its parents' defaults.
 
-Every key the user gives must be one somebody reads (:mod:`recbole_llmkg.config_keys`) and every
-value must be in its allowed range (:mod:`recbole_llmkg.config_checks`): both are checked while
+Every key the user gives must be one somebody reads (:mod:`recbole_llmkg.config.keys`) and every
+value must be in its allowed range (:mod:`recbole_llmkg.config.checks`): both are checked while
 the Config is built, before any data is read.
 """
 
@@ -21,7 +21,9 @@ from typing import Any
 
 from recbole.config import Config as RecBoleConfig
 
-from recbole_llmkg import compat, config_checks, config_keys
+from recbole_llmkg import compat
+from recbole_llmkg.config import checks as config_checks
+from recbole_llmkg.config import keys as config_keys
 from recbole_llmkg.errors import ConfigError, require_choice
 from recbole_llmkg.paths import (  # datasets_dir: re-exported, tools import it from here
     PACKAGE_DIR,
@@ -29,7 +31,7 @@ from recbole_llmkg.paths import (  # datasets_dir: re-exported, tools import it 
     datasets_dir,  # noqa: F401
     properties_dir,
 )
-from recbole_llmkg.utils import get_model
+from recbole_llmkg.registry import get_model
 
 compat.apply()  # host-stack fixes, before any RecBole code runs
 
@@ -247,3 +249,8 @@ class Config(RecBoleConfig):
             config["state"] = "error"
             config["show_progress"] = False
             config["verbose"] = False
+
+
+# Checkpoints pickle the Config by this name; it is the public one (and the one old checkpoints,
+# written when the Config lived in ``recbole_llmkg/config.py``, hold).
+Config.__module__ = "recbole_llmkg.config"

@@ -22,7 +22,7 @@ from recbole_llmkg.errors import ConfigError
 # The key that lists intentional extra keys (a user's own model reading its own key, say).
 EXTRA_KEYS_KEY = "extra_config_keys"
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the recbole_llmkg package
 _TOP_LEVEL_KEY = re.compile(r"""^["']?([A-Za-z_][\w-]*)["']?\s*:""", flags=re.MULTILINE)
 # ``config["key"]``, ``config_dict["key"]``, ``config.get("key")``, ``setting(config, "key")``,
 # ``self._setting("key")``, ``"key" in config``.
