@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Config": "recbole_llmkg.config",
     "create_dataset": "recbole_llmkg.registry",
+    "resolve_model": "recbole_llmkg.registry",
     "get_model": "recbole_llmkg.registry",
     "get_trainer": "recbole_llmkg.registry",
     "run_recbole_llmkg": "recbole_llmkg.quick_start",

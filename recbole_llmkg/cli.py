@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _list_models() -> int:
     """Model names, read without importing torch or RecBole."""
-    from recbole_llmkg.model_names import plugin_model_names, recbole_model_names
+    from recbole_llmkg.registry import plugin_model_names, recbole_model_names
 
     print("Plugin models:", ", ".join(plugin_model_names()))
     print("RecBole models:", ", ".join(recbole_model_names()))

@@ -47,8 +47,7 @@ def test_lazy_names_resolve():
 
 
 def test_listed_names_are_the_importable_models(capsys):
-    from recbole_llmkg.model_names import plugin_model_names
-    from recbole_llmkg.registry import plugin_models, recbole_model_names
+    from recbole_llmkg.registry import plugin_model_names, plugin_models, recbole_model_names
 
     assert plugin_model_names() == tuple(sorted(plugin_models()))
     assert main(["--list-models"]) == 0

@@ -209,7 +209,7 @@ def test_explicit_data_path_always_wins(tmp_path, tiny_copy, tiny_config, monkey
 
 
 def test_config_module_names_no_dataset():
-    source = (REPO_ROOT / "recbole_llmkg" / "config" / "configurator.py").read_text(encoding="utf-8")
+    source = (REPO_ROOT / "recbole_llmkg" / "config" / "configurator.py").read_text("utf-8")
     assert "ml-100k" not in source and "tiny" not in source
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from recbole.utils import ModelType
 
-from recbole_llmkg import optional_packages
+from recbole_llmkg import registry as optional_packages
 from recbole_llmkg.errors import ConfigError, DataError, DatasetFileNotFoundError
 from recbole_llmkg.registry import get_model, recbole_model_names
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recbole_llmkg import optional_packages
+from recbole_llmkg import registry as optional_packages
 from recbole_llmkg.errors import ConfigError
 
 
@@ -88,7 +88,7 @@ def module_constant(module: str, constant: str) -> tuple[Any, ...]:
     for)."""
     if module in sys.modules:
         return tuple(getattr(sys.modules[module], constant))
-    from recbole_llmkg.model_names import parse_python
+    from recbole_llmkg.registry import parse_python
 
     top, *rest = module.split(".")
     spec = importlib.util.find_spec(top)  # a sub-module's spec would import its packages

@@ -67,7 +67,7 @@ def recbole_dir() -> Path:
 def _argument_lists(path: Path) -> set[str]:
     """The names in ``recbole/utils/argument_list.py``'s ``*_arguments`` lists, read from the
     source (importing ``recbole.utils`` loads torch)."""
-    from recbole_llmkg.model_names import parse_python
+    from recbole_llmkg.registry import parse_python
 
     names: set[str] = set()
     for node in parse_python(path).body:

@@ -80,15 +80,17 @@ def dataset_folder(dataset: str, data_path: Any) -> Path | None:
 
 
 def _check_model(model: str) -> None:
-    from recbole_llmkg.model_names import close_names, plugin_model_names, recbole_model_names
+    """A registered name, or ``package.module:Class`` whose module is on ``sys.path`` (found,
+    not imported: whether it defines the class is the full check's to say)."""
+    from recbole_llmkg import registry
 
-    names = sorted(set(plugin_model_names()) | set(recbole_model_names()))
-    if model in names:
+    if model in registry.available_models():
         return
-    close = close_names(model, names)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise ConfigError(f"Unknown model '{model}' (--model).{hint} "
-                      "`python run_recbole_llmkg.py --list-models` prints every name.")
+    parts = registry.split_class_path(model)
+    if parts is None:
+        raise registry.unknown_model_error(model, "--model")
+    if registry.find_module_file(parts[0]) is None:
+        raise registry.missing_module_error(model, parts[0])
 
 
 def _check_values(values: Mapping[str, Any], model: str) -> None:
