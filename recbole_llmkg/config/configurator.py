@@ -155,6 +155,8 @@ class Config(RecBoleConfig):
         for file in self._plugin_default_files(model, model_class, dataset):
             if file.is_file():
                 loaded = self._update_internal_config_dict(str(file)) or {}
+                # a model's value rules sit in its YAML but are no config key
+                self.internal_config_dict.pop(config_checks.RULES_KEY, None)
                 if file.parent.name == "dataset":
                     self.parameters["Dataset"] += [
                         k for k in loaded if k not in self.parameters["Dataset"]
@@ -199,7 +201,8 @@ class Config(RecBoleConfig):
             | config_keys.atomic_file_fields(dataset_folder, self.dataset)
         )
         config_keys.check_known(self._key_origins, known, allowed)
-        config_checks.check_values(self.final_config_dict, self.model_class, self._key_origins)
+        config_checks.check_values(self.final_config_dict,
+                                   config_checks.rules_of(self.model_class), self._key_origins)
         config_checks.check_packages(self.final_config_dict, self.model_class)
         config_checks.check_files(self.final_config_dict, self.model_class, dataset_folder,
                                   self.dataset)

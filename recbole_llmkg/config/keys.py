@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 
+from recbole_llmkg.config.checks import RULES_KEY
 from recbole_llmkg.errors import ConfigError
 
 # The key that lists intentional extra keys (a user's own model reading its own key, say).
@@ -41,7 +42,14 @@ def _yaml_keys(folder: Path, skip: tuple[str, ...] = ()) -> set[str]:
     for path in folder.rglob("*.yaml"):
         if any(part in skip for part in path.relative_to(folder).parts):
             continue
-        keys.update(_TOP_LEVEL_KEY.findall(path.read_text(encoding="utf-8")))
+        keys |= yaml_keys_of(path)
+    return keys
+
+
+def yaml_keys_of(path: Path) -> set[str]:
+    """Top-level keys of one YAML file (its value rules are no key)."""
+    keys = set(_TOP_LEVEL_KEY.findall(path.read_text(encoding="utf-8")))
+    keys.discard(RULES_KEY)
     return keys
 
 

@@ -93,19 +93,30 @@ def _check_model(model: str) -> None:
         raise registry.missing_module_error(model, parts[0])
 
 
-def _check_values(values: Mapping[str, Any], model: str) -> None:
-    """The rules that hold for every model (a model-specific rule needs the class: later)."""
-    from recbole_llmkg.config.checks import RULES, rule_matches
+def model_rule_files(model: str) -> list[Path]:
+    """The YAML files of ``model`` and its ancestors (defaults and value rules), found by reading
+    sources, not importing them: works for plugin, RecBole and out-of-tree models."""
+    from recbole_llmkg.config.checks import rule_files
+    from recbole_llmkg.registry import model_source, source_lineage
 
+    source = model_source(model)
+    return rule_files(source_lineage(*source)) if source is not None else []
+
+
+def _check_values(values: Mapping[str, Any], files: Sequence[Path]) -> None:
+    """The shared rules and those the model's YAML files declare."""
+    from recbole_llmkg.config.checks import declared_rules, rule_for
+
+    declared = declared_rules(files)
     for key, value in values.items():
         if value is UNJUDGED:
             continue
-        for rule in RULES:
-            if rule_matches(rule, key, {model}) and not rule.check.test(value):
-                raise ConfigError(
-                    f"Config key '{key}' = {value!r} (command line) is not allowed: it must be "
-                    f"{rule.check.allowed}. Fix it with --{key}=..."
-                )
+        check = rule_for(key, declared)
+        if check is not None and not check.test(value):
+            raise ConfigError(
+                f"Config key '{key}' = {value!r} (command line) is not allowed: it must be "
+                f"{check.allowed}. Fix it with --{key}=..."
+            )
 
 
 def preflight(model: str | None, dataset: str | None, cmd_args: Sequence[str],
@@ -113,11 +124,14 @@ def preflight(model: str | None, dataset: str | None, cmd_args: Sequence[str],
     """Raise a :class:`ConfigError` for a bad model name, key or value the command names."""
     if model:
         _check_model(model)
+    files = model_rule_files(model) if model else []
     values = command_line_values(cmd_args)
     origins, declared = _file_settings(config_files or ())
     origins.update(dict.fromkeys(values, "command line"))
     declared = values.get(config_keys.EXTRA_KEYS_KEY, declared)
     known = set(config_keys.static_known_keys())
+    for file in files:  # an out-of-tree model's own keys are known by its YAML
+        known |= config_keys.yaml_keys_of(file)
     if dataset:
         folder = dataset_folder(dataset, values.get("data_path"))
         if folder is not None:
@@ -128,4 +142,4 @@ def preflight(model: str | None, dataset: str | None, cmd_args: Sequence[str],
         return  # a malformed extra_config_keys: the full check names it
     config_keys.check_known(origins, known, extra)
     if model:
-        _check_values(values, model)
+        _check_values(values, files)

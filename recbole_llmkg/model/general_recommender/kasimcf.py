@@ -28,7 +28,6 @@ from recbole.utils import InputType, ModelType
 
 from recbole_llmkg.data import LLMKGDataset
 from recbole_llmkg.data.knowledge import to_torch_sparse
-from recbole_llmkg.errors import require_choice
 from recbole_llmkg.model.layers import dense_rows, padded_rows, topk_to_sparse
 from recbole_llmkg.model.layers.similarity import (
     View,
@@ -70,8 +69,6 @@ class KASimCF(UserScoresMixin, GeneralRecommender):
         self.pop_reg_weight = config["pop_reg_weight"]  # (float) extra L2 x Gram diagonal
         # (float|None) closed form's memory limit in GiB; None = 80% of available memory
         self.closed_form_max_gib = config["closed_form_max_gib"]
-
-        require_choice("sim_mode", self.sim_mode, SIM_MODES)
 
         # need at least one parameter for the optimiser
         self.dummy_param = torch.nn.Parameter(torch.zeros(1))
