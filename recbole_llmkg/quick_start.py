@@ -22,10 +22,11 @@ from typing import Any
 from recbole.data import data_preparation
 from recbole.data.transform import construct_transform
 from recbole.trainer import PretrainTrainer
-from recbole.utils import get_flops, init_logger, init_seed, set_color
+from recbole.utils import get_flops, init_seed, set_color
 
 from recbole_llmkg.config import Config
 from recbole_llmkg.registry import create_dataset, trainer_for
+from recbole_llmkg.run_logs import init_run_logger
 
 
 @dataclass
@@ -44,10 +45,7 @@ class Prepared:
 def prepare_data(config: Config) -> tuple[Any, Any, Any, Any]:
     """Seed, start logging, load the dataset and split it: ``(dataset, train, valid, test)``."""
     init_seed(config["seed"], config["reproducibility"])
-    # RecBole makes its log folder with an exists-check then makedirs, which fails when two runs
-    # start together: make it first, tolerating a folder that exists.
-    os.makedirs(os.path.join("log", str(config["model"])), exist_ok=True)
-    init_logger(config)
+    init_run_logger(config)  # RecBole's logger, writing under the run's folder (log_root)
     logger = getLogger()
     logger.info(sys.argv)
     logger.info(config)

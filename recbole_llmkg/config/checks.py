@@ -153,6 +153,7 @@ RULES: tuple[Rule, ...] = (
     Rule(("epochs", "stopping_step"), POSITIVE_INT),
     Rule(("train_batch_size", "eval_batch_size"), POSITIVE_INT),
     Rule(("seed",), integer()),
+    Rule(("log_root",), optional(TEXT)),
     Rule(("topk",), each(POSITIVE_INT)),
     Rule(("weight_decay", "reg_weight", "reg_weights"), each(NON_NEGATIVE)),
     # Model sizes and regularisation, shared by many models
