@@ -229,3 +229,15 @@ def test_recbole_consistency_error_is_a_config_error(tiny_config):
     with pytest.raises(ConfigError, match="train_neg_sample_args"):
         _config(tiny_config, model="SASRec", loss_type="CE",
                 train_neg_sample_args={"distribution": "uniform", "sample_num": 1})
+
+
+def test_config_is_pickled_by_its_public_name_as_old_checkpoints_hold_it():
+    """Checkpoints written when the Config lived in ``recbole_llmkg/config.py`` reference
+    ``recbole_llmkg.config.Config``; new ones reference the same name."""
+    import pickle
+
+    from recbole_llmkg.config import Config as public
+
+    assert Config is public and Config.__module__ == "recbole_llmkg.config"
+    assert b"recbole_llmkg.config" in pickle.dumps(Config, protocol=2)
+    assert pickle.loads(pickle.dumps(Config, protocol=2)) is Config

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recbole_llmkg import registry as optional_packages
+from recbole_llmkg import registry
 from recbole_llmkg.errors import ConfigError
 
 
@@ -367,7 +367,7 @@ def check_packages(config: Mapping[str, Any], model_class: type) -> None:
         source = inspect.getsourcefile(cls)
         if not source or not source.endswith(".py"):
             continue
-        for function, packages in optional_packages.file_imports(source).in_functions.items():
+        for function, packages in registry.file_imports(source).in_functions.items():
             owner, _, method = function.partition(".")
             if method:
                 if owner != cls.__name__:
@@ -378,7 +378,7 @@ def check_packages(config: Mapping[str, Any], model_class: type) -> None:
             for package in packages:
                 needed_when = LAZY_IMPORT_NEEDED_WHEN.get((cls.__name__, package))
                 if needed_when is None or needed_when(config):
-                    optional_packages.require(model_class.__name__, [package])
+                    registry.require(model_class.__name__, [package])
 
 
 def check_files(config: Mapping[str, Any], model_class: type, dataset_folder: Path,
