@@ -98,3 +98,11 @@ def test_source_lineage_follows_imported_bases_without_importing(variant):
     names = [name for _, name in lineage]
     assert names[:2] == ["PopKASimCF", "KASimCF"] and "GeneralRecommender" in names
     assert "pop_kasimcf" not in sys.modules
+
+
+def test_models_command_lists_installed_models(installed, capsys):
+    from recbole_llmkg.cli import main
+
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "Installed models: PopKASimCF" in lines
