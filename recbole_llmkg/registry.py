@@ -44,6 +44,9 @@ from recbole_llmkg.errors import ConfigError, DataError, DatasetFileNotFoundErro
 
 ENTRY_POINT_GROUP = "recbole_llmkg.models"
 
+
+# ---------------------------------------------------------------------- names (nothing imported)
+_PLUGIN_MODEL_PACKAGE = "recbole_llmkg.model"
 MODEL_SUBPACKAGES = ("general_recommender", "knowledge_aware_recommender")
 _MODEL_DIR = Path(__file__).resolve().parent / "model"
 
@@ -318,7 +321,6 @@ def require(model: str, packages: Iterable[str], why: str = "") -> None:
 
 
 # ---------------------------------------------------------------------- classes
-_PLUGIN_MODEL_PACKAGE = "recbole_llmkg.model"
 
 
 @cache
