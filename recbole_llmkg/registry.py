@@ -209,8 +209,11 @@ def model_source(name: str) -> tuple[Path, str] | None:
 def source_lineage(path: Path, class_name: str) -> list[tuple[Path, str]]:
     """``(file, class)`` of a model class and of the ancestors its source names, nearest first,
     read with :mod:`ast` (a base imported with ``from module import Name`` is followed; a base
-    built at run time is not). Lets the start-up check find the YAML files beside an
-    out-of-tree model and its parents without importing torch."""
+    built at run time is not; a RecBole class ends its branch). Lets the start-up check find
+    the YAML files beside an out-of-tree model and its parents without importing torch."""
+    from recbole_llmkg.paths import recbole_dir
+
+    recbole = recbole_dir()
     lineage: list[tuple[Path, str]] = []
     todo = [(path, class_name)]
     while todo:
@@ -218,6 +221,8 @@ def source_lineage(path: Path, class_name: str) -> list[tuple[Path, str]]:
         if (path, class_name) in lineage or not path.is_file():
             continue
         lineage.append((path, class_name))
+        if recbole is not None and path.resolve().is_relative_to(recbole.resolve()):
+            continue  # RecBole's own ancestors hold no plugin YAML: not read
         tree = parse_python(path)
         imported = {alias.asname or alias.name: (node.module, alias.name)
                     for node in tree.body if isinstance(node, ast.ImportFrom) and node.module
