@@ -144,10 +144,14 @@ def main(argv: list[str] | None = None) -> int:
 def _import_path_has_working_directory() -> None:
     """``package.module:Class`` names a module of the working directory too, as with
     ``python -m`` (the console script's own folder is on ``sys.path`` instead). Appended, so
-    it never shadows an installed package."""
+    it never shadows an installed package; also to ``PYTHONPATH``, which the board's worker
+    processes (subprocesses, Ray workers) inherit."""
     cwd = os.getcwd()
     if "" not in sys.path and cwd not in sys.path:
         sys.path.append(cwd)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if cwd not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([*paths, cwd])
 
 
 def _list_models() -> int:

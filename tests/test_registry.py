@@ -107,3 +107,26 @@ def test_models_command_lists_installed_models(installed, capsys):
     assert main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "Installed models: PopKASimCF" in lines
+
+
+def test_board_runs_an_out_of_tree_model_from_the_working_directory(tmp_path, subprocess_env):
+    """`bench` from the folder that holds the module: its worker subprocess imports it too."""
+    import json
+
+    import yaml
+    from conftest import REPO_ROOT
+
+    folder = write_model(tmp_path / "scratch")
+    board = {"name": "oot", "datasets": ["tiny"], "models": ["pop_kasimcf:PopKASimCF"],
+             "seeds": [1], "protocols": ["standard"], "metrics": ["NDCG", "Recall"],
+             "topk": [10], "headline": "NDCG@10", "eval_batch_size": 4096,
+             "isolation": "subprocess", "threads": 1, "config": {"epochs": 1},
+             "output_dir": "results"}
+    (folder / "board.yaml").write_text(yaml.safe_dump(board))
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "run_recbole_llmkg.py"), "bench",
+                           "board.yaml"], cwd=folder, env=subprocess_env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (record,) = [json.loads(p.read_text()) for p in (folder / "results" / "oot" / "runs").glob(
+        "*.json")]
+    assert record["status"] == "ok" and record["model"] == "pop_kasimcf:PopKASimCF"
