@@ -120,8 +120,7 @@ class Config(RecBoleConfig):
                 raise ConfigError(
                     "No model given: pass -m/--model, model=..., or 'model:' in a config file."
                 )
-        if isinstance(model, str):
-            model = get_model(model)
+        model = get_model(model)  # a name, package.module:Class, or a class (checked)
         if dataset is None:
             dataset = self.external_config_dict.get("dataset")
             if dataset is None:
