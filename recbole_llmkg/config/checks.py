@@ -262,22 +262,27 @@ def _read_rules(path: Path) -> dict[str, str]:
     return {str(key): str(value) for key, value in rules.items()}
 
 
+def class_yaml_files(source: Path | str | None, name: str) -> list[Path]:
+    """The plugin-side YAML files of one model class, lowest first:
+    ``properties/model/<Class>.yaml``, and ``<Class>.yaml`` beside its module when the class
+    lives outside the plugin (an out-of-tree model keeps its defaults and rules there)."""
+    from recbole_llmkg.paths import PACKAGE_DIR, properties_dir
+
+    files = [properties_dir() / "model" / f"{name}.yaml"]
+    if source is not None and not Path(source).resolve().is_relative_to(PACKAGE_DIR):
+        files.append(Path(source).with_name(f"{name}.yaml"))
+    return files
+
+
 def rule_files(lineage: Iterable[tuple[Path | None, str]]) -> list[Path]:
     """The YAML files that hold defaults (and rules) for a model, nearest class first.
 
     ``lineage`` is ``(source file, class name)`` of the model and its ancestors, nearest first:
     from the imported class (:func:`class_lineage`) or read from source without importing it
-    (:func:`recbole_llmkg.registry.source_lineage`). Each class has
-    ``properties/model/<Class>.yaml``; a class outside the plugin also ``<Class>.yaml`` beside
-    its module.
+    (:func:`recbole_llmkg.registry.source_lineage`); each class's files are
+    :func:`class_yaml_files` (beside its module before the plugin's).
     """
-    from recbole_llmkg.paths import PACKAGE_DIR, properties_dir
-
-    files: list[Path] = []
-    for source, name in lineage:
-        files.append(properties_dir() / "model" / f"{name}.yaml")
-        if source is not None and not Path(source).resolve().is_relative_to(PACKAGE_DIR):
-            files.append(Path(source).with_name(f"{name}.yaml"))
+    files = [f for source, name in lineage for f in reversed(class_yaml_files(source, name))]
     return [f for f in dict.fromkeys(files) if f.is_file()]
 
 

@@ -26,7 +26,6 @@ from recbole_llmkg.config import checks as config_checks
 from recbole_llmkg.config import keys as config_keys
 from recbole_llmkg.errors import ConfigError, require_choice
 from recbole_llmkg.paths import (  # datasets_dir: re-exported, tools import it from here
-    PACKAGE_DIR,
     dataset_search_roots,
     datasets_dir,  # noqa: F401
     properties_dir,
@@ -142,10 +141,7 @@ class Config(RecBoleConfig):
         for cls in reversed(_model_lineage(model_class)):
             if cls is not model_class:  # RecBole already loaded its own file for ``model``
                 files.append(recbole_models / f"{cls.__name__}.yaml")
-            files.append(props / "model" / f"{cls.__name__}.yaml")
-            module_file = inspect.getsourcefile(cls)
-            if module_file and not module_file.startswith(str(PACKAGE_DIR)):
-                files.append(Path(module_file).with_name(f"{cls.__name__}.yaml"))
+            files += config_checks.class_yaml_files(inspect.getsourcefile(cls), cls.__name__)
         files.append(props / "dataset" / f"{dataset}.yaml")
         return list(dict.fromkeys(files))
 
