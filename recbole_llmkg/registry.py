@@ -145,9 +145,15 @@ def plugin_model_names() -> tuple[str, ...]:
 
 def entry_point_models() -> dict[str, str]:
     """Models installed packages register under :data:`ENTRY_POINT_GROUP`: name -> its
-    ``module:Class`` (read from package metadata; nothing is imported). Not cached: a package
-    installed while the process runs (or a test's ``*.dist-info`` on ``sys.path``) shows up."""
-    return {ep.name: ep.value for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    ``module:Class`` (read from package metadata; nothing is imported). Read again whenever
+    ``sys.path`` changes (a test's ``*.dist-info`` folder, a package path added at run time)."""
+    return dict(_entry_points_on(tuple(sys.path)))
+
+
+@cache
+def _entry_points_on(path: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    found = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    return tuple((ep.name, ep.value) for ep in found)
 
 
 def model_names() -> dict[str, tuple[str, ...]]:
