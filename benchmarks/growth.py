@@ -117,7 +117,7 @@ def run_cell(model_key: str, size: str, data: Path, args) -> dict:
 
     from recbole_llmkg import Config, create_dataset, get_trainer
     from recbole_llmkg.errors import LLMKGError
-    from recbole_llmkg.model.similarity import available_memory_bytes
+    from recbole_llmkg.model.layers.similarity import available_memory_bytes
 
     model, overrides = MODELS[model_key]
     record: dict = {"model": model_key, "size": size, "status": "ok",

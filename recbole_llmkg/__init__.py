@@ -15,11 +15,12 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _LAZY = {
     "Config": "recbole_llmkg.config",
-    "create_dataset": "recbole_llmkg.utils",
-    "get_model": "recbole_llmkg.utils",
-    "get_trainer": "recbole_llmkg.utils",
+    "create_dataset": "recbole_llmkg.registry",
+    "resolve_model": "recbole_llmkg.registry",
+    "get_model": "recbole_llmkg.registry",
+    "get_trainer": "recbole_llmkg.registry",
     "run_recbole_llmkg": "recbole_llmkg.quick_start",
-    "trainer_for": "recbole_llmkg.utils",
+    "trainer_for": "recbole_llmkg.registry",
     "Recommender": "recbole_llmkg.serve",
 }
 __all__ = sorted(_LAZY)

@@ -1,39 +1,53 @@
-"""Command line: ``recbole-llmkg`` / ``python run_recbole_llmkg.py``.
+"""Command line: ``recbole-llmkg <subcommand>`` / ``python run_recbole_llmkg.py ...``.
 
-Flags we own are parsed here; every other ``--key=value`` is a RecBole config override, exactly as
-with RecBole's own ``run_recbole.py`` (e.g. ``--epochs=1 --gpu_id=0``).
-``recbole-llmkg recommend --checkpoint saved/<run>.pth ...`` serves a trained model.
+Subcommands, each with its own ``--help``:
 
-This module imports nothing heavy at the top: ``--help`` and ``--list-models`` never load torch.
+* ``train``: train and test one model (also the default: ``-m X -d Y --key=value`` with no
+  subcommand runs exactly as RecBole's ``run_recbole.py`` does, the host's convention);
+* ``bench``: run a leaderboard file (the ``[bench]`` extra: ray, optuna, matplotlib);
+* ``recommend``: top-k items from a trained model's checkpoint;
+* ``models``: every model name (plugin, installed packages' entry points, RecBole);
+* ``knowledge``: import or generate item knowledge (:mod:`recbole_llmkg.llm.knowledge_commands`).
+
+Every further ``--key=value`` is a RecBole config override (e.g. ``--epochs=1 --gpu_id=0``). The
+older flags ``--benchmark FILE``, ``--report``, ``--write-readme`` and ``--list-models`` still
+work, as aliases of ``bench`` and ``models``. A model class of your own is named
+``package.module:Class``; the working directory is on the import path for that, as with
+``python -m``.
+
+This module imports nothing heavy at the top: ``--help`` and ``models`` never load torch.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
+PROG = "recbole-llmkg"
+# What ``bench`` needs beyond the core install: the ``[bench]`` extra of setup.py.
+BENCH_PACKAGES = ("ray", "optuna", "matplotlib")
+BENCH_INSTALL = 'pip install "recbole-llmkg[bench]"'
+KNOWLEDGE_MODULE = "recbole_llmkg.llm.knowledge_commands"
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="recbole-llmkg",
-        description="Run a recbole_llmkg or RecBole model, or a leaderboard benchmark. "
-        "Any further --key=value is a RecBole config override (e.g. --epochs=1).",
-    )
-    parser.add_argument("--model", "-m", help="model name, e.g. BPR, KGAT, LLMAugRec")
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the hint that config overrides are one ``--key=value`` argument."""
+
+    def error(self, message: str):  # type: ignore[override]
+        if "invalid choice" in message:
+            message += " (config overrides are written --key=value)"
+        super().error(message)
+
+
+def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", "-m", help="model name (e.g. BPR, KGAT, LLMAugRec; "
+                        "`recbole-llmkg models` lists them) or package.module:Class")
     parser.add_argument("--dataset", "-d", help="dataset name, e.g. ml-100k")
     parser.add_argument("--config_files", help="space-separated YAML config files")
-    parser.add_argument("--benchmark", help="benchmark YAML file (runs the leaderboard)")
-    parser.add_argument("--profile", help="benchmark profile to run, e.g. quick or full")
-    parser.add_argument("--rerun", action="store_true", help="benchmark: redo finished runs")
-    parser.add_argument("--ray-address", help="benchmark: run on this Ray cluster (default: a "
-                        "local Ray instance using every core)")
-    parser.add_argument("--report", action="store_true", help="benchmark: rewrite the "
-                        "leaderboard, tables and charts from the saved runs, run nothing")
-    parser.add_argument("--write-readme", action="store_true", help="benchmark: rewrite the "
-                        "README's leaderboard section from the committed results, run nothing")
-    parser.add_argument("--list-models", action="store_true", help="print the model names")
     parser.add_argument("--nproc", type=int, default=1,
                         help="data-parallel processes on this machine (gloo on CPU, nccl on GPUs)")
     parser.add_argument("--world_size", type=int, default=-1,
@@ -42,61 +56,173 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, help="free TCP port on that machine")
     parser.add_argument("--group_offset", type=int, default=0,
                         help="rank of this machine's first process")
+
+
+def _add_bench_options(parser: argparse.ArgumentParser, hidden: bool = False) -> None:
+    """The board options (``hidden``: the top-level aliases, not shown in its help)."""
+
+    def say(text: str) -> str:
+        return argparse.SUPPRESS if hidden else text
+
+    parser.add_argument("--profile", help=say("board profile to run, e.g. quick or full"))
+    parser.add_argument("--rerun", action="store_true", help=say("redo finished runs"))
+    parser.add_argument("--ray-address", help=say("run on this Ray cluster (default: a local "
+                                                  "Ray instance using every core)"))
+    parser.add_argument("--report", action="store_true", help=say(
+        "rewrite the leaderboard, tables and charts from the saved runs, run nothing"))
+    parser.add_argument("--write-readme", action="store_true", help=say(
+        "rewrite the README's leaderboard section from the committed results, run nothing"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: subcommands, and ``train``'s options at the top (no subcommand)."""
+    parser = _Parser(
+        prog=PROG,
+        description="LLM and knowledge-graph recommenders for RecBole. Without a subcommand, "
+        "trains one model as RecBole's run_recbole.py does: -m MODEL -d DATASET [--key=value].",
+        epilog="Any further --key=value is a RecBole config override (e.g. --epochs=1). "
+        "`recbole-llmkg <subcommand> --help` describes each subcommand.",
+    )
+    _add_train_arguments(parser)
+    # the older flags, kept as aliases of `bench FILE` and `models`
+    parser.add_argument("--benchmark", help=argparse.SUPPRESS)
+    parser.add_argument("--list-models", action="store_true", help=argparse.SUPPRESS)
+    _add_bench_options(parser, hidden=True)
+    commands = parser.add_subparsers(dest="command", title="subcommands", metavar="{" + ",".join(
+        COMMANDS) + "}")
+    for name, (summary, add_arguments, _) in COMMANDS.items():
+        sub = commands.add_parser(name, help=summary, description=summary,
+                                  add_help=name != "knowledge")
+        add_arguments(sub)
     return parser
+
+
+def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("board", help="board YAML file, e.g. properties/benchmark/ml-100k.yaml")
+    _add_bench_options(parser)
+
+
+def _add_knowledge_arguments(parser: argparse.ArgumentParser) -> None:
+    # its own parser is built by recbole_llmkg.llm.knowledge_commands, imported only when used
+    parser.add_argument("knowledge_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "recommend":
-        return recommend_main(argv[1:])
     args, rest = build_parser().parse_known_args(argv)
+    command = args.command or ("models" if args.list_models
+                               else "bench" if args.benchmark else "train")
+    if command == "bench" and args.command is None:
+        args.board = args.benchmark
     overrides = [a for a in rest if a.startswith("--") and "=" in a]
     unknown = [a for a in rest if a not in overrides]
+    if command == "knowledge":
+        return _knowledge(args.knowledge_args + rest)
+    if command in ("recommend", "models") and rest:  # no config overrides there
+        build_parser().error(f"unrecognised arguments for {command}: {' '.join(rest)}")
     if unknown:
         build_parser().error(
             f"unrecognised arguments {unknown}: config overrides are written --key=value"
         )
-    if args.list_models:
+    if command == "models":
         return _list_models()
+    _import_path_has_working_directory()
     from recbole_llmkg.errors import LLMKGError
 
     try:
-        if args.benchmark:
-            return _benchmark(args, overrides)
-        return _train(args, overrides)
+        return COMMANDS[command][2](args, overrides)
     except LLMKGError as error:
-        print(f"recbole-llmkg: error: {error}", file=sys.stderr)
+        print(f"{PROG}{'' if command in ('train', 'bench') else ' ' + command}: error: {error}",
+              file=sys.stderr)
         return 2
+
+
+def _import_path_has_working_directory() -> None:
+    """``package.module:Class`` names a module of the working directory too, as with
+    ``python -m`` (the console script's own folder is on ``sys.path`` instead). Appended, so
+    it never shadows an installed package; also to ``PYTHONPATH``, which the board's worker
+    processes (subprocesses, Ray workers) inherit."""
+    cwd = os.getcwd()
+    if "" not in sys.path and cwd not in sys.path:
+        sys.path.append(cwd)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if cwd not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([*paths, cwd])
 
 
 def _list_models() -> int:
     """Model names, read without importing torch or RecBole."""
-    from recbole_llmkg.model_names import plugin_model_names, recbole_model_names
+    from recbole_llmkg.registry import model_names
 
-    print("Plugin models:", ", ".join(plugin_model_names()))
-    print("RecBole models:", ", ".join(recbole_model_names()))
+    names = model_names()
+    print("Plugin models:", ", ".join(names["plugin"]))
+    if names["installed"]:
+        print("Installed models:", ", ".join(names["installed"]))
+    print("RecBole models:", ", ".join(names["recbole"]))
     return 0
+
+
+def _knowledge(argv: list[str]) -> int:
+    """``knowledge import | generate``: delegated to :mod:`recbole_llmkg.llm.knowledge_commands`
+    (``add_arguments(parser)``, ``run(args) -> int``), imported only here."""
+    import importlib
+
+    try:
+        knowledge_commands = importlib.import_module(KNOWLEDGE_MODULE)
+    except ModuleNotFoundError as error:
+        if error.name != KNOWLEDGE_MODULE:
+            raise
+        print(f"{PROG} knowledge: not available in this installation "
+              f"({KNOWLEDGE_MODULE} is missing).", file=sys.stderr)
+        return 2
+    parser = _Parser(prog=f"{PROG} knowledge",
+                     description="Import or generate item knowledge for a dataset.")
+    knowledge_commands.add_arguments(parser)
+    args = parser.parse_args(argv)
+    from recbole_llmkg.errors import LLMKGError
+
+    try:
+        return int(knowledge_commands.run(args))
+    except LLMKGError as error:
+        print(f"{PROG} knowledge: error: {error}", file=sys.stderr)
+        return 2
+
+
+def require_bench_packages() -> None:
+    """Stop at once, in one line, when the ``[bench]`` extra is not installed."""
+    from recbole_llmkg.errors import ConfigError
+    from recbole_llmkg.registry import missing
+
+    absent = missing(BENCH_PACKAGES)
+    if absent:
+        raise ConfigError(f"the benchmark needs {', '.join(absent)} (not installed): "
+                          f"{BENCH_INSTALL}")
 
 
 def _benchmark(args: argparse.Namespace, overrides: list[str]) -> int:
     """Run a board (or rewrite the README's leaderboard section): 1 when any run failed."""
+    require_bench_packages()
     if args.write_readme:
         from recbole_llmkg.benchmark.readme import write_readme
 
-        print(f"rewrote the leaderboard section of {write_readme(args.benchmark)}")
+        print(f"rewrote the leaderboard section of {write_readme(args.board)}")
         return 0
     from recbole_llmkg.benchmark.runner import run_benchmark
 
     try:
-        summary = run_benchmark(args.benchmark, profile=args.profile, rerun=args.rerun,
+        summary = run_benchmark(args.board, profile=args.profile, rerun=args.rerun,
                                 cmd_args=overrides, ray_address=args.ray_address,
                                 report_only=args.report)
     except KeyboardInterrupt:
-        print("recbole-llmkg: interrupted; finished runs are saved and the same command "
+        print(f"{PROG}: interrupted; finished runs are saved and the same command "
               "resumes", file=sys.stderr)
         return 130
     if summary.failed:
-        print(f"recbole-llmkg: {len(summary.failed)} run(s) failed:", file=sys.stderr)
+        print(f"{PROG}: {len(summary.failed)} run(s) failed:", file=sys.stderr)
         for line in summary.failure_lines():
             print(f"  {line}", file=sys.stderr)
         return 1
@@ -106,7 +232,7 @@ def _benchmark(args: argparse.Namespace, overrides: list[str]) -> int:
 def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     """Train and test one model (data-parallel with --nproc / --world_size); print metrics."""
     config_files = args.config_files.strip().split() if args.config_files else None
-    from recbole_llmkg.config_preflight import preflight
+    from recbole_llmkg.config.preflight import preflight
 
     preflight(args.model, args.dataset, overrides, config_files)  # before torch is imported
     if args.nproc > 1 or args.world_size > 0:
@@ -131,12 +257,12 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 # ------------------------------------------------------------------------------- recommend
-def build_recommend_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="recbole-llmkg recommend",
-        description="Top-k items from a trained model's checkpoint. Ids are the dataset's own "
-        "(as in its .inter file); the user's training items are left out unless --include-seen.",
-    )
+RECOMMEND_HELP = ("Top-k items from a trained model's checkpoint. Ids are the dataset's own (as in "
+                  "its .inter file); the user's training items are left out unless --include-seen.")
+
+
+def add_recommend_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``recommend`` subcommand's options."""
     parser.add_argument("--checkpoint", required=True, help="the .pth file a training run saved")
     who = parser.add_argument_group("who to recommend for (one of)")
     who.add_argument("--user", help="one user id, e.g. 196")
@@ -156,7 +282,6 @@ def build_recommend_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", "-o", help="write to this file (atomically) instead of stdout")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--data-path", help="folder holding the dataset, if it moved")
-    return parser
 
 
 def _text_table(user: str, rows: list[dict[str, Any]]) -> str:
@@ -228,15 +353,9 @@ def run_recommend(args) -> str:
     return to_jsonl(frame)
 
 
-def recommend_main(argv: list[str]) -> int:
-    from recbole_llmkg.errors import LLMKGError
-
-    args = build_recommend_parser().parse_args(argv)
-    try:
-        text = run_recommend(args)
-    except LLMKGError as error:
-        print(f"recbole-llmkg recommend: error: {error}", file=sys.stderr)
-        return 2
+def _recommend(args: argparse.Namespace, _: list[str]) -> int:
+    """Serve a checkpoint: print (or write with -o) its recommendations."""
+    text = run_recommend(args)
     if args.output:
         from recbole_llmkg.files import write_text_atomic
 
@@ -244,3 +363,18 @@ def recommend_main(argv: list[str]) -> int:
     else:
         print(text)
     return 0
+
+
+# subcommand -> (one-line summary, options, what it runs)
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
+                          Callable[[argparse.Namespace, list[str]], int]]] = {
+    "train": ("train and test one model (the default without a subcommand)",
+              _add_train_arguments, _train),
+    "bench": ("run a leaderboard file (needs the [bench] extra)", _add_bench_arguments,
+              _benchmark),
+    "recommend": (RECOMMEND_HELP, add_recommend_arguments, _recommend),
+    "models": ("list every model name: plugin, installed packages', RecBole's",
+               _no_arguments, lambda args, overrides: _list_models()),
+    "knowledge": ("import or generate item knowledge (knowledge --help)",
+                  _add_knowledge_arguments, lambda args, overrides: 2),
+}

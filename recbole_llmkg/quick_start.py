@@ -5,6 +5,10 @@
 one-call entry point. Callers that need more (the leaderboard times each step, restricts the test
 ranking) compose the steps themselves.
 
+RecBole's text log and TensorBoard events go under the run's own folder (config key
+``log_root``, by default ``checkpoint_dir``: :mod:`recbole_llmkg.run_logs`), never the working
+directory.
+
 We do not import ``recbole.quick_start``: it imports ``ray.tune`` at module level, which does not
 install on Python 3.12 and fails on numpy 2. RecBole's FLOPs count is off by default
 (``log_flops: False`` in ``properties/overall.yaml``): it deep-copies the model and runs a full
@@ -22,10 +26,11 @@ from typing import Any
 from recbole.data import data_preparation
 from recbole.data.transform import construct_transform
 from recbole.trainer import PretrainTrainer
-from recbole.utils import get_flops, init_logger, init_seed, set_color
+from recbole.utils import get_flops, init_seed, set_color
 
 from recbole_llmkg.config import Config
-from recbole_llmkg.utils import create_dataset, trainer_for
+from recbole_llmkg.registry import create_dataset, trainer_for
+from recbole_llmkg.run_logs import init_run_logger
 
 
 @dataclass
@@ -44,10 +49,7 @@ class Prepared:
 def prepare_data(config: Config) -> tuple[Any, Any, Any, Any]:
     """Seed, start logging, load the dataset and split it: ``(dataset, train, valid, test)``."""
     init_seed(config["seed"], config["reproducibility"])
-    # RecBole makes its log folder with an exists-check then makedirs, which fails when two runs
-    # start together: make it first, tolerating a folder that exists.
-    os.makedirs(os.path.join("log", str(config["model"])), exist_ok=True)
-    init_logger(config)
+    init_run_logger(config)  # RecBole's logger, writing under the run's folder (log_root)
     logger = getLogger()
     logger.info(sys.argv)
     logger.info(config)
@@ -163,7 +165,8 @@ def run_recbole_llmkg(
     """Run one model on one dataset; returns :func:`run`'s dict (RecBole's ``run_recbole`` dict
     plus ``checkpoint`` and ``pretrained_model``).
 
-    ``model`` is a plugin or RecBole model name, or a model class defined anywhere.
+    ``model`` is named as everywhere else (:func:`recbole_llmkg.registry.resolve_model`): a
+    plugin, installed or RecBole model name, ``package.module:Class``, or a model class.
     ``cmd_args`` are ``--key=value`` overrides; ``None`` reads ``sys.argv`` as RecBole does.
     """
     config = Config(model, dataset, config_file_list, config_dict, cmd_args=cmd_args)

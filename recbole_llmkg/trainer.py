@@ -35,6 +35,7 @@ from recbole_llmkg.checkpoint import (
 )
 from recbole_llmkg.compat import RepairedCollector
 from recbole_llmkg.files import write_atomic
+from recbole_llmkg.run_logs import relocate_tensorboard
 
 compat.apply()  # host-stack fixes, before any RecBole code runs
 
@@ -230,6 +231,11 @@ class RepairedCollectorMixin:
 
 class PluginTrainerMixin(SafeCheckpointMixin, CandidateMaskMixin, RepairedCollectorMixin):
     """Everything the plugin adds to a RecBole trainer."""
+
+    def __init__(self, config, model):
+        super().__init__(config, model)
+        # RecBole opens TensorBoard under the working directory: move it under the run's folder
+        self.tensorboard = relocate_tensorboard(self.tensorboard, config)
 
 
 @cache

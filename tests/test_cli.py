@@ -47,8 +47,7 @@ def test_lazy_names_resolve():
 
 
 def test_listed_names_are_the_importable_models(capsys):
-    from recbole_llmkg.model_names import plugin_model_names
-    from recbole_llmkg.utils import plugin_models, recbole_model_names
+    from recbole_llmkg.registry import plugin_model_names, plugin_models, recbole_model_names
 
     assert plugin_model_names() == tuple(sorted(plugin_models()))
     assert main(["--list-models"]) == 0
@@ -119,3 +118,85 @@ def test_bad_input_is_one_line_and_exit_code_2(checkpoint, capsys, args, message
 def test_missing_checkpoint_exit_code_2(capsys, tmp_path):
     assert main(["recommend", "--checkpoint", str(tmp_path / "x.pth"), "--user", "1"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------- subcommands
+@pytest.mark.parametrize("command", ["train", "bench", "recommend", "models"])
+def test_each_subcommand_has_its_own_help(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: recbole-llmkg {command} ")
+
+
+def test_top_level_help_names_every_subcommand(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "{train,bench,recommend,models,knowledge}" in out
+    assert "--benchmark" not in out and "--list-models" not in out  # aliases, not advertised
+
+
+def test_models_subcommand_and_list_models_alias_print_the_same(capsys):
+    assert main(["models"]) == 0
+    listed = capsys.readouterr().out
+    assert main(["--list-models"]) == 0
+    assert capsys.readouterr().out == listed
+    assert listed.startswith("Plugin models: KASimCF")
+
+
+def test_train_subcommand_and_plain_form_share_the_start_up_check(capsys):
+    for argv in (["train", "-m", "BPR", "-d", "tiny", "--epochz=3"],
+                 ["-m", "BPR", "-d", "tiny", "--epochz=3"]):
+        assert main(argv) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith("recbole-llmkg: error: Unknown config key 'epochz'")
+
+
+def test_a_stray_positional_names_the_override_form(capsys):
+    with pytest.raises(SystemExit):
+        main(["-m", "BPR", "-d", "tiny", "--epochs", "3"])
+    assert "config overrides are written --key=value" in capsys.readouterr().err
+
+
+def test_recommend_refuses_config_overrides(capsys):
+    with pytest.raises(SystemExit):
+        main(["recommend", "--checkpoint", "x.pth", "--user", "1", "--epochs=3"])
+    assert "unrecognised arguments for recommend: --epochs=3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["bench", "board.yaml"], ["--benchmark", "board.yaml"]])
+def test_bench_without_its_packages_stops_with_the_install_line(argv, monkeypatch, capsys):
+    import recbole_llmkg.cli as cli
+
+    monkeypatch.setattr(cli, "BENCH_PACKAGES", ("ray", "no_such_package_for_bench"))
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "no_such_package_for_bench" in line
+    assert line.endswith('pip install "recbole-llmkg[bench]"')
+
+
+def test_knowledge_without_its_module_says_so_in_one_line(monkeypatch, capsys):
+    import recbole_llmkg.cli as cli
+
+    monkeypatch.setattr(cli, "KNOWLEDGE_MODULE", "recbole_llmkg.llm.no_such_commands")
+    assert main(["knowledge", "import", "--help"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "recbole_llmkg.llm.no_such_commands is missing" in line
+
+
+def test_knowledge_delegates_to_its_module(monkeypatch, capsys):
+    import types
+
+    import recbole_llmkg.cli as cli
+
+    module = types.ModuleType("fake_knowledge_commands")
+    module.add_arguments = lambda parser: parser.add_argument("action")
+    module.run = lambda args: print(f"ran {args.action}") or 0
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr(cli, "KNOWLEDGE_MODULE", module.__name__)
+    assert main(["knowledge", "generate"]) == 0
+    assert capsys.readouterr().out == "ran generate\n"
+    with pytest.raises(SystemExit):
+        main(["knowledge", "--help"])
+    assert capsys.readouterr().out.startswith("usage: recbole-llmkg knowledge ")

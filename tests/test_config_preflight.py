@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from recbole_llmkg import config_checks
-from recbole_llmkg.config_preflight import UNJUDGED, command_line_values, preflight
+from recbole_llmkg.config import checks as config_checks
+from recbole_llmkg.config.preflight import UNJUDGED, command_line_values, preflight
 from recbole_llmkg.errors import ConfigError
 
 # The child reports whether torch was loaded when the error came back.
@@ -59,7 +59,11 @@ def test_config_file_keys_and_their_extra_keys(tmp_path):
 def test_choices_read_from_source_equal_the_imported_constants():
     import importlib
 
-    choices = [rule.check.source for rule in config_checks.RULES if rule.check.source]
+    from recbole_llmkg.paths import properties_dir
+
+    declared = config_checks.declared_rules(sorted((properties_dir() / "model").glob("*.yaml")))
+    checks = [rule.check for rule in config_checks.RULES] + [c for c, _ in declared.values()]
+    choices = [check.source for check in checks if check.source]
     assert len(choices) >= 6
     for module, constant in choices:
         from_source = config_checks.module_constant(module, constant)

@@ -150,3 +150,36 @@ def test_method_assignment_finder_sees_one(tmp_path):
                       "obj.predict = lambda x: x\nsetattr(C, 'f', timed)\nobj.value = 3\n")
     assert method_assignments(source) == ["Model.__init__", "obj.predict",
                                           "setattr(C, 'f', timed)"]
+
+
+def test_every_plugin_model_is_exported_from_model_and_its_sub_package():
+    import importlib
+
+    import recbole_llmkg.model as model_package
+    from recbole_llmkg.registry import plugin_model_modules, plugin_models
+
+    assert sorted(model_package.__all__) == sorted(plugin_model_modules())
+    for name, module in plugin_model_modules().items():
+        sub = importlib.import_module(module.rsplit(".", 1)[0])
+        assert name in sub.__all__, f"{sub.__name__}/__init__.py does not export {name}"
+        assert getattr(sub, name) is getattr(model_package, name) is plugin_models()[name]
+
+
+def test_import_from_model_package_as_the_issue_writes_it():
+    from recbole_llmkg.model import KGLLMGNN, KASimCF, LLMAugRec
+    from recbole_llmkg.model.general_recommender import LLMAugRec as same
+
+    assert same is LLMAugRec and {KASimCF.__name__, KGLLMGNN.__name__} == {"KASimCF", "KGLLMGNN"}
+
+
+def test_light_modules_import_no_torch(subprocess_env):
+    """The package, its registry, the config package's start-up check and the CLI load neither
+    torch nor RecBole's model code (``recbole-llmkg --help`` and ``models`` answer at once)."""
+    script = ("import sys\n"
+              "import recbole_llmkg, recbole_llmkg.registry, recbole_llmkg.cli\n"
+              "import recbole_llmkg.config.preflight, recbole_llmkg.model\n"
+              "recbole_llmkg.registry.model_names()\n"
+              "print(sorted(m for m in ('torch', 'recbole.model') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", script], env=subprocess_env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from recbole_llmkg import Config
 from recbole_llmkg.checkpoint import load_checkpoint
 from recbole_llmkg.quick_start import prepare, run
@@ -45,3 +47,27 @@ def test_pretraining_stage_has_no_test_and_returns_its_saved_model(tiny_config):
     assert pretrained == Path(config["checkpoint_dir"]) / "S3Rec-tiny-1.pth"
     state = load_checkpoint(pretrained)
     assert state["config"]["train_stage"] == "pretrain" and state["epoch"] == 0
+
+
+def test_run_takes_a_name_a_class_path_or_a_class_and_refuses_other_classes(
+        tmp_path, tiny_config, monkeypatch):
+    import sys
+
+    from out_of_tree import write_model
+
+    from recbole_llmkg import run_recbole_llmkg
+    from recbole_llmkg.errors import ConfigError
+
+    monkeypatch.syspath_prepend(str(write_model(tmp_path / "variant")))
+    try:
+        result = run_recbole_llmkg("pop_kasimcf:PopKASimCF", "tiny",
+                                   config_dict=tiny_config(), cmd_args=[])
+        assert result["test_result"]["ndcg@10"] >= 0
+        import pop_kasimcf
+
+        config = Config(pop_kasimcf.PopKASimCF, "tiny", config_dict=tiny_config(), cmd_args=[])
+        assert config["pop_penalty"] == 0.01
+        with pytest.raises(ConfigError, match="not a recommender class"):
+            Config(dict, "tiny", config_dict=tiny_config(), cmd_args=[])
+    finally:
+        sys.modules.pop("pop_kasimcf", None)

@@ -1,4 +1,4 @@
-"""Model lookup (:mod:`recbole_llmkg.utils`): exactly RecBole's names, optional packages named
+"""Model lookup (:mod:`recbole_llmkg.registry`): exactly RecBole's names, optional packages named
 with the command that installs them, and every RecBole built-in run for one epoch on ``tiny``."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from recbole.utils import ModelType
 
-from recbole_llmkg import optional_packages
+from recbole_llmkg import registry
 from recbole_llmkg.errors import ConfigError, DataError, DatasetFileNotFoundError
-from recbole_llmkg.utils import get_model, recbole_model_names
+from recbole_llmkg.registry import get_model, recbole_model_names
 
 # ------------------------------------------------------------------------- RecBole's names
 
@@ -26,7 +26,7 @@ def test_models_without_a_yaml_file_resolve_as_in_recbole():
 
 @pytest.mark.parametrize("name", ["LightGBM", "XGBoost"])
 def test_exlib_models_resolve_by_class_name_or_name_their_packages(name):
-    missing = optional_packages.missing(["lightgbm", "xgboost"])
+    missing = registry.missing(["lightgbm", "xgboost"])
     if not missing:
         assert get_model(name).__name__ == name
         return
@@ -39,7 +39,7 @@ def test_exlib_models_resolve_by_class_name_or_name_their_packages(name):
 def test_model_needing_a_lazily_imported_package_fails_at_config_time(tiny_config):
     from recbole_llmkg import Config
 
-    if optional_packages.is_installed("faiss"):
+    if registry.is_installed("faiss"):
         pytest.skip("faiss is installed here")
     with pytest.raises(ConfigError, match=r"'NCL'.*faiss.*pip install faiss-cpu"):
         Config("NCL", "tiny", config_dict=tiny_config(), cmd_args=[])
@@ -65,7 +65,7 @@ def test_header_only_inter_file_is_a_data_error_naming_it(tiny_copy, tiny_config
 
 def test_every_additional_feat_suffix_file_is_required_before_training(tiny_copy, tiny_config):
     from recbole_llmkg import Config, run_recbole_llmkg
-    from recbole_llmkg.utils import required_dataset_files
+    from recbole_llmkg.registry import required_dataset_files
 
     overrides = tiny_config(data_path=str(tiny_copy), additional_feat_suffix=["ent"],
                             load_col={"inter": ["user_id", "item_id"], "ent": ["ent_id"]})

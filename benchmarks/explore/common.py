@@ -158,7 +158,7 @@ def text_embeddings() -> np.ndarray:
     if path.is_file():
         return np.load(path)
     from recbole_llmkg.config import Config
-    from recbole_llmkg.utils import create_dataset
+    from recbole_llmkg.registry import create_dataset
 
     config = Config("TextKNN", "ml-100k", config_dict={"show_progress": False}, cmd_args=[])
     ds = create_dataset(config)

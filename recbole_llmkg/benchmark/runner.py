@@ -171,7 +171,7 @@ class _Invocation:
     def __init__(self, spec: BenchmarkSpec, plan: list[RunSpec], command: str,
                  log: Logger | None) -> None:
         from recbole_llmkg.benchmark.significance import is_baseline
-        from recbole_llmkg.utils import own_models
+        from recbole_llmkg.registry import own_models
 
         self.spec = spec
         self.plan = plan

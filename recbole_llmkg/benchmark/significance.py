@@ -66,7 +66,7 @@ def paired_t_p(a: Sequence[float], b: Sequence[float]) -> float:
 def is_baseline(model: str) -> bool:
     """A board baseline: any model that is not one of the plugin's own proposals (RecBole's
     models, and plugin models marked ``board_baseline = True`` such as the content kNNs)."""
-    from recbole_llmkg.utils import own_models
+    from recbole_llmkg.registry import own_models
 
     own = own_models().get(model)
     return own is None or bool(getattr(own, "board_baseline", False))

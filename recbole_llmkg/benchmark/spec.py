@@ -460,7 +460,7 @@ def _parse_models(
 
 
 def _check_model(name: str, where: str, key: str) -> None:
-    from recbole_llmkg.utils import get_model
+    from recbole_llmkg.registry import get_model
 
     try:
         get_model(name)
@@ -662,7 +662,7 @@ def _check_tuning(settings: Mapping[str, Any], key: _KeyPath) -> dict[str, Any]:
 def _check_dataset(name: str, config: Mapping[str, Any], where: str, key: str) -> None:
     """A dataset folder must exist (``data_path``, the plugin's ``datasets/``), or RecBole must
     know it (bundled ml-100k, or one of the datasets it can download)."""
-    from recbole_llmkg.config_keys import recbole_dir
+    from recbole_llmkg.config.keys import recbole_dir
     from recbole_llmkg.paths import dataset_search_roots, datasets_dir
 
     data_path = Path(str(config.get("data_path", "dataset/")))

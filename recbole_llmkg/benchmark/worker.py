@@ -77,7 +77,7 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
     from recbole_llmkg.benchmark.validation_curve import ValidationCurve
     from recbole_llmkg.config import Config
     from recbole_llmkg.quick_start import build_model, prepare_data
-    from recbole_llmkg.utils import trainer_for
+    from recbole_llmkg.registry import trainer_for
 
     extra, split = protocols.prepare(run, Path(payload["data_root"]))
     config_dict = {**copy.deepcopy(run.config), **extra, "checkpoint_dir": str(work_dir)}

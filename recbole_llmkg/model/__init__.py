@@ -1,1 +1,37 @@
-"""Plugin models, one module per model, grouped like RecBole's (found by class name)."""
+"""Plugin models, one module per model, grouped like RecBole's sub-packages.
+
+``from recbole_llmkg.model import LLMAugRec, KGLLMGNN, KASimCF`` gives every plugin model class.
+They load on first access (PEP 562): importing a shared layer such as
+``recbole_llmkg.model.layers.text`` does not import every model (and PyG with them).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# model class -> sub-package that exports it (test_imports checks it against the registry)
+_MODELS = {
+    "KASimCF": "general_recommender",
+    "KGKNN": "general_recommender",
+    "LLMAugRec": "general_recommender",
+    "TextKNN": "general_recommender",
+    "KGAT": "knowledge_aware_recommender",
+    "KGIN": "knowledge_aware_recommender",
+    "KGLLMGNN": "knowledge_aware_recommender",
+    "MCCLK": "knowledge_aware_recommender",
+}
+__all__ = sorted(_MODELS)
+
+
+def __getattr__(name: str) -> Any:
+    sub = _MODELS.get(name)
+    if sub is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{sub}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_MODELS))

@@ -102,7 +102,7 @@ def load_trained(
 
     from recbole_llmkg import compat
     from recbole_llmkg.checkpoint import load_checkpoint
-    from recbole_llmkg.utils import create_dataset
+    from recbole_llmkg.registry import create_dataset
 
     compat.apply()
     path = os.fspath(checkpoint)

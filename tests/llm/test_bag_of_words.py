@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from recbole_llmkg.config_checks import check_encoder_folder
+from recbole_llmkg.config.checks import check_encoder_folder
 from recbole_llmkg.data.settings import resolve_model_path
 from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.llm.bag_of_words import BagOfWordsEncoder

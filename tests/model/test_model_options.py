@@ -14,7 +14,7 @@ from recbole.utils import KGDataLoaderState
 from test_plugin_models import fit_recording_losses
 
 from recbole_llmkg.errors import ConfigError
-from recbole_llmkg.utils import trainer_for
+from recbole_llmkg.registry import trainer_for
 
 
 def cold_items(train_dataset) -> torch.Tensor:

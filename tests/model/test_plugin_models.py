@@ -1,6 +1,6 @@
 """Every plugin model, found through the registry: trains on ``tiny``, evaluates, reloads.
 
-Parametrised over :func:`recbole_llmkg.utils.own_models`, so a new model file is tested without
+Parametrised over :func:`recbole_llmkg.registry.own_models`, so a new model file is tested without
 editing this module.
 """
 
@@ -14,7 +14,7 @@ from conftest import build_run
 from recbole.utils import ModelType, init_seed
 
 from recbole_llmkg.checkpoint import load_checkpoint
-from recbole_llmkg.utils import own_models
+from recbole_llmkg.registry import own_models
 
 MODELS = sorted(own_models())
 

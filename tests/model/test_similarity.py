@@ -8,7 +8,7 @@ import scipy.sparse as sp
 import torch
 
 from recbole_llmkg.errors import ConfigError
-from recbole_llmkg.model.similarity import (
+from recbole_llmkg.model.layers.similarity import (
     as_view,
     blended_cosine_topk,
     closed_form_bytes,

@@ -16,7 +16,7 @@ Balen and Goethals, "Closed-Form Models for Collaborative Filtering with Side-In
 Scale (one thread): the closed form holds one dense float32 ``n_items^2`` matrix (inverted in
 place by a Cholesky factorisation) and refuses, before allocating it, when its estimate is over
 ``closed_form_max_gib``; the neighbourhood modes need O(chunk_size x n) memory and time growing
-as n^2. See :mod:`recbole_llmkg.model.similarity`.
+as n^2. See :mod:`recbole_llmkg.model.layers.similarity`.
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ from recbole.utils import InputType, ModelType
 
 from recbole_llmkg.data import LLMKGDataset
 from recbole_llmkg.data.knowledge import to_torch_sparse
-from recbole_llmkg.errors import require_choice
 from recbole_llmkg.model.layers import dense_rows, padded_rows, topk_to_sparse
-from recbole_llmkg.model.similarity import (
+from recbole_llmkg.model.layers.similarity import (
     View,
     as_view,
     blended_cosine_topk,
@@ -70,8 +69,6 @@ class KASimCF(UserScoresMixin, GeneralRecommender):
         self.pop_reg_weight = config["pop_reg_weight"]  # (float) extra L2 x Gram diagonal
         # (float|None) closed form's memory limit in GiB; None = 80% of available memory
         self.closed_form_max_gib = config["closed_form_max_gib"]
-
-        require_choice("sim_mode", self.sim_mode, SIM_MODES)
 
         # need at least one parameter for the optimiser
         self.dummy_param = torch.nn.Parameter(torch.zeros(1))

@@ -24,7 +24,6 @@ from recbole.utils import InputType
 
 from recbole_llmkg.data import LLMTextDataset
 from recbole_llmkg.data.settings import encoder_settings
-from recbole_llmkg.errors import ConfigError, require_choice
 from recbole_llmkg.llm.encoder import TextEncoder
 from recbole_llmkg.model.layers import (
     IDTextFusion,
@@ -76,11 +75,7 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         self.n_layers = config["n_layers"]  # (int) LightGCN layers over the training graph
         self.init_text_features(config, dataset)  # adapter / fusion keys, frozen item text
 
-        require_choice("user_text", self.user_text, USER_TEXT_SOURCES)
-        require_choice("loss_type", self.loss_type, LOSS_TYPES)
-        if not isinstance(self.n_layers, int) or self.n_layers < 0:
-            raise ConfigError(f"Config key 'n_layers' must be an integer >= 0 (0: no graph "
-                              f"smoothing), got {self.n_layers!r}.")
+        # values are checked by the Config (value_rules in properties/model/LLMAugRec.yaml)
 
         # frozen user text features (not parameters; recomputed from the dataset)
         interactions = dataset.inter_matrix(form="csr").astype(np.float32)

@@ -17,7 +17,6 @@ from recbole.model.loss import BPRLoss, EmbLoss
 from recbole.utils import InputType
 
 from recbole_llmkg.data import LLMKGDataset
-from recbole_llmkg.errors import require_choice
 from recbole_llmkg.model.layers import KGEmbeddingLoss, RelationGraph, project_rows
 from recbole_llmkg.model.text_features import TextFeaturesMixin
 from recbole_llmkg.trainer import KGJointOrAlternateTrainer
@@ -62,8 +61,6 @@ class KGLLMGNN(TextFeaturesMixin, KnowledgeRecommender):
         # (bool) False: propagate over user-item edges only, no KG loss (the "KG off" ablation)
         self.use_kg = config["use_kg"] is not False
         self.init_text_features(config, dataset)  # adapter / fusion keys, frozen item text
-
-        require_choice("kg_training", self.kg_training, KG_TRAINING_MODES)
 
         # the collaborative KG (reverse edges per the dataset key ckg_reverse_edges), grouped by
         # (target, relation) once; recomputed from the dataset, so not checkpointed

@@ -7,8 +7,8 @@
 * :mod:`.graph`: the (target, relation)-grouped graph layout and its CSR kernels; edge dropout.
 * :mod:`.segment`: segment mean / softmax over edge lists (the one scatter path).
 * :mod:`.kg_loss`: TransE / TransR loss on triples.
-* :mod:`.similarity`: top-k neighbour lists as sparse matrices (the blended cosine itself,
-  chunked over scipy, is :func:`recbole_llmkg.model.similarity.blended_cosine_topk`).
+* :mod:`.similarity`: chunked blended-cosine top-k, the collective-EASE closed form, and
+  top-k neighbour lists as sparse matrices.
 * :mod:`.sparse`: sparse-matrix conversions, row access, per-user history sums.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 from recbole_llmkg.model.layers.graph import RelationGraph, drop_edges, pair_sddmm, pair_spmm
 from recbole_llmkg.model.layers.kg_loss import KG_LOSSES, KGEmbeddingLoss
 from recbole_llmkg.model.layers.segment import scatter_mean, scatter_softmax
-from recbole_llmkg.model.layers.similarity import topk_to_sparse
+from recbole_llmkg.model.layers.similarity import blended_cosine_topk, topk_to_sparse
 from recbole_llmkg.model.layers.sparse import (
     dense_rows,
     history_sum,
@@ -37,7 +37,6 @@ from recbole_llmkg.model.layers.text import (
     project_rows,
     to_principal,
 )
-from recbole_llmkg.model.similarity import blended_cosine_topk
 
 _LAZY = ("RelationMeanConv", "RelationAttentiveConv", "RelationPropagation")
 

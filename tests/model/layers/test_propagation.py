@@ -113,7 +113,7 @@ def test_pyg_is_imported_only_when_a_conv_is_needed(subprocess_env):
     # PyG costs seconds to import; the registry imports every model module
     code = (
         "import sys\n"
-        "from recbole_llmkg.utils import plugin_models\n"
+        "from recbole_llmkg.registry import plugin_models\n"
         "import recbole_llmkg.model.layers as layers\n"
         "plugin_models()\n"
         "print('torch_geometric' in sys.modules)\n"

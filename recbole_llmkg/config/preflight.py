@@ -4,8 +4,8 @@
 evaluator (scikit-learn, scipy) and pandas, about 3 s, before :class:`recbole_llmkg.Config`
 found the typo. :func:`preflight` runs first, with only the standard library and PyYAML: the
 model name, every key given on the command line or in ``--config_files`` (against the same
-known keys :mod:`~recbole_llmkg.config_keys` uses), and the command-line values that have a
-rule in :mod:`~recbole_llmkg.config_checks`. It only refuses what the full check would refuse;
+known keys :mod:`~recbole_llmkg.config.keys` uses), and the command-line values that have a
+rule in :mod:`~recbole_llmkg.config.checks`. It only refuses what the full check would refuse;
 whatever it cannot judge without the model class (model-specific rules, values RecBole's
 ``eval`` would compute) is left to the full :class:`~recbole_llmkg.Config` check, which still runs.
 """
@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from recbole_llmkg import config_keys
+from recbole_llmkg.config import keys as config_keys
 from recbole_llmkg.errors import ConfigError
 
 UNJUDGED = object()  # a value RecBole would compute with ``eval`` (``1/1000``): not checked here
@@ -80,30 +80,43 @@ def dataset_folder(dataset: str, data_path: Any) -> Path | None:
 
 
 def _check_model(model: str) -> None:
-    from recbole_llmkg.model_names import close_names, plugin_model_names, recbole_model_names
+    """A registered name, or ``package.module:Class`` whose module is on ``sys.path`` (found,
+    not imported: whether it defines the class is the full check's to say)."""
+    from recbole_llmkg import registry
 
-    names = sorted(set(plugin_model_names()) | set(recbole_model_names()))
-    if model in names:
+    if model in registry.available_models():
         return
-    close = close_names(model, names)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise ConfigError(f"Unknown model '{model}' (--model).{hint} "
-                      "`python run_recbole_llmkg.py --list-models` prints every name.")
+    parts = registry.split_class_path(model)
+    if parts is None:
+        raise registry.unknown_model_error(model, "--model")
+    if registry.find_module_file(parts[0]) is None:
+        raise registry.missing_module_error(model, parts[0])
 
 
-def _check_values(values: Mapping[str, Any], model: str) -> None:
-    """The rules that hold for every model (a model-specific rule needs the class: later)."""
-    from recbole_llmkg.config_checks import RULES, rule_matches
+def model_rule_files(model: str) -> list[Path]:
+    """The YAML files of ``model`` and its ancestors (defaults and value rules), found by reading
+    sources, not importing them: works for plugin, RecBole and out-of-tree models."""
+    from recbole_llmkg.config.checks import rule_files
+    from recbole_llmkg.registry import model_source, source_lineage
 
+    source = model_source(model)
+    return rule_files(source_lineage(*source)) if source is not None else []
+
+
+def _check_values(values: Mapping[str, Any], files: Sequence[Path]) -> None:
+    """The shared rules and those the model's YAML files declare."""
+    from recbole_llmkg.config.checks import declared_rules, rule_for
+
+    declared = declared_rules(files)
     for key, value in values.items():
         if value is UNJUDGED:
             continue
-        for rule in RULES:
-            if rule_matches(rule, key, {model}) and not rule.check.test(value):
-                raise ConfigError(
-                    f"Config key '{key}' = {value!r} (command line) is not allowed: it must be "
-                    f"{rule.check.allowed}. Fix it with --{key}=..."
-                )
+        check = rule_for(key, declared)
+        if check is not None and not check.test(value):
+            raise ConfigError(
+                f"Config key '{key}' = {value!r} (command line) is not allowed: it must be "
+                f"{check.allowed}. Fix it with --{key}=..."
+            )
 
 
 def preflight(model: str | None, dataset: str | None, cmd_args: Sequence[str],
@@ -111,11 +124,14 @@ def preflight(model: str | None, dataset: str | None, cmd_args: Sequence[str],
     """Raise a :class:`ConfigError` for a bad model name, key or value the command names."""
     if model:
         _check_model(model)
+    files = model_rule_files(model) if model else []
     values = command_line_values(cmd_args)
     origins, declared = _file_settings(config_files or ())
     origins.update(dict.fromkeys(values, "command line"))
     declared = values.get(config_keys.EXTRA_KEYS_KEY, declared)
     known = set(config_keys.static_known_keys())
+    for file in files:  # an out-of-tree model's own keys are known by its YAML
+        known |= config_keys.yaml_keys_of(file)
     if dataset:
         folder = dataset_folder(dataset, values.get("data_path"))
         if folder is not None:
@@ -126,4 +142,4 @@ def preflight(model: str | None, dataset: str | None, cmd_args: Sequence[str],
         return  # a malformed extra_config_keys: the full check names it
     config_keys.check_known(origins, known, extra)
     if model:
-        _check_values(values, model)
+        _check_values(values, files)

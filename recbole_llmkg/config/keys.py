@@ -17,12 +17,13 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 
+from recbole_llmkg.config.checks import RULES_KEY
 from recbole_llmkg.errors import ConfigError
 
 # The key that lists intentional extra keys (a user's own model reading its own key, say).
 EXTRA_KEYS_KEY = "extra_config_keys"
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the recbole_llmkg package
 _TOP_LEVEL_KEY = re.compile(r"""^["']?([A-Za-z_][\w-]*)["']?\s*:""", flags=re.MULTILINE)
 # ``config["key"]``, ``config_dict["key"]``, ``config.get("key")``, ``setting(config, "key")``,
 # ``self._setting("key")``, ``"key" in config``.
@@ -41,7 +42,14 @@ def _yaml_keys(folder: Path, skip: tuple[str, ...] = ()) -> set[str]:
     for path in folder.rglob("*.yaml"):
         if any(part in skip for part in path.relative_to(folder).parts):
             continue
-        keys.update(_TOP_LEVEL_KEY.findall(path.read_text(encoding="utf-8")))
+        keys |= yaml_keys_of(path)
+    return keys
+
+
+def yaml_keys_of(path: Path) -> set[str]:
+    """Top-level keys of one YAML file (its value rules are no key)."""
+    keys = set(_TOP_LEVEL_KEY.findall(path.read_text(encoding="utf-8")))
+    keys.discard(RULES_KEY)
     return keys
 
 
@@ -67,7 +75,7 @@ def recbole_dir() -> Path:
 def _argument_lists(path: Path) -> set[str]:
     """The names in ``recbole/utils/argument_list.py``'s ``*_arguments`` lists, read from the
     source (importing ``recbole.utils`` loads torch)."""
-    from recbole_llmkg.model_names import parse_python
+    from recbole_llmkg.registry import parse_python
 
     names: set[str] = set()
     for node in parse_python(path).body:

@@ -5,8 +5,8 @@ Precedence, lowest to highest: RecBole's defaults < the plugin's ``properties/``
 command-line ``--key=value``. A model class defined outside the package may keep its defaults in
 ``<ClassName>.yaml`` beside its module. A subclass of a model first gets its parents' defaults.
 
-Every key the user gives must be one somebody reads (:mod:`recbole_llmkg.config_keys`) and every
-value must be in its allowed range (:mod:`recbole_llmkg.config_checks`): both are checked while
+Every key the user gives must be one somebody reads (:mod:`recbole_llmkg.config.keys`) and every
+value must be in its allowed range (:mod:`recbole_llmkg.config.checks`): both are checked while
 the Config is built, before any data is read.
 """
 
@@ -21,15 +21,16 @@ from typing import Any
 
 from recbole.config import Config as RecBoleConfig
 
-from recbole_llmkg import compat, config_checks, config_keys
+from recbole_llmkg import compat
+from recbole_llmkg.config import checks as config_checks
+from recbole_llmkg.config import keys as config_keys
 from recbole_llmkg.errors import ConfigError, require_choice
 from recbole_llmkg.paths import (  # datasets_dir: re-exported, tools import it from here
-    PACKAGE_DIR,
     dataset_search_roots,
     datasets_dir,  # noqa: F401
     properties_dir,
 )
-from recbole_llmkg.utils import get_model
+from recbole_llmkg.registry import get_model
 
 compat.apply()  # host-stack fixes, before any RecBole code runs
 
@@ -118,8 +119,7 @@ class Config(RecBoleConfig):
                 raise ConfigError(
                     "No model given: pass -m/--model, model=..., or 'model:' in a config file."
                 )
-        if isinstance(model, str):
-            model = get_model(model)
+        model = get_model(model)  # a name, package.module:Class, or a class (checked)
         if dataset is None:
             dataset = self.external_config_dict.get("dataset")
             if dataset is None:
@@ -141,10 +141,7 @@ class Config(RecBoleConfig):
         for cls in reversed(_model_lineage(model_class)):
             if cls is not model_class:  # RecBole already loaded its own file for ``model``
                 files.append(recbole_models / f"{cls.__name__}.yaml")
-            files.append(props / "model" / f"{cls.__name__}.yaml")
-            module_file = inspect.getsourcefile(cls)
-            if module_file and not module_file.startswith(str(PACKAGE_DIR)):
-                files.append(Path(module_file).with_name(f"{cls.__name__}.yaml"))
+            files += config_checks.class_yaml_files(inspect.getsourcefile(cls), cls.__name__)
         files.append(props / "dataset" / f"{dataset}.yaml")
         return list(dict.fromkeys(files))
 
@@ -153,6 +150,8 @@ class Config(RecBoleConfig):
         for file in self._plugin_default_files(model, model_class, dataset):
             if file.is_file():
                 loaded = self._update_internal_config_dict(str(file)) or {}
+                # a model's value rules sit in its YAML but are no config key
+                self.internal_config_dict.pop(config_checks.RULES_KEY, None)
                 if file.parent.name == "dataset":
                     self.parameters["Dataset"] += [
                         k for k in loaded if k not in self.parameters["Dataset"]
@@ -197,7 +196,8 @@ class Config(RecBoleConfig):
             | config_keys.atomic_file_fields(dataset_folder, self.dataset)
         )
         config_keys.check_known(self._key_origins, known, allowed)
-        config_checks.check_values(self.final_config_dict, self.model_class, self._key_origins)
+        config_checks.check_values(self.final_config_dict,
+                                   config_checks.rules_of(self.model_class), self._key_origins)
         config_checks.check_packages(self.final_config_dict, self.model_class)
         config_checks.check_files(self.final_config_dict, self.model_class, dataset_folder,
                                   self.dataset)
@@ -247,3 +247,8 @@ class Config(RecBoleConfig):
             config["state"] = "error"
             config["show_progress"] = False
             config["verbose"] = False
+
+
+# Checkpoints pickle the Config by this name; it is the public one (and the one old checkpoints,
+# written when the Config lived in ``recbole_llmkg/config.py``, hold).
+Config.__module__ = "recbole_llmkg.config"

@@ -1,12 +1,22 @@
 """Allowed values of config keys, checked when the Config is built (before any data is read).
 
-One declarative table, :data:`RULES`, keyed by config key (shell-style patterns such as
-``*dropout*``): a key means the same thing in every model that reads it, so one rule per key
-serves them all, and a rule that holds for one model only names that model (``models``; a
-subclass is covered too). A table in one module rather than comment grammar in the YAML files
-(fragile to parse) or a schema attribute on each model class (RecBole's built-ins have none, and
-shared keys would be declared many times). A test checks that every default in RecBole's and the
-plugin's YAML files passes its rule.
+Where a rule lives: a key that many models share (RecBole's training keys, sizes, dropouts, the
+text and language-model keys of the plugin's dataset classes and text layers, the kNN keys of
+the similarity models) has its rule in one table here, :data:`RULES`. A key one model owns has
+its rule beside its default, in the model's YAML under :data:`RULES_KEY`::
+
+    pop_penalty: 0.1
+    value_rules:
+      pop_penalty: number >= 0
+
+Why the YAML, not a class attribute: the YAML already holds the key's default, so default and
+rule sit together; it is read without importing the model's module (torch, ~2 s), so the
+start-up check (:mod:`.preflight`) judges a plugin, RecBole or out-of-tree model alike (an
+out-of-tree model keeps ``<Class>.yaml`` beside its module); and a subclass's YAML inherits its
+parents' as its defaults do. The model's rule for a key wins over the table's (LLMAugRec allows
+``n_layers: 0``). Choices that code interprets are named by their constant
+(``one of package.module:CONSTANT``) so their list is written once, in the code. A test checks
+that every default in RecBole's and the plugin's YAML files passes its rule.
 
 Besides values: a package a model imports inside a method must be installed when that method
 will run, a knowledge view needs the ``.kg``/``.link`` files, and ``llm_model_path`` must hold a
@@ -22,13 +32,14 @@ import importlib.util
 import inspect
 import json
 import math
+import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recbole_llmkg import optional_packages
+from recbole_llmkg import registry
 from recbole_llmkg.errors import ConfigError
 
 
@@ -88,7 +99,7 @@ def module_constant(module: str, constant: str) -> tuple[Any, ...]:
     for)."""
     if module in sys.modules:
         return tuple(getattr(sys.modules[module], constant))
-    from recbole_llmkg.model_names import parse_python
+    from recbole_llmkg.registry import parse_python
 
     top, *rest = module.split(".")
     spec = importlib.util.find_spec(top)  # a sub-module's spec would import its packages
@@ -126,39 +137,34 @@ PROBABILITY = each(number(0, high=1, high_open=True))
 
 @dataclass(frozen=True)
 class Rule:
-    """``check`` applies to every key matching one of ``keys``; to ``models`` only, if given,
-    and never to ``except_models`` (whose own rule follows)."""
+    """``check`` applies to every key matching one of ``keys`` (shell-style patterns)."""
 
     keys: tuple[str, ...]
     check: Check
-    models: tuple[str, ...] = ()
-    except_models: tuple[str, ...] = ()
 
 
 _TEXT_LAYERS = "recbole_llmkg.model.layers.text"
 _KG_LOSS = "recbole_llmkg.model.layers.kg_loss"
-_LLMAUGREC = "recbole_llmkg.model.general_recommender.llmaugrec"
-_KGLLMGNN = "recbole_llmkg.model.knowledge_aware_recommender.kgllmgnn"
-_KASIMCF = "recbole_llmkg.model.general_recommender.kasimcf"
 
+# Keys many models share. A key one model owns: its rule is in that model's YAML.
 RULES: tuple[Rule, ...] = (
     # Training and evaluation (RecBole's keys)
     Rule(("learning_rate",), number(0, low_open=True)),
     Rule(("epochs", "stopping_step"), POSITIVE_INT),
     Rule(("train_batch_size", "eval_batch_size"), POSITIVE_INT),
     Rule(("seed",), integer()),
+    Rule(("log_root",), optional(TEXT)),
     Rule(("topk",), each(POSITIVE_INT)),
     Rule(("weight_decay", "reg_weight", "reg_weights"), each(NON_NEGATIVE)),
     # Model sizes and regularisation, shared by many models
     Rule(("embedding_size", "*_embedding_size"), POSITIVE_INT),
-    Rule(("n_layers",), POSITIVE_INT, except_models=("LLMAugRec",)),
-    Rule(("n_layers",), integer(0), models=("LLMAugRec",)),  # 0: no graph smoothing
+    Rule(("n_layers",), POSITIVE_INT),
     Rule(("*dropout*", "drop_ratio"), PROBABILITY),
     # Text and language model (the plugin's dataset classes)
     Rule(("llm_alpha",), NON_NEGATIVE),
     Rule(("llm_pooling",), choice_of("recbole_llmkg.llm.encoder", "POOLINGS")),
     Rule(("llm_max_length", "llm_batch_size"), POSITIVE_INT),
-    Rule(("llm_normalize", "llm_freeze", "ckg_reverse_edges"), BOOLEAN),
+    Rule(("llm_normalize", "ckg_reverse_edges"), BOOLEAN),
     Rule(("llm_model_path",), optional(TEXT)),
     Rule(("llm_devices",), Check(
         lambda v: v is None or isinstance(v, str) and bool(v)
@@ -170,22 +176,155 @@ RULES: tuple[Rule, ...] = (
     Rule(("item_text_template", "user_text_template", "item_title_field"), optional(TEXT)),
     Rule(("user_history_template", "text_placeholder"), TEXT),
     Rule(("user_history_len",), integer(0)),
-    Rule(("llm_finetune_items",), POSITIVE_INT),
-    # Plugin models
+    # Text layers (TextFeaturesMixin: every model that fuses IDs with text)
     Rule(("fusion",), choice_of(_TEXT_LAYERS, "FUSION_MODES")),
     Rule(("adapter_hidden_size", "text_rank"), integer(0)),
-    Rule(("user_text",), choice_of(_LLMAUGREC, "USER_TEXT_SOURCES")),
-    Rule(("use_bias", "attention", "reverse_edges", "relation_text_init", "item_ids",
-           "use_kg"), BOOLEAN),
-    Rule(("loss_type",), choice_of(_LLMAUGREC, "LOSS_TYPES"), models=("LLMAugRec",)),
+    Rule(("item_ids",), BOOLEAN),
+    # Knowledge-graph losses and similarity models (several models read them)
     Rule(("kg_loss",), choice_of(_KG_LOSS, "KG_LOSSES")),
     Rule(("kg_loss_weight",), NON_NEGATIVE),
-    Rule(("kg_training",), choice_of(_KGLLMGNN, "KG_TRAINING_MODES")),
-    Rule(("sim_mode",), choice_of(_KASIMCF, "SIM_MODES")),
-    Rule(("behaviour_weight", "text_weight", "knowledge_weight", "shrink", "pop_reg_weight"),
-         NON_NEGATIVE),
+    Rule(("shrink",), NON_NEGATIVE),
     Rule(("knn_topk", "chunk_size"), POSITIVE_INT),
 )
+
+# The key of a model's YAML that holds the rules of its own keys (never a config key itself).
+RULES_KEY = "value_rules"
+
+_BOUND = re.compile(r"(number|integer)(?:\s*(>=|>)\s*(-?[\d.eE+-]+))?")
+_INTERVAL = re.compile(r"number in ([\[(])\s*(-?[\d.eE+-]+)\s*,\s*(-?[\d.eE+-]+|inf)\s*([\])])")
+_CHOICE = re.compile(r"one of (.+)")
+
+
+def _literal_number(text: str) -> int | float:
+    """``"1"`` -> 1, ``"0.5"`` -> 0.5 (an int stays an int in messages)."""
+    value = float(text)
+    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() \
+        else value
+
+
+def parse_rule(spec: str) -> Check:
+    """A rule written in a model's YAML, as a :class:`Check`; ValueError if it is not one of:
+
+    ``boolean``; ``string``; ``integer``, ``integer >= 1``; ``number >= 0``, ``number > 0``,
+    ``number in [0, 1)``; ``one of a, b, c``; ``one of package.module:CONSTANT`` (a tuple in the
+    code); each optionally followed by ``or a list`` and then ``or ~`` (none).
+    """
+    text = str(spec).strip()
+    optional_value = text.endswith(" or ~")
+    text = text.removesuffix(" or ~").strip()
+    listed = text.endswith(" or a list")
+    text = text.removesuffix(" or a list").strip()
+    check: Check
+    if text == "boolean":
+        check = BOOLEAN
+    elif text == "string":
+        check = TEXT
+    elif match := _INTERVAL.fullmatch(text):
+        left, low, high, right = match.groups()
+        check = number(_literal_number(low), left == "(",
+                       None if high == "inf" else _literal_number(high), right == ")")
+    elif match := _BOUND.fullmatch(text):
+        kind, op, bound = match.groups()
+        if kind == "integer":
+            low = None if bound is None else int(float(bound)) + (op == ">")
+            check = integer(low)
+        elif bound is None:
+            check = Check(_is_number, "a number")
+        else:
+            check = number(_literal_number(bound), low_open=op == ">")
+    elif match := _CHOICE.fullmatch(text):
+        body = match.group(1).strip()
+        if ":" in body and "," not in body:
+            module, _, constant = body.partition(":")
+            check = choice_of(module.strip(), constant.strip())
+        else:
+            values = tuple(v.strip() for v in body.split(","))
+            check = Check(lambda v, values=values: v in values, "one of " + ", ".join(values))
+    else:
+        raise ValueError(f"'{spec}' is not a rule (see recbole_llmkg.config.checks.parse_rule)")
+    if listed:
+        check = each(check)
+    return optional(check) if optional_value else check
+
+
+def _read_rules(path: Path) -> dict[str, str]:
+    """The ``value_rules`` mapping of one YAML file (empty when it has none)."""
+    import yaml
+
+    try:
+        body = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"Model defaults '{path}' cannot be read ({error}).") from None
+    rules = body.get(RULES_KEY, {}) if isinstance(body, dict) else {}
+    if not isinstance(rules, dict):
+        raise ConfigError(f"'{RULES_KEY}' in '{path}' must map each key to its rule, e.g. "
+                          f"'{RULES_KEY}: {{my_key: number >= 0}}'.")
+    return {str(key): str(value) for key, value in rules.items()}
+
+
+def class_yaml_files(source: Path | str | None, name: str) -> list[Path]:
+    """The plugin-side YAML files of one model class, lowest first:
+    ``properties/model/<Class>.yaml``, and ``<Class>.yaml`` beside its module when the class
+    lives outside the plugin (an out-of-tree model keeps its defaults and rules there)."""
+    from recbole_llmkg.paths import PACKAGE_DIR, properties_dir
+
+    files = [properties_dir() / "model" / f"{name}.yaml"]
+    if source is not None and not Path(source).resolve().is_relative_to(PACKAGE_DIR):
+        files.append(Path(source).with_name(f"{name}.yaml"))
+    return files
+
+
+def rule_files(lineage: Iterable[tuple[Path | None, str]]) -> list[Path]:
+    """The YAML files that hold defaults (and rules) for a model, nearest class first.
+
+    ``lineage`` is ``(source file, class name)`` of the model and its ancestors, nearest first:
+    from the imported class (:func:`class_lineage`) or read from source without importing it
+    (:func:`recbole_llmkg.registry.source_lineage`); each class's files are
+    :func:`class_yaml_files` (beside its module before the plugin's).
+    """
+    files = [f for source, name in lineage for f in reversed(class_yaml_files(source, name))]
+    return [f for f in dict.fromkeys(files) if f.is_file()]
+
+
+def class_lineage(model_class: type) -> list[tuple[Path | None, str]]:
+    """``(source file, class name)`` of ``model_class`` and its ancestors, nearest first."""
+    lineage: list[tuple[Path | None, str]] = []
+    for cls in model_class.__mro__:
+        try:
+            source = inspect.getsourcefile(cls)
+        except TypeError:  # a built-in class (object)
+            source = None
+        lineage.append((Path(source) if source else None, cls.__name__))
+    return lineage
+
+
+def declared_rules(files: Iterable[Path]) -> dict[str, tuple[Check, Path]]:
+    """Each key's rule from the models' YAML ``files`` (nearest first: the first one wins),
+    with the file that declares it. A rule that does not parse is a ConfigError naming both."""
+    declared: dict[str, tuple[Check, Path]] = {}
+    for path in files:
+        for key, spec in _read_rules(path).items():
+            if key in declared:
+                continue
+            try:
+                declared[key] = (parse_rule(spec), path)
+            except ValueError as error:
+                raise ConfigError(f"'{RULES_KEY}' in '{path}', key '{key}': {error}.") from None
+    return declared
+
+
+def rules_of(model_class: type) -> dict[str, tuple[Check, Path]]:
+    """The rules ``model_class`` and its ancestors declare in their YAML files."""
+    return declared_rules(rule_files(class_lineage(model_class)))
+
+
+def rule_for(key: str, declared: Mapping[str, tuple[Check, Path]]) -> Check | None:
+    """The check for ``key``: the model's own rule, else the shared table's, else None."""
+    if key in declared:
+        return declared[key][0]
+    return next((rule.check for rule in RULES
+                 if any(fnmatch.fnmatchcase(key, pattern) for pattern in rule.keys)), None)
+
 
 # A package a RecBole model imports inside a method that runs only under some settings.
 LAZY_IMPORT_NEEDED_WHEN: dict[tuple[str, str], Callable[[Mapping[str, Any]], bool]] = {
@@ -204,31 +343,19 @@ def _lineage_names(model_class: type) -> set[str]:
     return {cls.__name__ for cls in model_class.__mro__}
 
 
-def rule_matches(rule: Rule, key: str, lineage: set[str]) -> bool:
-    """Whether ``rule`` applies to ``key`` for a model whose class names are ``lineage``."""
-    return (any(fnmatch.fnmatchcase(key, pattern) for pattern in rule.keys)
-            and (not rule.models or bool(lineage & set(rule.models)))
-            and not lineage & set(rule.except_models))
-
-
-def rules_for(key: str, model_class: type) -> list[Rule]:
-    """The rules that apply to ``key`` for ``model_class``."""
-    lineage = _lineage_names(model_class)
-    return [rule for rule in RULES if rule_matches(rule, key, lineage)]
-
-
-def check_values(config: Mapping[str, Any], model_class: type,
+def check_values(config: Mapping[str, Any], declared: Mapping[str, tuple[Check, Path]],
                  origins: Mapping[str, str] | None = None) -> None:
-    """Raise a :class:`ConfigError` naming the first key whose value its rule refuses."""
+    """Raise a :class:`ConfigError` naming the first key whose value its rule refuses
+    (``declared``: the model's own rules, :func:`rules_of` or :func:`declared_rules`)."""
     origins = origins or {}
     for key, value in config.items():
-        for rule in rules_for(key, model_class):
-            if not rule.check.test(value):
-                where = origins.get(key, "defaults")
-                raise ConfigError(
-                    f"Config key '{key}' = {value!r} ({where}) is not allowed: it must be "
-                    f"{rule.check.allowed}. Fix it in your YAML file or with --{key}=..."
-                )
+        check = rule_for(key, declared)
+        if check is not None and not check.test(value):
+            where = origins.get(key, "defaults")
+            raise ConfigError(
+                f"Config key '{key}' = {value!r} ({where}) is not allowed: it must be "
+                f"{check.allowed}. Fix it in your YAML file or with --{key}=..."
+            )
 
 
 def check_packages(config: Mapping[str, Any], model_class: type) -> None:
@@ -245,7 +372,7 @@ def check_packages(config: Mapping[str, Any], model_class: type) -> None:
         source = inspect.getsourcefile(cls)
         if not source or not source.endswith(".py"):
             continue
-        for function, packages in optional_packages.file_imports(source).in_functions.items():
+        for function, packages in registry.file_imports(source).in_functions.items():
             owner, _, method = function.partition(".")
             if method:
                 if owner != cls.__name__:
@@ -256,7 +383,7 @@ def check_packages(config: Mapping[str, Any], model_class: type) -> None:
             for package in packages:
                 needed_when = LAZY_IMPORT_NEEDED_WHEN.get((cls.__name__, package))
                 if needed_when is None or needed_when(config):
-                    optional_packages.require(model_class.__name__, [package])
+                    registry.require(model_class.__name__, [package])
 
 
 def check_files(config: Mapping[str, Any], model_class: type, dataset_folder: Path,
