@@ -92,7 +92,7 @@ def check_targets(targets: Sequence[Target], tables: Mapping[str, Sequence[Any]]
     p-values and verdict.
 
     ``tables`` maps a protocol slug to its main-table rows
-    (:class:`~recbole_llmkg.benchmark.report.ModelRow`); a row whose sides have no runs yet
+    (:class:`~recbole_llmkg.benchmark.rows.ModelRow`); a row whose sides have no runs yet
     gets ``verdict: "not run yet"`` and stays out of the Holm family.
     """
     from recbole_llmkg.benchmark import significance
