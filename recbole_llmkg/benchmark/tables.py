@@ -150,8 +150,11 @@ def targets_lines(spec: BenchmarkSpec, plan: list[RunSpec],
     return lines
 
 
-ABLATION_VERDICTS = {"lose": "the part helps", "win": "the part hurts",
-                     "tie": "no significant effect"}
+ABLATION_VERDICTS = {"lose": "the part helps", "not shown": "help not shown"}
+USERS_TEST = ("Wilcoxon signed-rank over users (each user's difference averaged over the seeds "
+              "that tested it: each user once)")
+GAIN_CI = ("rel. gain with its 95% bootstrap interval (users resampled, 2,000 draws, fixed seed "
+           "0)")
 
 
 def ablation_lines(rows: list[ModelRow], main_rows: list[ModelRow], metric: str) -> list[str]:
@@ -163,7 +166,8 @@ def ablation_lines(rows: list[ModelRow], main_rows: list[ModelRow], metric: str)
     table = []
     for row in rows:
         parent = full.get(row.model)
-        compared = (significance.compare(row.per_user(), parent.per_user(), metric)
+        compared = (significance.compare(row.per_user(), parent.per_user(), metric,
+                                         alternative="less")
                     if parent is not None else None)
         if compared is not None:
             table.append({"model": row.label, "baseline": parent.label, **compared})
@@ -173,9 +177,10 @@ def ablation_lines(rows: list[ModelRow], main_rows: list[ModelRow], metric: str)
     for entry in table:
         entry["verdict"] = ABLATION_VERDICTS.get(entry["verdict"], entry["verdict"])
     return [f"Each ablation against its full model ({metric.upper()}, the same seeds' test "
-            "users): Wilcoxon signed-rank over users (pooled over seeds) and paired t over seed "
-            "means, both Holm-corrected over this table; 'the part helps' when the ablated "
-            "model loses with both p < 0.05 and >= 5 seeds.", "",
+            f"users). The claim is one-sided ('the part helps': the ablated model scores below "
+            f"the full one), so both tests are one-sided: {USERS_TEST} and paired t over seed "
+            f"means, both Holm-corrected over this table; 'the part helps' with both p < 0.05 "
+            f"and >= 5 seeds, else 'help not shown'. {GAIN_CI}.", "",
             significance.table_markdown(table, against="full model")]
 
 
@@ -194,8 +199,8 @@ def significance_lines(rows: list[ModelRow], metric: str) -> list[str]:
     if not table:
         return []
     return [f"Significance of {metric.upper()} against the best baseline ({table[0]['baseline']}"
-            "): Wilcoxon signed-rank over users (pooled over seeds) and paired t over seed "
-            "means, both Holm-corrected; win/lose only with >= 5 seeds and both p < 0.05.", "",
+            f"), either direction (two-sided): {USERS_TEST} and paired t over seed means, both "
+            f"Holm-corrected; win/lose only with >= 5 seeds and both p < 0.05. {GAIN_CI}.", "",
             significance.table_markdown(table)]
 
 

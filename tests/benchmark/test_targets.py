@@ -139,4 +139,5 @@ def test_board_shows_targets_first_and_ablations_against_their_full_model(tmp_pa
         in board and "no claim (1 seed)" in board
     ablations = board.split("· ablations")[1]
     assert "Each ablation against its full model" in ablations
-    assert "| BPR-small | BPR | 1 | 0.2150 | 0.3150 | -0.1000 | -31.7% |" in ablations
+    assert ("| BPR-small | BPR | 1 | 4 | 0.2150 | 0.3150 | -0.1000 | -31.7% [-32.8, -30.8] |"
+            in ablations)
