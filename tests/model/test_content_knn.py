@@ -64,3 +64,32 @@ def test_full_sort_scores_equal_brute_force(name, tmp_path):
 def test_bad_hyperparameters_are_named(tmp_path):
     with pytest.raises(ConfigError, match="knn_topk"):
         build_run("TextKNN", tmp_path, knn_topk=0, llm_cache_dir=str(tmp_path / "cache"))
+
+
+def test_text_and_kg_knn_blends_unit_cosines(tmp_path):
+    """TextKGKNN's neighbourhood is (cos_text + w cos_kg) / (1 + w), by brute force; w = 0 is
+    TextKNN's (text cosine alone)."""
+    _, model, _, (train, _, _) = build_run(
+        "TextKGKNN", tmp_path, knn_topk=1000, power=1.0, shrink=0.0, knowledge_weight=2.0,
+        llm_cache_dir=str(tmp_path / "cache"))
+    dataset = train._dataset
+    text = dataset.item_text_embeddings().double().numpy()
+    kg = dataset.item_knowledge_profile().to_dense().double().numpy()
+
+    def cos(x):
+        norms = np.linalg.norm(x, axis=1)
+        return x @ x.T / np.maximum(np.outer(norms, norms), 1e-12)
+
+    has_kg = np.linalg.norm(kg, axis=1) > 0
+    expected = (cos(text) + 2.0 * cos(kg)) / 3.0
+    got = model._similarity().to_dense().double().numpy()
+    both = np.outer(has_kg, has_kg) & ~np.eye(len(text), dtype=bool)
+    both[0, :] = both[:, 0] = False
+    assert both.any()
+    assert np.allclose(got[both], np.maximum(expected[both], 0), atol=1e-5)
+    _, plain, _, _ = build_run("TextKGKNN", tmp_path, knn_topk=1000, knowledge_weight=0.0,
+                               power=1.0, shrink=0.0, llm_cache_dir=str(tmp_path / "cache"))
+    off = ~np.eye(len(text), dtype=bool)
+    off[0, :] = off[:, 0] = False
+    got = plain._similarity().to_dense().double().numpy()
+    assert np.allclose(got[off], np.maximum(cos(text)[off], 0), atol=1e-5)  # w = 0: TextKNN
