@@ -143,8 +143,11 @@ def targets_lines(spec: BenchmarkSpec, plan: list[RunSpec],
     grouped = group(spec, plan, records)
     lines: list[str] = []
     for dataset in spec.datasets:
-        mains = {protocol: rows for (name, protocol, kind), rows in grouped.items()
-                 if name == dataset and kind == "main"}
+        mains: dict[str, list[ModelRow]] = {}  # protocol -> its main rows, then its ablations
+        for kind in ("main", "ablation"):
+            for (name, protocol, table), rows in grouped.items():
+                if name == dataset and table == kind:
+                    mains.setdefault(protocol, []).extend(rows)
         rows = check_targets(spec.targets, mains, spec.headline_key)
         lines += [f"## {dataset} · targets", "", *targets_markdown(rows, spec.headline_key)]
     return lines
