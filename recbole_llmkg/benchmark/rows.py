@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from recbole_llmkg.benchmark.spec import BenchmarkSpec, RunSpec
 from recbole_llmkg.errors import ConfigError
@@ -46,6 +49,9 @@ class ModelRow:
     planned: int
     table: str = "main"
     skip: str | None = None  # the entry's ``skip`` reason: listed, not run
+    # why the row's numbers are not this model's ranking (shown instead of a rank; the row is left
+    # out of every test): an ID-only model on cold items, or a shared fallback scorer
+    not_ranked: str | None = None
     ok: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
 
@@ -160,10 +166,152 @@ def group(spec: BenchmarkSpec, plan: list[RunSpec],
     def rank(row: ModelRow) -> tuple[int, float]:
         mean, _ = mean_std(row.values("test", headline))
         if mean is None:
-            return (1, 0.0)
-        return (0, mean if smaller else -mean)
+            return (2, 0.0)
+        return (int(row.not_ranked is not None), mean if smaller else -mean)
 
+    for (_, protocol, _), rows in tables.items():
+        mark_not_ranked(list(rows.values()), protocol, headline)
     return {key: sorted(rows.values(), key=rank) for key, rows in tables.items()}
+
+
+# ----------------------------------------------------------------- rows that rank nothing real
+CANNOT_RANK_UNSEEN = "cannot rank unseen items"
+# Plugin models read item content unless every key listed here is at its "off" value (the
+# ablations switch them so); a model class can say the same with ``content_switches``. A
+# RecBole KNOWLEDGE model reads the KG (a cold item keeps its entity links); any other RecBole
+# model is ID-only. A plugin model absent here and without the attribute reads content.
+CONTENT_SWITCHES: dict[str, dict[str, Any]] = {
+    "LLMAugRec": {"llm_alpha": 0.0},
+    "KGLLMGNN": {"llm_alpha": 0.0, "use_kg": False},
+    "KASimCF": {"text_weight": 0.0, "knowledge_weight": 0.0},
+}
+
+
+def ranks_unseen_items(model: str, config: Mapping[str, Any]) -> bool:
+    """Whether ``model`` run with ``config`` can score an item it never saw in training."""
+    from recbole.utils import ModelType
+
+    from recbole_llmkg.utils import get_model, own_models
+
+    own = own_models().get(model)
+    if own is None:
+        try:
+            return get_model(model).type == ModelType.KNOWLEDGE
+        except Exception:  # a name this install cannot resolve: say nothing about it
+            return True
+    if not getattr(own, "reads_item_content", True):
+        return False
+    switches = getattr(own, "content_switches", None) or CONTENT_SWITCHES.get(model)
+    return not switches or any(config.get(k) != off for k, off in switches.items())
+
+
+def fallback_groups(rows: list[ModelRow], metric: str) -> list[list[ModelRow]]:
+    """Groups of >= 2 rows whose per-user ``metric`` values are identical on every seed they
+    share (one scorer's output under several names)."""
+    signatures: dict[tuple, list[ModelRow]] = {}
+    for row in rows:
+        runs = row.per_user() if row.ok else {}
+        if not runs:
+            continue
+        key = tuple((seed, tuple(np.round(pu.paired(pu, metric)[0], 10)))
+                    for seed, pu in sorted(runs.items()))
+        signatures.setdefault(key, []).append(row)
+    return [group for group in signatures.values() if len(group) > 1]
+
+
+def ranks_cold_items_alone(rows: list[ModelRow]) -> bool:
+    """Whether the table is ``cold_item`` with ``candidates: cold`` (only never-seen items
+    are ranked at test)."""
+    first = next((r for row in rows for r in row.ok), None)
+    return first is not None and first.get("protocol") == "cold_item" and \
+        (first.get("protocol_params") or {}).get("candidates") == "cold"
+
+
+# metrics that cannot be computed on a table, by the kind of table: name -> why
+VACUOUS_ON_COLD_ITEMS = {
+    "averagepopularity": "the candidates are never-seen items, whose training popularity is 0",
+    "tailpercentage": "RecBole's tail counter leaves out never-seen items, so every list scores "
+                      "0",
+}
+
+
+def vacuous_metrics(rows: list[ModelRow]) -> dict[str, str]:
+    """Metric name (lower case, no cut-off) -> why its cells of this table are n/a."""
+    return dict(VACUOUS_ON_COLD_ITEMS) if ranks_cold_items_alone(rows) else {}
+
+
+def mark_not_ranked(rows: list[ModelRow], protocol: str, metric: str) -> None:
+    """Set ``not_ranked`` where a row's numbers are not its own ranking.
+
+    * cold items ranked alone (``cold_item`` with ``candidates: cold``): a model that cannot
+      score an unseen item (:func:`ranks_unseen_items`) orders the candidates by ties or by
+      untrained vectors: its numbers are a random-order band, not a ranking;
+    * a new user with no known item (cold-user ``0 known``): rows whose per-user values are
+      identical to another row's are the shared fallback (the profile text's cosine to the item
+      texts), not each model.
+    """
+    if ranks_cold_items_alone(rows):
+        for row in rows:
+            config = {**(row.ok[0].get("config") or {}), **(row.ok[0].get("model_config") or {})} \
+                if row.ok else {}
+            if row.ok and not ranks_unseen_items(row.model, config):
+                row.not_ranked = CANNOT_RANK_UNSEEN
+    if protocol.endswith("· 0 known"):
+        for group in fallback_groups(rows, metric):
+            names = ", ".join(row.label for row in group)
+            for row in group:
+                row.not_ranked = (f"profile-text fallback: with no known item, {names} all "
+                                  "score the cosine of the profile text to the item texts "
+                                  "(identical per-user values)")
+
+
+def random_order_floor(rows: list[ModelRow], k: int) -> dict[int, dict[str, Any]]:
+    """Seed -> the expected NDCG@``k`` of a uniformly random order of the candidates, exact.
+
+    For a user with ``r`` relevant items among ``C`` candidates every position holds a relevant
+    item with probability ``r / C``, so ``E[NDCG@k] = (r / C) sum_{i<=min(k,C)} 1/log2(i+1) /
+    IDCG(min(r, k))``, averaged over the test users. ``C``: the protocol's cold items (every
+    user ranks all of them). ``r``: recovered from the stored per-user metrics (``precision@K x K /
+    recall@K`` at the largest cut-off, from any row with a hit); users with no hit in any row
+    share the rest of the seed's test interactions evenly (exact when that is one each, as each
+    has at least one). Keys: ``floor``, ``users``, ``recovered`` (users whose ``r`` was read).
+    """
+    by_seed: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        for record in row.ok:
+            seed, values = int(record["seed"]), (record.get("per_user") or {}).get("values", {})
+            cuts = sorted(int(c.split("@")[1]) for c in values if c.startswith("recall@")
+                          and f"precision@{c.split('@')[1]}" in values)
+            info = by_seed.setdefault(seed, {"relevant": {}, "users": None, "record": record})
+            if not cuts:
+                continue
+            cut = cuts[-1]
+            users = np.asarray(record["per_user"]["users"], dtype=str)
+            recall = np.asarray(values[f"recall@{cut}"], dtype=np.float64)
+            hits = np.asarray(values[f"precision@{cut}"], dtype=np.float64) * cut
+            info["users"] = users
+            for user, r in zip(users[recall > 0], np.rint(hits[recall > 0] / recall[recall > 0]),
+                               strict=True):
+                info["relevant"][user] = float(r)
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    out: dict[int, dict[str, Any]] = {}
+    for seed, info in sorted(by_seed.items()):
+        record, users = info["record"], info["users"]
+        candidates = (record.get("protocol_info") or {}).get("cold_items")
+        test = ((record.get("split") or {}).get("counts") or {}).get("test", {})
+        if users is None or not candidates or "interactions" not in test:
+            continue
+        known = [info["relevant"].get(u) for u in users]
+        missing = sum(r is None for r in known)
+        rest = (test["interactions"] - sum(r for r in known if r is not None)) / missing \
+            if missing else 0.0
+        relevant = np.array([rest if r is None else r for r in known], dtype=np.float64)
+        reach = discounts[: min(k, int(candidates))].sum()
+        ideal = np.cumsum(discounts)[np.clip(np.minimum(relevant, k).astype(int), 1, k) - 1]
+        floor = float(np.mean(relevant / candidates * reach / ideal))
+        out[seed] = {"floor": floor, "users": len(users), "recovered": len(users) - missing,
+                     "candidates": int(candidates)}
+    return out
 
 
 def known_label(slug: str, n: int | str) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from recbole_llmkg.benchmark.rows import (
+    CANNOT_RANK_UNSEEN,
     CAP_MARK,
     OURS_MARK,
     TABLE_TITLES,
@@ -30,14 +31,19 @@ from recbole_llmkg.benchmark.rows import (
     mean_std,
     metric_columns,
     one_line,
+    random_order_floor,
+    ranks_cold_items_alone,
     runs_rows,
     test_set_lines,
     test_sets,
+    vacuous_metrics,
 )
 from recbole_llmkg.benchmark.spec import BenchmarkSpec, RunSpec
 from recbole_llmkg.benchmark.store import Rerun
 from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.files import write_text_atomic
+
+FALLBACK_MARK = "†"  # a shared fallback scorer's numbers under a model's name
 
 
 def cold_user_curve_lines(spec: BenchmarkSpec, plan: list[RunSpec],
@@ -102,13 +108,20 @@ def tables_markdown(spec: BenchmarkSpec, plan: list[RunSpec],
         # cold_item: the share of top-k slots cold items take when every item competes
         shares = sorted({key for row in rows for r in row.ok for key in r
                          if key.startswith("cold_share@")})
+        vacuous = vacuous_metrics(rows)
+
+        def metric_cell(row: ModelRow, column: str, vacuous: dict[str, str] = vacuous) -> str:
+            if column.split("@")[0].lower() in vacuous:
+                return "n/a"
+            return _cell(row.values("test", column.lower()))
+
         header = ["#", "model", *columns,
                   *[f"cold in top-{key.split('@')[1]} (all items)" for key in shares],
                   f"valid {spec.headline}", "config", "best epoch",
                   "at cap", "s/epoch", "fit s", "test eval s", "wall s", "peak RSS MB",
                   "params", "seeds ok"]
         lines += _table(header, rows, lambda row, shares=shares: [
-            *[_cell(row.values("test", c.lower())) for c in columns],
+            *[metric_cell(row, c) for c in columns],
             *[_cell(row.stat(key)) for key in shares],
             _cell(row.values("valid", spec.headline_key)),
             row.tuning(),
@@ -124,13 +137,48 @@ def tables_markdown(spec: BenchmarkSpec, plan: list[RunSpec],
         if others:
             lines += [f"Other cutoffs ({dataset} · {protocol}, test):", ""]
             lines += _table(["#", "model", *others, "seeds ok"], rows, lambda row: [
-                _cell(row.values("test", c.lower())) for c in others])
+                metric_cell(row, c) for c in others])
+        lines += not_ranked_lines(rows, vacuous, spec.headline)
         if kind == "main":
             lines += significance_lines(rows, spec.headline_key)
         if kind == "ablation":
             lines += ablation_lines(rows, grouped.get((dataset, protocol, "main"), []),
                                     spec.headline_key)
     return "\n".join(lines)
+
+
+def not_ranked_lines(rows: list[ModelRow], vacuous: dict[str, str], headline: str
+                     ) -> list[str]:
+    """What the table's n/a cells, unranked rows and random-order floor mean."""
+    lines = [f"n/a ({name}): {why}." for name, why in
+             sorted((m, w) for m, w in vacuous.items())]
+    unseen = [row.label for row in rows if row.not_ranked == CANNOT_RANK_UNSEEN]
+    if unseen:
+        lines.append(f"'{CANNOT_RANK_UNSEEN}': {', '.join(unseen)} score items by training "
+                     "interactions or ID vectors only; a never-seen item has none, so these rows "
+                     "order the cold candidates by ties or untrained vectors. They are not ranked "
+                     "or tested here.")
+    fallback = [row for row in rows if row.not_ranked and row.not_ranked != CANNOT_RANK_UNSEEN]
+    if fallback:
+        lines.append(f"{FALLBACK_MARK} {fallback[0].not_ranked}: one scorer, shown under each "
+                     "name but not ranked or tested as any of them.")
+    k = int(headline.split("@")[1])
+    floors = random_order_floor(rows, k) if ranks_cold_items_alone(rows) and \
+        headline.upper().startswith("NDCG") else {}
+    if floors:
+        values = [f["floor"] for f in floors.values()]
+        mean, std = mean_std(values)
+        recovered = sum(f["recovered"] for f in floors.values())
+        users = sum(f["users"] for f in floors.values())
+        lines.append(
+            f"Floor: a random order of the {next(iter(floors.values()))['candidates']} cold "
+            f"candidates scores {headline} {mean:.4f}" + (f" ± {std:.4f}" if std else "")
+            + f" (per seed: {', '.join(f'{v:.4f}' for v in values)}), computed exactly per "
+            f"user: (r / C) x sum over ranks i <= {k} of 1/log2(i+1), over IDCG(min(r, {k})), "
+            f"C the cold items, r the user's relevant test items, read from the stored per-user "
+            f"precision and recall at the largest cut-off ({recovered} of {users} user-seeds; "
+            "the rest, with no hit in any row, share the seed's remaining test interactions).")
+    return [*[f"- {line}" for line in lines], ""] if lines else []
 
 
 def targets_lines(spec: BenchmarkSpec, plan: list[RunSpec],
@@ -169,6 +217,8 @@ def ablation_lines(rows: list[ModelRow], main_rows: list[ModelRow], metric: str)
     table = []
     for row in rows:
         parent = full.get(row.model)
+        if row.not_ranked or (parent is not None and parent.not_ranked):
+            continue
         compared = (significance.compare(row.per_user(), parent.per_user(), metric,
                                          alternative="less")
                     if parent is not None else None)
@@ -191,6 +241,7 @@ def significance_lines(rows: list[ModelRow], metric: str) -> list[str]:
     """Each model of a main table against its best baseline, from the per-user metrics."""
     from recbole_llmkg.benchmark import significance
 
+    rows = [row for row in rows if not row.not_ranked]  # their numbers are not their ranking
     runs = [{**r, "model": row.label} for row in rows for r in row.ok if r.get("per_user")]
     baselines = {row.label for row in rows if significance.is_baseline(row.model)}
     if len({r["model"] for r in runs}) < 2 or not baselines & {r["model"] for r in runs}:
@@ -216,7 +267,11 @@ def _table(header: list[str], rows: list[ModelRow], cells: Any) -> list[str]:
         seeds = f"{len(row.ok)}/{row.planned}"
         if row.failed:
             seeds += f" ({len(row.failed)} failed)"
-        if row.ok:
+        if row.ok and row.not_ranked == CANNOT_RANK_UNSEEN:
+            body = ["–", name, CANNOT_RANK_UNSEEN, *[""] * (len(header) - 4), seeds]
+        elif row.ok and row.not_ranked:
+            body = ["–", f"{name} {FALLBACK_MARK}", *cells(row), seeds]
+        elif row.ok:
             rank += 1
             body = [str(rank), name, *cells(row), seeds]
         else:

@@ -123,6 +123,9 @@ def check_targets(targets: Sequence[Target], tables: Mapping[str, Sequence[Any]]
                     "baseline": theirs.label if theirs else "–", "share": _share(ours),
                     "baseline_share": _share(theirs)}
             compared = None
+            if ours is not None and ours.not_ranked:
+                rows.append({**base, "verdict": f"not comparable: {ours.not_ranked}"})
+                continue
             if ours is not None and theirs is not None:
                 compared = significance.compare(ours.per_user(), theirs.per_user(), metric,
                                                 scale=1.0 + target.min_gain,
@@ -132,7 +135,7 @@ def check_targets(targets: Sequence[Target], tables: Mapping[str, Sequence[Any]]
     significance.add_verdicts([row for row in rows if "mean" in row], alpha)
     for row in rows:
         verdict = row["verdict"]
-        if verdict == "not run yet":
+        if verdict == "not run yet" or verdict.startswith("not comparable"):
             continue
         if verdict == "win":
             row["verdict"] = "met"
@@ -182,7 +185,8 @@ def targets_markdown(rows: Sequence[Mapping[str, Any]], metric: str) -> list[str
 
 def _best(rows: Sequence[Any], part: str, metric: str) -> Any:
     """The row with the highest mean ``part`` metric among those with per-user results."""
-    scored = [(sum(v) / len(v), row) for row in rows if row is not None
+    scored = [(sum(v) / len(v), row) for row in rows
+              if row is not None and not getattr(row, "not_ranked", None)
               for v in [row.values(part, metric)] if v and row.per_user()]
     return max(scored, key=lambda pair: pair[0])[1] if scored else None
 
