@@ -205,18 +205,35 @@ def ranks_unseen_items(model: str, config: Mapping[str, Any]) -> bool:
     return not switches or any(config.get(k) != off for k, off in switches.items())
 
 
-def fallback_groups(rows: list[ModelRow], metric: str) -> list[list[ModelRow]]:
-    """Groups of >= 2 rows whose per-user ``metric`` values are identical on every seed they
-    share (one scorer's output under several names)."""
-    signatures: dict[tuple, list[ModelRow]] = {}
+def serves_profile_fallback(model: str) -> bool:
+    """Whether a new user with no known item gets the shared profile-text fallback from
+    ``model``: :meth:`~recbole_llmkg.serve.Recommender.recommend_new_user` scores such a user by
+    the cosine of the profile text to the item texts for every model without a user text tower
+    (two-tower family); popularity models serve their one list instead."""
+    from recbole_llmkg.serve.families import TWO_TOWER_ATTRIBUTES
+    from recbole_llmkg.utils import own_models
+
+    own = own_models().get(model)
+    return own is not None and not all(hasattr(own, a) for a in TWO_TOWER_ATTRIBUTES)
+
+
+def profile_blends(rows: list[ModelRow], protocol: str) -> dict[str, str]:
+    """Cold-user ``n >= 1`` tables: label -> the profile blend weight behind the row's numbers,
+    for models that read the profile as a request (chosen on validation, or the fixed 0.5 of
+    records written before that choice)."""
+    if "· " not in protocol or not protocol.endswith(" known") or protocol.endswith("· 0 known"):
+        return {}
+    out = {}
     for row in rows:
-        runs = row.per_user() if row.ok else {}
-        if not runs:
+        if not row.ok or not serves_profile_fallback(row.model):
             continue
-        key = tuple((seed, tuple(np.round(pu.paired(pu, metric)[0], 10)))
-                    for seed, pu in sorted(runs.items()))
-        signatures.setdefault(key, []).append(row)
-    return [group for group in signatures.values() if len(group) > 1]
+        chosen = {(r.get("profile_weight") or {}).get("weight") if "profile_weight" in r
+                  else "fixed" for r in row.ok}
+        out[row.label] = ", ".join(
+            "fixed 0.5 (records before the per-model choice)" if w == "fixed"
+            else "none (no text space)" if w is None else f"{w:g} (chosen on validation)"
+            for w in sorted(chosen, key=str))
+    return out
 
 
 def ranks_cold_items_alone(rows: list[ModelRow]) -> bool:
@@ -246,9 +263,9 @@ def mark_not_ranked(rows: list[ModelRow], protocol: str, metric: str) -> None:
     * cold items ranked alone (``cold_item`` with ``candidates: cold``): a model that cannot
       score an unseen item (:func:`ranks_unseen_items`) orders the candidates by ties or by
       untrained vectors: its numbers are a random-order band, not a ranking;
-    * a new user with no known item (cold-user ``0 known``): rows whose per-user values are
-      identical to another row's are the shared fallback (the profile text's cosine to the item
-      texts), not each model.
+    * a new user with no known item (cold-user ``0 known``): rows of models without a user text
+      tower are the shared fallback (the profile text's cosine to the item texts), not each
+      model (:func:`serves_profile_fallback`).
     """
     if ranks_cold_items_alone(rows):
         for row in rows:
@@ -257,12 +274,13 @@ def mark_not_ranked(rows: list[ModelRow], protocol: str, metric: str) -> None:
             if row.ok and not ranks_unseen_items(row.model, config):
                 row.not_ranked = CANNOT_RANK_UNSEEN
     if protocol.endswith("· 0 known"):
-        for group in fallback_groups(rows, metric):
-            names = ", ".join(row.label for row in group)
-            for row in group:
-                row.not_ranked = (f"profile-text fallback: with no known item, {names} all "
-                                  "score the cosine of the profile text to the item texts "
-                                  "(identical per-user values)")
+        group = [row for row in rows if row.ok and serves_profile_fallback(row.model)]
+        names = ", ".join(row.label for row in group)
+        for row in group:
+            row.not_ranked = (f"profile-text fallback: with no known item, {names} all score "
+                              "the cosine of the profile text to the item texts (the serving "
+                              "layer's fallback for models without a user text tower; per-user "
+                              "values equal up to the tie order of equal cosines)")
 
 
 def random_order_floor(rows: list[ModelRow], k: int) -> dict[int, dict[str, Any]]:

@@ -31,6 +31,7 @@ from recbole_llmkg.benchmark.rows import (
     mean_std,
     metric_columns,
     one_line,
+    profile_blends,
     random_order_floor,
     ranks_cold_items_alone,
     runs_rows,
@@ -139,6 +140,11 @@ def tables_markdown(spec: BenchmarkSpec, plan: list[RunSpec],
             lines += _table(["#", "model", *others, "seeds ok"], rows, lambda row: [
                 metric_cell(row, c) for c in others])
         lines += not_ranked_lines(rows, vacuous, spec.headline)
+        blends = profile_blends(rows, protocol)
+        if blends:
+            lines += ["- Profile blend at n >= 1 (fold-in scores z-blended with the profile "
+                      "text's cosine to the item texts, weight on the cosine): "
+                      + "; ".join(f"{label}: {w}" for label, w in blends.items()) + ".", ""]
         if kind == "main":
             lines += significance_lines(rows, spec.headline_key)
         if kind == "ablation":

@@ -51,6 +51,8 @@ def ideal_low_pass(normalised: sp.spmatrix, degree: np.ndarray, k: int) -> np.nd
 class GFCF(_ItemItemModel):
     """Linear filter ``R~^T R~`` plus ``alpha`` x the ideal low-pass filter (no training)."""
 
+    reads_item_content = False  # interactions only: an item never trained on scores 0
+
     def __init__(self, config, dataset):
         # load parameters info
         self.alpha = config["alpha"]  # (float) weight of the ideal low-pass term (0: linear only)

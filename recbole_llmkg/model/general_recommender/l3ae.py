@@ -56,6 +56,7 @@ class L3AE(_ItemItemModel):
     """EASE regularised toward the text-embedding item-item solution ``S`` (no training)."""
 
     dataset_class = LLMTextDataset
+    content_switches = {"text_weight": 0.0}  # lambda_E = 0: EASE, no item content read
 
     def __init__(self, config, dataset):
         # load parameters info
