@@ -170,7 +170,7 @@ def group(spec: BenchmarkSpec, plan: list[RunSpec],
         return (int(row.not_ranked is not None), mean if smaller else -mean)
 
     for (_, protocol, _), rows in tables.items():
-        mark_not_ranked(list(rows.values()), protocol, headline)
+        mark_not_ranked(list(rows.values()), protocol)
     return {key: sorted(rows.values(), key=rank) for key, rows in tables.items()}
 
 
@@ -257,7 +257,7 @@ def vacuous_metrics(rows: list[ModelRow]) -> dict[str, str]:
     return dict(VACUOUS_ON_COLD_ITEMS) if ranks_cold_items_alone(rows) else {}
 
 
-def mark_not_ranked(rows: list[ModelRow], protocol: str, metric: str) -> None:
+def mark_not_ranked(rows: list[ModelRow], protocol: str) -> None:
     """Set ``not_ranked`` where a row's numbers are not its own ranking.
 
     * cold items ranked alone (``cold_item`` with ``candidates: cold``): a model that cannot

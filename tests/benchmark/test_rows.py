@@ -53,13 +53,13 @@ def test_which_rows_can_rank_items_never_seen_in_training():
 def test_cold_item_table_marks_id_only_rows_and_vacuous_metrics():
     rows = [row("EASE", records=[cold_record(1, [1, 2], 3)]),
             row("TextKNN", records=[cold_record(1, [1, 2], 3)])]
-    mark_not_ranked(rows, "cold_item-candidatescold", "ndcg@10")
+    mark_not_ranked(rows, "cold_item-candidatescold")
     assert rows[0].not_ranked == CANNOT_RANK_UNSEEN and rows[1].not_ranked is None
     assert set(vacuous_metrics(rows)) == {"averagepopularity", "tailpercentage"}
     lines = "\n".join(not_ranked_lines(rows, vacuous_metrics(rows), "NDCG@10"))
     assert "'cannot rank unseen items': EASE" in lines and "Floor: a random order" in lines
     standard = [row("EASE", records=[{**cold_record(1, [1], 3), "protocol": "standard"}])]
-    mark_not_ranked(standard, "standard", "ndcg@10")
+    mark_not_ranked(standard, "standard")
     assert standard[0].not_ranked is None and not vacuous_metrics(standard)
 
 
@@ -94,11 +94,11 @@ def test_new_users_without_known_items_get_one_labelled_fallback():
 
     rows = [row("KASimCF", records=[record(1)]), row("TextKNN", records=[record(1)]),
             row("LLMAugRec", records=[record(1)]), row("Pop", records=[record(1)])]
-    mark_not_ranked(rows, "cold_user · 0 known", "ndcg@10")
+    mark_not_ranked(rows, "cold_user · 0 known")
     labelled = {r.label for r in rows if r.not_ranked}
     assert labelled == {"KASimCF", "TextKNN"}  # a user text tower reads the profile itself
     assert "profile-text fallback" in rows[0].not_ranked
-    mark_not_ranked(rows[2:], "cold_user · 3 known", "ndcg@10")
+    mark_not_ranked(rows[2:], "cold_user · 3 known")
     blends = profile_blends(rows, "cold_user · 3 known")
     assert blends["TextKNN"].startswith("fixed 0.5") and "LLMAugRec" not in blends
     rows[1].ok[0]["profile_weight"] = {"weight": 0.25}
