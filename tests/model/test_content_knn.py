@@ -66,30 +66,27 @@ def test_bad_hyperparameters_are_named(tmp_path):
         build_run("TextKNN", tmp_path, knn_topk=0, llm_cache_dir=str(tmp_path / "cache"))
 
 
-def test_text_and_kg_knn_blends_unit_cosines(tmp_path):
-    """TextKGKNN's neighbourhood is (cos_text + w cos_kg) / (1 + w), by brute force; w = 0 is
-    TextKNN's (text cosine alone)."""
-    _, model, _, (train, _, _) = build_run(
-        "TextKGKNN", tmp_path, knn_topk=1000, power=1.0, shrink=0.0, knowledge_weight=2.0,
-        llm_cache_dir=str(tmp_path / "cache"))
-    dataset = train._dataset
-    text = dataset.item_text_embeddings().double().numpy()
-    kg = dataset.item_knowledge_profile().to_dense().double().numpy()
-
+def test_text_and_kg_knn_mixes_the_two_cosines(tmp_path):
+    """TextKGKNN's neighbourhood is (1 - b) cos_text + b cos_kg, by brute force (an item
+    without KG entities has cos_kg 0); b = 0 is TextKNN's text cosine."""
     def cos(x):
         norms = np.linalg.norm(x, axis=1)
         return x @ x.T / np.maximum(np.outer(norms, norms), 1e-12)
 
-    has_kg = np.linalg.norm(kg, axis=1) > 0
-    expected = (cos(text) + 2.0 * cos(kg)) / 3.0
-    got = model._similarity().to_dense().double().numpy()
-    both = np.outer(has_kg, has_kg) & ~np.eye(len(text), dtype=bool)
-    both[0, :] = both[:, 0] = False
-    assert both.any()
-    assert np.allclose(got[both], np.maximum(expected[both], 0), atol=1e-5)
-    _, plain, _, _ = build_run("TextKGKNN", tmp_path, knn_topk=1000, knowledge_weight=0.0,
-                               power=1.0, shrink=0.0, llm_cache_dir=str(tmp_path / "cache"))
-    off = ~np.eye(len(text), dtype=bool)
-    off[0, :] = off[:, 0] = False
-    got = plain._similarity().to_dense().double().numpy()
-    assert np.allclose(got[off], np.maximum(cos(text)[off], 0), atol=1e-5)  # w = 0: TextKNN
+    for share in (0.3, 0.0):
+        _, model, _, (train, _, _) = build_run(
+            "TextKGKNN", tmp_path, knn_topk=1000, power=1.0, shrink=0.0, knowledge_share=share,
+            llm_cache_dir=str(tmp_path / "cache"))
+        dataset = train._dataset
+        text = dataset.item_text_embeddings().double().numpy()
+        kg = dataset.item_knowledge_profile().to_dense().double().numpy()
+        expected = (1 - share) * cos(text) + share * cos(kg)
+        got = model._similarity().to_dense().double().numpy()
+        off = ~np.eye(len(text), dtype=bool)
+        off[0, :] = off[:, 0] = False  # the padding item
+        assert np.allclose(got[off], np.maximum(expected[off], 0), atol=1e-5)
+        if share:
+            assert (np.linalg.norm(kg[1:], axis=1) == 0).any()  # tiny has items without KG
+    with pytest.raises(ConfigError, match="knowledge_share"):
+        build_run("TextKGKNN", tmp_path, knowledge_share=1.5,
+                  llm_cache_dir=str(tmp_path / "cache"))

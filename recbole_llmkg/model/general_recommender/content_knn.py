@@ -11,13 +11,14 @@ co-occurrence, as in the content-based kNN baselines of Lops, de Gemmis and Seme
 
 with ``x_u`` the user's TRAINING interactions. ``TextKNN`` takes ``c`` = the item's text
 embedding, ``KGKNN`` the item's knowledge profile (TF-IDF of its one-hop KG entities).
-``TextKGKNN`` blends both views, each row scaled to unit length, with the blended cosine of
-:func:`~recbole_llmkg.model.similarity.blended_cosine_topk`:
+``TextKGKNN`` mixes both views' cosines with a share ``b`` (``knowledge_share``):
 
-    s_ji = (cos_text(j, i) + w * cos_kg(j, i)) / (1 + w + shrink)    (w = ``knowledge_weight``)
+    s_ji = (1 - b) cos_text(j, i) + b cos_kg(j, i)
 
-(an item without KG entities keeps only its text term). ``w`` is tuned like ``k``: the
-"text + KG kNN" a user would try first for cold items. An item
+(an item without KG entities has ``cos_kg = 0``: no KG evidence, no KG term). It is computed as
+one cosine over unit-length rows ``[sqrt(1 - b) t_j, sqrt(b) k_j, p_j e_j]``: ``p_j`` pads every
+row to length 1 on a coordinate of its own, so the cosine is exactly the mix. ``b`` is tuned like
+``k``: the "text + KG kNN" a user would try first for cold items. An item
 with no interaction (cold) still has content, so it is scored like any other. They are the
 "what a user would try first" baselines that a trained text / KG model has to beat.
 """
@@ -163,19 +164,24 @@ class KGKNN(_ContentKNN):
 
 
 class TextKGKNN(_ContentKNN):
-    """Item kNN on text and KG views together (``LLMKGDataset``): unit-length rows of each,
-    blended with ``knowledge_weight`` on the KG cosine."""
+    """Item kNN on text and KG views together (``LLMKGDataset``): the cosines of both, mixed
+    with ``knowledge_share`` on the KG one."""
 
     dataset_class = LLMKGDataset
 
     def __init__(self, config, dataset):
-        self.knowledge_weight = config["knowledge_weight"]  # (float) w of the KG cosine, >= 0
-        if self.knowledge_weight < 0:
-            raise ConfigError(f"TextKGKNN: knowledge_weight must be >= 0 (0 = TextKNN), got "
-                              f"{self.knowledge_weight}.")
+        self.knowledge_share = config["knowledge_share"]  # (float) b in [0, 1]: KG cosine's share
+        if not 0.0 <= self.knowledge_share <= 1.0:
+            raise ConfigError(f"TextKGKNN: knowledge_share must be in [0, 1] (0 = TextKNN, 1 = "
+                              f"KG only), got {self.knowledge_share}.")
         super().__init__(config, dataset)
 
     def item_views(self, dataset) -> tuple[list, list[float]]:
-        text = unit_rows(dataset.item_text_embeddings().float())
-        knowledge = unit_rows(dataset.item_knowledge_profile())
-        return [text, knowledge], [1.0, float(self.knowledge_weight)]
+        share = float(self.knowledge_share)
+        text = sp.csr_matrix(unit_rows(dataset.item_text_embeddings().float()))
+        knowledge = sp.csr_matrix(unit_rows(dataset.item_knowledge_profile()))
+        parts = [np.sqrt(1.0 - share) * text, np.sqrt(share) * knowledge]
+        length = sum(np.asarray(p.multiply(p).sum(axis=1)).ravel() for p in parts)
+        pad = np.sqrt(np.clip(1.0 - length, 0.0, None)).astype(np.float32)
+        pad[length == 0] = 0.0  # an item with no content at all stays without neighbours
+        return [sp.hstack([*parts, sp.diags(pad)], format="csr", dtype=np.float32)], [1.0]
