@@ -186,3 +186,40 @@ def test_target_row_p_values_recomputed_with_scipy_from_the_stored_files():
     assert row["users"] == len(diff)
     assert row["p_users"] == pytest.approx(p_users, rel=1e-9)
     assert row["p_seeds"] == pytest.approx(p_seeds, rel=1e-9)
+
+
+@pytest.mark.skipif(not RESULTS.is_dir(), reason="results/ml-100k/runs is not in this checkout")
+def test_leaderboard_row_recomputed_with_scipy_from_the_stored_files():
+    """The standard main table's KASimCF row: every row of that significance table recomputed
+    from runs/*.json with scipy (two-sided, users averaged over seeds; paired t over seed means),
+    Holm by hand over the table, against the p-values leaderboard.md prints."""
+    board = (RESULTS.parent / "leaderboard.md").read_text(encoding="utf-8")
+    section = board.split("## ml-100k · standard · main table")[1].split("\n## ")[0]
+    table = section.split("Significance of NDCG@10")[1]
+    rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| ")
+            and not line.startswith(("| model", "|---"))]
+    printed = {cells[0].strip("| "): (cells[8], cells[9]) for cells in rows}
+    baseline = rows[0][1]
+    theirs = _stored(baseline)
+    raw_users, raw_seeds = [], []
+    for model in printed:
+        ours = _stored(model)
+        by_user: dict[str, list[float]] = {}
+        for seed in ours:
+            for user, x, y in zip(ours[seed][0], ours[seed][1], theirs[seed][1], strict=True):
+                by_user.setdefault(user, []).append(x - y)
+        diff = np.array([np.mean(v) for v in by_user.values()])
+        raw_users.append(stats.wilcoxon(diff[diff != 0]).pvalue)
+        raw_seeds.append(stats.ttest_rel([ours[s][1].mean() for s in ours],
+                                         [theirs[s][1].mean() for s in ours]).pvalue)
+    for raw, column in ((raw_users, 0), (raw_seeds, 1)):
+        order = np.argsort(raw)
+        adjusted = np.empty(len(raw))
+        running = 0.0
+        for rank, index in enumerate(order):  # Holm: step-down, monotone, capped at 1
+            running = max(running, (len(raw) - rank) * raw[index])
+            adjusted[index] = min(running, 1.0)
+        got = dict(zip(printed, adjusted, strict=True))
+        assert f"{got['KASimCF']:.2g}" == printed["KASimCF"][column]
+        for model, shown in printed.items():  # printed to 2 significant digits
+            assert got[model] == pytest.approx(float(shown[column]), rel=0.051), model
