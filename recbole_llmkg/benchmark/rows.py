@@ -412,7 +412,7 @@ def aggregate_rows(spec: BenchmarkSpec, plan: list[RunSpec],
             out: dict[str, Any] = {"dataset": dataset, "protocol": protocol, "table": kind,
                                    "label": row.label, "model": row.model, "ours": row.ours,
                                    "planned": row.planned, "ok": len(row.ok),
-                                   "failed": len(row.failed)}
+                                   "failed": len(row.failed), "not_ranked": row.not_ranked}
             for part in ("test", "valid"):
                 for column in metric_columns(spec):
                     mean, std = mean_std(row.values(part, column.lower()))
