@@ -197,7 +197,7 @@ def ranks_unseen_items(model: str, config: Mapping[str, Any]) -> bool:
     if own is None:
         try:
             return get_model(model).type == ModelType.KNOWLEDGE
-        except Exception:  # a name this install cannot resolve: say nothing about it
+        except (ConfigError, ImportError):  # a name this install cannot resolve: no claim
             return True
     if not getattr(own, "reads_item_content", True):
         return False
