@@ -6,8 +6,9 @@ once, with a fingerprint, and ``protocols`` points a run at it; ``tuning`` (Optu
 measures one cell (with ``per_user`` metrics and its ``validation_curve``); ``ray_runs`` executes
 trials and runs as Ray tasks; ``store`` keeps one JSON record per run (and the ``--rerun``
 marker); ``scratch`` gives each attempt its own folder; ``lifeline`` makes a run's child process
-die with the runner; ``runner`` drives it all; ``report`` writes the leaderboard (tables, test
-sets, ``significance``), ``readme`` the README's generated section.
+die with the runner; ``runner`` drives it all; ``report`` writes the leaderboard through
+``rows``, ``tables`` and ``charts`` (tables, test sets, ``significance``), ``readme`` the
+README's generated section.
 
     python run_recbole_llmkg.py --benchmark properties/benchmark/ml-100k.yaml --profile quick
 """

@@ -16,6 +16,14 @@ never recommended back and are never targets.
 ``Pop`` serves the same popularity list at every ``n`` (the honest baseline); a content kNN
 (``TextKNN``) scores from the liked items' text neighbours; a model that cannot fold in is
 reported as such in the table, not crashed.
+
+A model without a user text tower reads the profile as a request: at ``n = 0`` that is the
+serving layer's profile-text fallback (the report labels those rows as one shared scorer), and
+at ``n >= 1`` its fold-in scores are z-blended with the profile's text cosine. That blend weight
+is the model's own choice, made on validation (:func:`choose_profile_weight`: warm users served
+as new users from their first training items and scored on their valid items, never test),
+from ``PROFILE_WEIGHTS`` with 0 (fold-in alone) allowed; a fixed weight would credit the model
+with the text scorer's output.
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ from recbole_llmkg.errors import DataError, ServeError
 
 KNOWN_COUNTS = (0, 1, 3, 5)
 TOPK = 10
+PROFILE_WEIGHTS = (0.0, 0.25, 0.5, 0.75)  # the profile blend weights tried on validation
+VALID_USERS = 200  # warm users (seeded sample) that choose the blend weight
 
 
 # ---------------------------------------------------------------------------------- the split
@@ -107,7 +117,7 @@ def profile_texts(recommender: Any) -> dict[str, str]:
 
 
 def serve_cold_user(recommender: Any, liked: Sequence[str], profile: str | None,
-                    k: int = TOPK) -> list[str]:
+                    k: int = TOPK, profile_weight: float = 0.5) -> list[str]:
     """External ids of the top-``k`` items for a new user (``liked`` never recommended back).
 
     Raises :class:`ServeError` when the model cannot serve this input.
@@ -122,13 +132,15 @@ def serve_cold_user(recommender: Any, liked: Sequence[str], profile: str | None,
         recommender.family.fold_in_scores(torch.zeros(0, dtype=torch.long), None)  # its reason
         raise ServeError(f"Model {recommender.model_name} has no text space: it needs at least "
                          "one known item to fold in a new user.")
-    frame = recommender.recommend_new_user(liked=liked, profile=profile, k=k)
+    frame = recommender.recommend_new_user(liked=liked, profile=profile, k=k,
+                                           profile_weight=profile_weight)
     return frame["item"].astype(str).tolist()
 
 
 def cold_user_views(recommender: Any, histories: pd.DataFrame,
                     ns: Sequence[int] = KNOWN_COUNTS, topk: Sequence[int] = (TOPK,),
-                    metrics: Sequence[str] = ("ndcg", "recall")) -> dict[int, dict[str, Any]]:
+                    metrics: Sequence[str] = ("ndcg", "recall"),
+                    profile_weight: float = 0.5) -> dict[int, dict[str, Any]]:
     """Per ``n``: the held-out users' metrics at every cut-off of ``topk``, or why the model
     cannot serve them.
 
@@ -154,7 +166,7 @@ def cold_user_views(recommender: Any, histories: pd.DataFrame,
         try:
             for user in users:
                 tops.append(serve_cold_user(recommender, known.get(user, []),
-                                            profiles.get(user), width))
+                                            profiles.get(user), width, profile_weight))
         except ServeError as error:
             status = str(error)
         if status != "ok":
@@ -179,6 +191,63 @@ def cold_user_views(recommender: Any, histories: pd.DataFrame,
         views[n] = {"status": "ok", "users": int(keep.sum()), "test": per_user.mean(),
                     "per_user": per_user}
     return views
+
+
+def valid_histories(split: Split, user_field: str = "user_id", item_field: str = "item_id",
+                    time_field: str | None = "timestamp", separator: str = "\t",
+                    encoding: str = "utf-8", n_known: int = max(KNOWN_COUNTS),
+                    users: int = VALID_USERS, seed: int = 0) -> pd.DataFrame:
+    """Warm users as pseudo-new users, for choices made on validation: ``user, item, position``
+    with a user's first ``n_known`` training items by time at positions ``0..n_known-1`` and its
+    valid items after them (a seeded sample of ``users`` users that have both)."""
+    def read(part: str) -> pd.DataFrame:
+        path = Path(split.data_path) / split.dataset / f"{split.dataset}.{part}.inter"
+        frame = pd.read_csv(path, sep=separator, dtype=str, encoding=encoding, quoting=3,
+                            keep_default_na=False)
+        frame.columns = [c.split(":")[0] for c in frame.columns]
+        time = (pd.to_numeric(frame[time_field], errors="coerce")
+                if time_field and time_field in frame.columns else pd.Series(range(len(frame))))
+        return pd.DataFrame({"user": frame[user_field], "item": frame[item_field],
+                             "time": time.fillna(0).to_numpy()})
+
+    train = read("train").sort_values(["user", "time"], kind="mergesort")
+    train["position"] = train.groupby("user").cumcount()
+    known = train[train["position"] < n_known]
+    valid = read("valid")
+    counts = known.groupby("user").size()
+    eligible = np.intersect1d(counts[counts == n_known].index.to_numpy(dtype=str),
+                              valid["user"].unique().astype(str))
+    rng = np.random.default_rng(seed)
+    chosen = set(rng.choice(eligible, size=min(users, len(eligible)), replace=False))
+    valid = valid[valid["user"].isin(chosen)].assign(position=n_known)
+    frame = pd.concat([known[known["user"].isin(chosen)], valid], ignore_index=True)
+    return frame[["user", "item", "position"]].sort_values(["user", "position"], kind="mergesort")
+
+
+def choose_profile_weight(recommender: Any, histories: pd.DataFrame,
+                          weights: Sequence[float] = PROFILE_WEIGHTS,
+                          ns: Sequence[int] = tuple(n for n in KNOWN_COUNTS if n > 0)
+                          ) -> dict[str, Any] | None:
+    """The profile blend weight with the best mean NDCG@10 over ``ns`` on ``histories``
+    (validation users, :func:`valid_histories`); ties go to the smaller weight. None when the
+    model blends nothing (it reads the profile itself, or has no text space).
+
+    ``{"weight": w, "valid_ndcg@10": {w: score}}``.
+    """
+    from recbole_llmkg.serve.recommender import Recommender
+
+    if isinstance(recommender, Recommender):
+        recommender.family = fold_in_family(recommender)
+    if is_popularity(recommender.model) or recommender.family.reads_profile \
+            or not profile_texts(recommender):
+        return None
+    scores: dict[float, float] = {}
+    for weight in weights:
+        views = cold_user_views(recommender, histories, ns, (TOPK,), ("ndcg",), weight)
+        served = [v["test"][f"ndcg@{TOPK}"] for v in views.values() if v["status"] == "ok"]
+        scores[float(weight)] = float(np.mean(served)) if served else float("-inf")
+    best = max(scores, key=lambda w: (scores[w], -w))
+    return {"weight": best, "valid_ndcg@10": {str(w): s for w, s in scores.items()}}
 
 
 def evaluate_cold_users(recommender: Any, histories: pd.DataFrame,
@@ -232,12 +301,15 @@ def protocol_result(trainer: Any, config: Any, dataset: Any, loaders: Sequence[A
     checkpoint = trainer.load_best_model()  # the best epoch, as the other protocols test it
     recommender = recommender_for(config, dataset, *loaders, trainer.model, checkpoint)
     wanted = [m.lower() for m in metrics if m.lower() in METRICS] or ["ndcg"]
-    histories = held_out_histories(split, config["USER_ID_FIELD"], config["ITEM_ID_FIELD"],
-                                   config["TIME_FIELD"], config["field_separator"] or "\t",
-                                   config["encoding"] or "utf-8")
-    views = cold_user_views(recommender, histories, KNOWN_COUNTS, config["topk"], wanted)
+    fields = (config["USER_ID_FIELD"], config["ITEM_ID_FIELD"], config["TIME_FIELD"],
+              config["field_separator"] or "\t", config["encoding"] or "utf-8")
+    histories = held_out_histories(split, *fields)
+    blend = choose_profile_weight(recommender, valid_histories(split, *fields))
+    views = cold_user_views(recommender, histories, KNOWN_COUNTS, config["topk"], wanted,
+                            blend["weight"] if blend else 0.0)
     served = [n for n, view in views.items() if view["status"] == "ok"]
     return {
+        "profile_weight": blend,
         "test": views[max(served)]["test"] if served else {},
         "cold_user": {str(n): {"status": view["status"], "users": view["users"],
                                "test": view["test"],

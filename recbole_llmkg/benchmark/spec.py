@@ -331,7 +331,7 @@ def load_benchmark(
     base_models = _parse_models(settings["models"], where, "models", check_models, {})
     targets = parse_targets(
         settings.get("targets"), where, "targets",
-        [m.label for m in base_models if m.table == "main"],
+        [m.label for m in base_models if m.table in ("main", "ablation")],
         [p.slug for p in _check_protocols(settings["protocols"], _KeyPath(where, "", set()))])
     if profile is not None:
         if profile not in profiles:

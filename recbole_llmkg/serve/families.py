@@ -25,6 +25,9 @@ from recbole_llmkg.errors import ServeError
 from recbole_llmkg.model.layers import topk_to_sparse
 
 FOLD_IN_MODELS = "KASimCF (item / closed_form), EASE, ItemKNN, LLMAugRec, KGLLMGNN, BPR, LightGCN"
+# what a model needs for the two-tower family (a user text tower that reads a profile)
+TWO_TOWER_ATTRIBUTES = ("user_text_features", "user_representation", "item_representation",
+                        "item_bias_vector")
 
 
 class ScoreOnlyFamily:
@@ -202,8 +205,7 @@ def family_for(model, train_dataset) -> ScoreOnlyFamily:
     weights = item_weight_matrix(model)
     if weights is not None:
         return ItemWeightFamily(model, train_dataset, weights.to(model.device))
-    if all(hasattr(model, a) for a in ("user_text_features", "user_representation",
-                                       "item_representation", "item_bias_vector")):
+    if all(hasattr(model, a) for a in TWO_TOWER_ATTRIBUTES):
         return TwoTowerFamily(model, train_dataset)
     if hasattr(model, "restore_item_e") or isinstance(
         getattr(model, "item_embedding", None), torch.nn.Embedding

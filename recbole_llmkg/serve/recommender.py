@@ -26,6 +26,10 @@ from recbole_llmkg.serve.families import family_for
 from recbole_llmkg.serve.loading import TrainedModel, load_trained
 from recbole_llmkg.serve.query import DEFAULT_QUERY_WEIGHT, TextSpace, blend
 
+# a profile read as a request, beside liked items: half of the blend by default (the benchmark's
+# cold-user protocol chooses it per model on validation instead)
+DEFAULT_PROFILE_WEIGHT = 0.5
+
 TITLE_FIELDS = ("movie_title", "title", "name", "item_name")
 USER_BATCH = 512  # users scored per full-ranking batch
 
@@ -177,9 +181,12 @@ class Recommender:
     def recommend_new_user(self, liked: Iterable[Any] = (), profile: str | None = None,
                            k: int = 10, query: str | None = None,
                            query_weight: float = DEFAULT_QUERY_WEIGHT,
-                           label: str = "new") -> pd.DataFrame:
+                           label: str = "new",
+                           profile_weight: float = DEFAULT_PROFILE_WEIGHT) -> pd.DataFrame:
         """Top-``k`` for a user not in the training data, from liked items and/or a profile text
-        (no retraining); the liked items are not recommended back."""
+        (no retraining); the liked items are not recommended back. A model without a user text
+        tower reads the profile as a request: its fold-in scores and the profile's cosine to the
+        item texts are z-blended with ``profile_weight`` on the cosine (0: fold-in alone)."""
         k = self._check_k(k)
         liked_idx = self.item_index(liked)
         if len(liked_idx) == 0 and profile is None:
@@ -189,7 +196,8 @@ class Recommender:
         if profile_emb is not None and not self.family.reads_profile:
             # models without a user text tower read the profile as a request
             text = self.text.similarity(profile_emb)
-            scores = text.view(1, -1) if len(liked_idx) == 0 else blend(scores, text, 0.5)
+            scores = (text.view(1, -1) if len(liked_idx) == 0
+                      else blend(scores, text, profile_weight))
         if query is not None:
             scores = blend(scores, self.text.similarity(self.text.encode(query)), query_weight)
         values, items = self._top(scores, None, k, exclude=liked_idx)

@@ -11,10 +11,14 @@ import pytest
 from conftest import REPO_ROOT, cpu_config
 
 from recbole_llmkg.benchmark.cold_user import (
+    PROFILE_WEIGHTS,
+    choose_profile_weight,
     cold_user_table,
     held_out_histories,
+    profile_texts,
     serve_cold_user,
     train_recommender,
+    valid_histories,
 )
 from recbole_llmkg.benchmark.splits import cold_user_parts, write_cold_user_split
 from recbole_llmkg.errors import DataError
@@ -107,7 +111,7 @@ def test_known_items_are_never_recommended_nor_targets(split, recommenders, monk
     # a model that recommends exactly a user's known items scores zero: they are not targets
     import recbole_llmkg.benchmark.cold_user as cold_user
 
-    def known_back(recommender, liked, profile, k=10):
+    def known_back(recommender, liked, profile, k=10, profile_weight=0.5):
         return list(liked)[:k] + ["__none__"] * (k - len(liked[:k]))
 
     monkeypatch.setattr(cold_user, "serve_cold_user", known_back)
@@ -129,3 +133,27 @@ def test_text_knn_fold_in_scores_as_the_model_scores_a_known_user(split, tmp_pat
     batch = torch.tensor([user])
     expected = rec.model.full_sort_predict({rec.model.USER_ID: batch}).view(-1)
     assert torch.allclose(folded, expected, atol=1e-5)
+
+
+def test_profile_blend_weight_is_chosen_on_validation_users_only(split, recommenders):
+    """Warm users' first training items and valid items choose the weight: no held-out (test)
+    user is read; weight 0 is fold-in alone; a model that blends nothing gets None."""
+    histories = valid_histories(split, users=20)
+    held_out = set(read_part(split, "test")["user_id"])
+    assert not set(histories["user"]) & held_out
+    assert histories.groupby("user")["position"].min().eq(0).all()
+    valid = read_part(split, "valid")
+    targets = histories[histories["position"] >= 5]
+    assert set(zip(targets["user"], targets["item"], strict=True)) <= set(
+        zip(valid["user_id"], valid["item_id"], strict=True))
+    text_knn = recommenders["TextKNN"]
+    chosen = choose_profile_weight(text_knn, histories)
+    assert chosen["weight"] in PROFILE_WEIGHTS
+    assert set(chosen["valid_ndcg@10"]) == {str(float(w)) for w in PROFILE_WEIGHTS}
+    best = max(chosen["valid_ndcg@10"].values())
+    assert chosen["valid_ndcg@10"][str(chosen["weight"])] == best
+    assert choose_profile_weight(recommenders["Pop"], histories) is None
+    user, profile = next(iter(profile_texts(text_knn).items()))
+    liked = histories[histories["position"] < 3]["item"].head(3).tolist()
+    assert serve_cold_user(text_knn, liked, profile, 10, 0.0) == \
+        serve_cold_user(text_knn, liked, None, 10)  # weight 0: the profile changes nothing

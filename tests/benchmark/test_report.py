@@ -69,5 +69,5 @@ def test_main_table_reports_significance_against_the_best_baseline(tmp_path):
     records = {pop.key: split_record(pop, 0.2, "a" * 64), bpr.key: split_record(bpr, 0.3, "a" * 64)}
     board = leaderboard_markdown(spec, [pop, bpr], records, "c")
     assert "against the best baseline (BPR)" in board
-    assert "| Pop | BPR | 1 | 0.2150 | 0.3150 | -0.1000 |" in board
-    assert "| model | vs | seeds | mean | baseline |" in board
+    assert "| Pop | BPR | 1 | 4 | 0.2150 | 0.3150 | -0.1000 |" in board
+    assert "| model | vs | seeds | users | mean | baseline |" in board

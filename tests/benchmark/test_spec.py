@@ -55,7 +55,8 @@ def test_ml100k_profiles_cover_the_board():
     quick = load_benchmark(BENCHMARKS / "ml-100k.yaml", "quick")
     full = load_benchmark(BENCHMARKS / "ml-100k.yaml", "full")
     main = {"Pop", "ItemKNN", "EASE", "SLIMElastic", "BPR", "NeuMF", "MultiVAE", "LightGCN",
-            "CKE", "KGIN", "KGAT", "LLMAugRec", "KGLLMGNN", "KASimCF", "TextKNN", "KGKNN"}
+            "CKE", "KGIN", "KGAT", "LLMAugRec", "KGLLMGNN", "KASimCF", "TextKNN", "KGKNN",
+            "TextKGKNN", "GFCF", "L3AE"}
     untuned = {"CFKG", "KGCN", "KGNNLS", "KTUP", "RippleNet", "MCCLK"}
     by_table = {kind: {m.name for m in full.models if m.table == kind}
                 for kind in ("main", "untuned", "ablation")}

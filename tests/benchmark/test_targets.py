@@ -9,7 +9,12 @@ import yaml
 from recbole_llmkg.benchmark.report import ModelRow, leaderboard_markdown
 from recbole_llmkg.benchmark.significance import holm
 from recbole_llmkg.benchmark.spec import load_benchmark
-from recbole_llmkg.benchmark.targets import Target, check_targets, parse_targets
+from recbole_llmkg.benchmark.targets import (
+    BEST_BASELINE,
+    Target,
+    check_targets,
+    parse_targets,
+)
 from recbole_llmkg.errors import ConfigError
 
 USERS = np.array([f"u{i}" for i in range(300)], dtype=object)
@@ -61,7 +66,7 @@ def test_every_listed_model_is_tested_against_the_strongest_opponent_on_test():
     assert ours["rel_gain"] == pytest.approx(0.10, abs=0.005)
     assert ours["p_users_holm"] < 0.05 and ours["p_seeds_holm"] < 0.05
     assert ours["share"] == pytest.approx(0.25)
-    assert flat["verdict"] == "missed (gain not significant)"
+    assert flat["verdict"] == "missed (gain not shown: one-sided p >= 0.05)"
 
 
 def test_holm_runs_over_every_row_of_every_target():
@@ -81,11 +86,38 @@ def test_a_margin_is_tested_not_just_compared():
     assert missed["diff"] < 0  # ours - 1.2 x theirs
 
 
+def test_a_margin_below_reach_is_far_from_significant_one_sided():
+    """Ours is 1.10x Base; asked for 1.20x, the one-sided p is near 1 (a two-sided test would
+    call it highly significant: significantly BELOW the margin)."""
+    (missed,) = check(Target("20%", "standard", ("Ours",), ("Base",), 0.20))
+    assert missed["alternative"] == "greater"
+    assert missed["p_users"] > 0.99 and missed["p_seeds"] > 0.99
+
+
+def test_best_tuned_baseline_is_the_strongest_row_of_any_family():
+    table = rows_by_label()
+    mine = row("Mine", lambda s: 3 * base(s), valid=0.1)
+    mine.model = "LLMAugRec"  # one of the plugin's proposals: never an opponent
+    off = row("Ours-off", lambda s: 4 * base(s), valid=0.1)
+    off.table = "ablation"  # an ablation row: only named explicitly
+    rows = [table["Base"], table["Peeked"], table["Ours"], mine, off]
+    (vs_best, vs_off) = check_targets(
+        [Target("best", "standard", ("Ours",), (BEST_BASELINE,)),
+         Target("own ablation", "standard", ("Ours",), ("Ours-off",))],
+        {"standard": rows}, "ndcg@10")
+    assert vs_best["baseline"] == "Peeked" and vs_best["verdict"].startswith("missed")
+    assert vs_off["baseline"] == "Ours-off"
+    labels, protocols = ["Ours", "Ours-off"], ["standard"]
+    parsed = parse_targets([{"name": "t", "protocol": "standard", "models": ["Ours"],
+                             "against": BEST_BASELINE}], "b.yaml", "targets", labels, protocols)
+    assert parsed[0].against == (BEST_BASELINE,)
+
+
 def test_an_insignificant_gain_and_too_few_seeds_are_not_wins():
     flat, short = check(Target("flat", "standard", ("Flat",), ("Base",)),
                         Target("short", "standard", ("Short",), ("Base",)))
     assert flat["rel_gain"] > 0 and flat["p_users_holm"] > 0.05
-    assert flat["verdict"] == "missed (gain not significant)"
+    assert flat["verdict"] == "missed (gain not shown: one-sided p >= 0.05)"
     assert short["verdict"] == "no claim (3 seeds)"
 
 
@@ -103,7 +135,8 @@ def test_parse_names_the_bad_key_and_what_is_accepted():
     bad = [
         ({"protocol": "cold_item"}, "key 'targets[0].protocol' must be one of the board's "
                                     "protocols (standard, cold_item-candidatescold)"),
-        ({"against": ["SLIM"]}, "key 'targets[0].against': 'SLIM' is not a main-table row"),
+        ({"against": ["SLIM"]},
+         "key 'targets[0].against': 'SLIM' is not a main-table or ablation row"),
         ({"min_gain": -1}, "key 'targets[0].min_gain' must be a number >= 0"),
         ({"margin": 1}, "unknown key 'targets[0].margin'"),
     ]
@@ -135,8 +168,9 @@ def test_board_shows_targets_first_and_ablations_against_their_full_model(tmp_pa
                                                     "values": {"ndcg@10": values}}}
     board = leaderboard_markdown(spec, plan, records, "c")
     assert board.index("## tiny · targets") < board.index("## tiny · standard · main table")
-    assert "| BPR beats Pop | standard | BPR | Pop | 1 | 0.3150 | 0.1150 | 2.739x | 1.00x |" \
-        in board and "no claim (1 seed)" in board
+    assert "| BPR beats Pop | standard | BPR | Pop | 1 | 0.3150 | 0.1150 | 2.739x [" in board
+    assert "] | 1.00x |" in board and "no claim (1 seed)" in board
     ablations = board.split("· ablations")[1]
     assert "Each ablation against its full model" in ablations
-    assert "| BPR-small | BPR | 1 | 0.2150 | 0.3150 | -0.1000 | -31.7% |" in ablations
+    assert ("| BPR-small | BPR | 1 | 4 | 0.2150 | 0.3150 | -0.1000 | -31.7% [-32.8, -30.8] |"
+            in ablations)

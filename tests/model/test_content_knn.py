@@ -64,3 +64,29 @@ def test_full_sort_scores_equal_brute_force(name, tmp_path):
 def test_bad_hyperparameters_are_named(tmp_path):
     with pytest.raises(ConfigError, match="knn_topk"):
         build_run("TextKNN", tmp_path, knn_topk=0, llm_cache_dir=str(tmp_path / "cache"))
+
+
+def test_text_and_kg_knn_mixes_the_two_cosines(tmp_path):
+    """TextKGKNN's neighbourhood is (1 - b) cos_text + b cos_kg, by brute force (an item
+    without KG entities has cos_kg 0); b = 0 is TextKNN's text cosine."""
+    def cos(x):
+        norms = np.linalg.norm(x, axis=1)
+        return x @ x.T / np.maximum(np.outer(norms, norms), 1e-12)
+
+    for share in (0.3, 0.0):
+        _, model, _, (train, _, _) = build_run(
+            "TextKGKNN", tmp_path, knn_topk=1000, power=1.0, shrink=0.0, knowledge_share=share,
+            llm_cache_dir=str(tmp_path / "cache"))
+        dataset = train._dataset
+        text = dataset.item_text_embeddings().double().numpy()
+        kg = dataset.item_knowledge_profile().to_dense().double().numpy()
+        expected = (1 - share) * cos(text) + share * cos(kg)
+        got = model._similarity().to_dense().double().numpy()
+        off = ~np.eye(len(text), dtype=bool)
+        off[0, :] = off[:, 0] = False  # the padding item
+        assert np.allclose(got[off], np.maximum(expected[off], 0), atol=1e-5)
+        if share:
+            assert (np.linalg.norm(kg[1:], axis=1) == 0).any()  # tiny has items without KG
+    with pytest.raises(ConfigError, match="knowledge_share"):
+        build_run("TextKGKNN", tmp_path, knowledge_share=1.5,
+                  llm_cache_dir=str(tmp_path / "cache"))

@@ -10,7 +10,15 @@ co-occurrence, as in the content-based kNN baselines of Lops, de Gemmis and Seme
     score(u, j) = sum_{i in N_k(j)} x_ui * max(s_ji, 0) ** power
 
 with ``x_u`` the user's TRAINING interactions. ``TextKNN`` takes ``c`` = the item's text
-embedding, ``KGKNN`` the item's knowledge profile (TF-IDF of its one-hop KG entities). An item
+embedding, ``KGKNN`` the item's knowledge profile (TF-IDF of its one-hop KG entities).
+``TextKGKNN`` mixes both views' cosines with a share ``b`` (``knowledge_share``):
+
+    s_ji = (1 - b) cos_text(j, i) + b cos_kg(j, i)
+
+(an item without KG entities has ``cos_kg = 0``: no KG evidence, no KG term). It is computed as
+one cosine over unit-length rows ``[sqrt(1 - b) t_j, sqrt(b) k_j, p_j e_j]``: ``p_j`` pads every
+row to length 1 on a coordinate of its own, so the cosine is exactly the mix. ``b`` is tuned like
+``k``: the "text + KG kNN" a user would try first for cold items. An item
 with no interaction (cold) still has content, so it is scored like any other. They are the
 "what a user would try first" baselines that a trained text / KG model has to beat.
 """
@@ -18,6 +26,7 @@ with no interaction (cold) still has content, so it is scored like any other. Th
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from recbole.model.abstract_recommender import GeneralRecommender
 from recbole.utils import InputType, ModelType
@@ -31,6 +40,7 @@ from recbole_llmkg.model.layers import (
     to_sparse_coo,
     topk_to_sparse,
 )
+from recbole_llmkg.model.similarity import as_view
 from recbole_llmkg.model.user_scores import UserScoresMixin
 
 
@@ -41,8 +51,25 @@ def content_neighbourhood(content: torch.Tensor, topk: int, shrink: float, power
     ``content`` is ``[n, d]``, dense or sparse COO; row 0 (RecBole's padding item) and any
     all-zero row get no neighbours' weight (their cosine is 0).
     """
-    index, value = blended_cosine_topk([content], [1.0], topk, chunk_size, shrink)
-    return topk_to_sparse(index, value.clamp_min(0.0) ** power, content.shape[0])
+    return views_neighbourhood([content], [1.0], topk, shrink, power, chunk_size)
+
+
+def views_neighbourhood(views: list, weights: list[float], topk: int, shrink: float,
+                        power: float, chunk_size: int) -> torch.Tensor:
+    """:func:`content_neighbourhood` over several content views of the same items, under the
+    weighted blended cosine."""
+    index, value = blended_cosine_topk(views, weights, topk, chunk_size, shrink)
+    return topk_to_sparse(index, value.clamp_min(0.0) ** power, index.shape[0])
+
+
+def unit_rows(matrix) -> np.ndarray | sp.csr_matrix:
+    """The rows of a content view scaled to unit length (all-zero rows stay zero)."""
+    view = as_view(matrix)
+    squares = view.multiply(view).sum(axis=1) if sp.issparse(view) else (view ** 2).sum(axis=1)
+    norms = np.sqrt(np.asarray(squares, dtype=np.float64).ravel())
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    return (sp.diags(scale.astype(np.float32)) @ view).tocsr() if sp.issparse(view) \
+        else view * scale[:, None].astype(np.float32)
 
 
 class _ContentKNN(UserScoresMixin, GeneralRecommender):
@@ -74,9 +101,9 @@ class _ContentKNN(UserScoresMixin, GeneralRecommender):
 
         interactions = dataset.inter_matrix(form="csr").astype(np.float32)
         self.history_index, self.history_value = padded_rows(interactions, self.device)
-        similarity = content_neighbourhood(
-            self.item_content(dataset), self.knn_topk, self.shrink, self.power, self.chunk_size
-        )
+        views, weights = self.item_views(dataset)
+        similarity = views_neighbourhood(views, weights, self.knn_topk, self.shrink, self.power,
+                                         self.chunk_size)
         self.neighbour_index = similarity.indices()  # [2, nnz] (item j, neighbour i)
         self.neighbour_value = similarity.values()  # [nnz] s_ji
         self._similarity_csr = None
@@ -87,6 +114,10 @@ class _ContentKNN(UserScoresMixin, GeneralRecommender):
     def item_content(self, dataset) -> torch.Tensor:
         """``[n_items, d]`` content vectors (dense or sparse COO) on ``self.device``."""
         raise NotImplementedError
+
+    def item_views(self, dataset) -> tuple[list, list[float]]:
+        """The content views compared and their weights (one view: :meth:`item_content`)."""
+        return [self.item_content(dataset)], [1.0]
 
     def _similarity(self) -> torch.Tensor:
         """The neighbourhood as CSR for scoring (derived from the saved COO tensors, cached)."""
@@ -130,3 +161,27 @@ class KGKNN(_ContentKNN):
 
     def item_content(self, dataset) -> torch.Tensor:
         return to_sparse_coo(dataset.item_knowledge_profile(), self.device)
+
+
+class TextKGKNN(_ContentKNN):
+    """Item kNN on text and KG views together (``LLMKGDataset``): the cosines of both, mixed
+    with ``knowledge_share`` on the KG one."""
+
+    dataset_class = LLMKGDataset
+
+    def __init__(self, config, dataset):
+        self.knowledge_share = config["knowledge_share"]  # (float) b in [0, 1]: KG cosine's share
+        if not 0.0 <= self.knowledge_share <= 1.0:
+            raise ConfigError(f"TextKGKNN: knowledge_share must be in [0, 1] (0 = TextKNN, 1 = "
+                              f"KG only), got {self.knowledge_share}.")
+        super().__init__(config, dataset)
+
+    def item_views(self, dataset) -> tuple[list, list[float]]:
+        share = float(self.knowledge_share)
+        text = sp.csr_matrix(unit_rows(dataset.item_text_embeddings().float()))
+        knowledge = sp.csr_matrix(unit_rows(dataset.item_knowledge_profile()))
+        parts = [np.sqrt(1.0 - share) * text, np.sqrt(share) * knowledge]
+        length = sum(np.asarray(p.multiply(p).sum(axis=1)).ravel() for p in parts)
+        pad = np.sqrt(np.clip(1.0 - length, 0.0, None)).astype(np.float32)
+        pad[length == 0] = 0.0  # an item with no content at all stays without neighbours
+        return [sp.hstack([*parts, sp.diags(pad)], format="csr", dtype=np.float32)], [1.0]
