@@ -12,9 +12,12 @@ from typing import Any
 
 # model class -> sub-package that exports it (test_imports checks it against the registry)
 _MODELS = {
+    "GFCF": "general_recommender",
     "KASimCF": "general_recommender",
     "KGKNN": "general_recommender",
+    "L3AE": "general_recommender",
     "LLMAugRec": "general_recommender",
+    "TextKGKNN": "general_recommender",
     "TextKNN": "general_recommender",
     "KGAT": "knowledge_aware_recommender",
     "KGIN": "knowledge_aware_recommender",

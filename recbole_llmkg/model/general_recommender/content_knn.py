@@ -40,7 +40,7 @@ from recbole_llmkg.model.layers import (
     to_sparse_coo,
     topk_to_sparse,
 )
-from recbole_llmkg.model.similarity import as_view
+from recbole_llmkg.model.layers.similarity import as_view
 from recbole_llmkg.model.user_scores import UserScoresMixin
 
 

@@ -15,7 +15,7 @@ from recbole.model.abstract_recommender import GeneralRecommender
 from recbole.utils import InputType, ModelType
 
 from recbole_llmkg.model.layers import dense_rows, padded_rows
-from recbole_llmkg.model.similarity import check_closed_form_fits
+from recbole_llmkg.model.layers.similarity import check_closed_form_fits
 from recbole_llmkg.model.user_scores import UserScoresMixin
 
 
