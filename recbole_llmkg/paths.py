@@ -52,7 +52,8 @@ def converted_datasets_dir() -> Path:
 CONVERTED_DATASETS = {"ml-1m": "recbole_llmkg.data.movielens_1m"}
 
 
-def dataset_search_roots(default: str | Path = "dataset/", dataset: str | None = None) -> list[Path]:
+def dataset_search_roots(default: str | Path = "dataset/",
+                         dataset: str | None = None) -> list[Path]:
     """Where a dataset's folder is looked for when no ``data_path`` is given, in order: the
     default ``data_path`` (relative to the working directory), the plugin's ``datasets/``,
     :func:`converted_datasets_dir`, RecBole's bundled copies.
