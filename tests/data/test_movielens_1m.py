@@ -193,3 +193,23 @@ def test_within_user_order_is_seeded_not_colakgs(converted):
     item_map = dict(line.split()[::-1] for line in
                     (_source() / "colakg_item_map.txt").read_text().split("\n") if line)
     assert sorted(first) != first and first[:len(colakg)] != [item_map[i] for i in colakg]
+
+
+def test_ml1m_board_parses_and_plans(converted, monkeypatch):
+    from recbole_llmkg.benchmark.runner import check_run_configs
+    from recbole_llmkg.benchmark.spec import load_benchmark
+    from recbole_llmkg.paths import properties_dir
+
+    monkeypatch.setenv("RECBOLE_LLMKG_DATA", str(converted.parent))
+    spec = load_benchmark(properties_dir() / "benchmark" / "ml-1m.yaml")
+    assert spec.datasets == ["ml-1m"] and len(spec.seeds) == 5
+    assert {p.name for p in spec.protocols} == {"standard", "cold_item", "cold_user"}
+    runs = spec.runs()
+    tuned = {m.label for m in spec.models if m.tune}
+    assert tuned and all(m.table == "main" and m.skip is None for m in spec.models if m.tune)
+    skipped = [m for m in spec.models if m.skip]
+    assert all("CPU" in m.skip and "cost.md" in m.skip for m in skipped)  # a measured reason
+    assert {r.seed for r in runs} == set(spec.seeds)
+    check_run_configs(spec, [r for r in runs if r.model.skip is None])  # every config builds
+    quick = load_benchmark(properties_dir() / "benchmark" / "ml-1m.yaml", "quick")
+    assert quick.n_trials == 0 and len(quick.runs()) < len(runs)
