@@ -7,14 +7,14 @@
 Writes (or reuses) the split the board would write (``results/<dataset>/data/``, the same
 content-addressed folder), then times, in this process: building the datasets and loaders,
 building the model (EASE, ItemKNN and SLIMElastic fit here; text models embed their texts,
-cached after the first run), ``--epochs`` training epochs (with more than one, the first is not counted: it pays
-one-off costs; ``--batches K``: the first K
-batches of each, scaled to the epoch's batch count, for models whose epoch would not fit a
-short measurement; one-off costs per epoch are scaled too, so this errs high), and one
-full-ranking evaluation of
-the validation part (``eval_batch_size`` 262144 as on the boards). Prints wall and CPU seconds
-of each: the numbers of ``results/ml-1m/cost.md``, where a whole run is estimated as
-``build + init + epochs x (epoch + eval)``. Run one model per process; compare one sitting only.
+cached after the first run), ``--epochs`` training epochs (with more than one, the first is
+not counted: it pays one-off costs; ``--batches K``: the first K batches of each, scaled to the
+epoch's batch count, for models whose epoch would not fit a short measurement; one-off costs
+per epoch are scaled too, so this errs high), and one full-ranking evaluation of the
+validation part (``eval_batch_size`` 262144 as on the boards). Prints wall and CPU seconds of
+each: the numbers of ``results/ml-1m/cost.md``, where a whole run is estimated as
+``start-up + build + init + epochs x (epoch + eval) + 2 x eval``. Run one model per process;
+compare one sitting only.
 """
 
 from __future__ import annotations
