@@ -666,7 +666,7 @@ def _check_dataset(name: str, config: Mapping[str, Any], where: str, key: str) -
     from recbole_llmkg.paths import dataset_search_roots, datasets_dir
 
     data_path = Path(str(config.get("data_path", "dataset/")))
-    if any((root / name).is_dir() for root in dataset_search_roots(data_path, name)):
+    if any((root / name).is_dir() for root in dataset_search_roots(data_path)):
         return
     downloadable: set[str] = set()
     for listing in ("url.yaml", "kg_url.yaml"):
