@@ -174,12 +174,12 @@ def test_a_garbled_line_is_one_clear_line_naming_file_and_line(tmp_path, capsys,
 
 
 def test_missing_originals_name_what_to_download(tmp_path, monkeypatch):
+    source = _copy_source(tmp_path)
     monkeypatch.setenv("RECBOLE_LLMKG_DATA", str(tmp_path / "empty"))
     monkeypatch.setattr(ml1m, "default_source_dirs", lambda: [tmp_path / "nowhere"])
     with pytest.raises(DatasetFileNotFoundError, match=r"datasets/README\.md"):
         dataset_search_roots(dataset="ml-1m")
     assert dataset_search_roots(dataset="tiny")[2] == tmp_path / "empty"  # others: no conversion
-    source = _copy_source(tmp_path)
     (source / "users.dat").unlink()
     with pytest.raises(DatasetFileNotFoundError, match=r"lacks users\.dat"):
         ml1m.convert(source, tmp_path / "out")
