@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -34,12 +36,35 @@ def recbole_dir() -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def dataset_search_roots(default: str | Path = "dataset/") -> list[Path]:
+def converted_datasets_dir() -> Path:
+    """Where datasets converted at run time from downloaded originals live (never committed):
+    ``$RECBOLE_LLMKG_DATA`` when set, else ``data/`` of a checkout (git-ignored), else
+    ``recbole_llmkg/datasets`` under the user's cache (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
+    if os.environ.get("RECBOLE_LLMKG_DATA"):
+        return Path(os.environ["RECBOLE_LLMKG_DATA"])
+    if (PACKAGE_DIR.parent / "pyproject.toml").is_file():
+        return PACKAGE_DIR.parent / "data"
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "recbole_llmkg" / "datasets"
+
+
+# Datasets the plugin converts from originals a user downloads (name -> converter module).
+CONVERTED_DATASETS = {"ml-1m": "recbole_llmkg.data.movielens_1m"}
+
+
+def dataset_search_roots(default: str | Path = "dataset/",
+                         dataset: str | None = None) -> list[Path]:
     """Where a dataset's folder is looked for when no ``data_path`` is given, in order: the
     default ``data_path`` (relative to the working directory), the plugin's ``datasets/``,
-    RecBole's bundled copies."""
-    roots = [Path(default), datasets_dir()]
+    :func:`converted_datasets_dir`, RecBole's bundled copies.
+
+    Given ``dataset``, one of :data:`CONVERTED_DATASETS` that no earlier root holds is converted
+    first (a no-op when its inputs are unchanged), so ``-d ml-1m`` needs no manual step.
+    """
+    roots = [Path(default), datasets_dir(), converted_datasets_dir()]
     bundled = recbole_dir()
     if bundled is not None:
         roots.append(bundled / "dataset_example")
+    if dataset in CONVERTED_DATASETS and not any((root / dataset).is_dir() for root in roots[:2]):
+        importlib.import_module(CONVERTED_DATASETS[dataset]).ensure_converted(roots[2])
     return roots

@@ -179,7 +179,7 @@ class Config(RecBoleConfig):
         if "data_path" in self.external_config_dict:
             return str(self.external_config_dict["data_path"])
         default = str(self.final_config_dict.get("data_path", "dataset/"))
-        for root in dataset_search_roots(default):
+        for root in dataset_search_roots(default, self.dataset):
             if (root / self.dataset).is_dir():
                 return str(root) if root != Path(default) else default
         return default

@@ -75,7 +75,7 @@ def dataset_folder(dataset: str, data_path: Any) -> Path | None:
 
     if data_path:
         return Path(str(data_path)) / dataset
-    return next((root / dataset for root in dataset_search_roots()
+    return next((root / dataset for root in dataset_search_roots(dataset=dataset)
                  if (root / dataset).is_dir()), None)
 
 
