@@ -142,7 +142,7 @@ def test_models_subcommand_and_list_models_alias_print_the_same(capsys):
     listed = capsys.readouterr().out
     assert main(["--list-models"]) == 0
     assert capsys.readouterr().out == listed
-    assert listed.startswith("Plugin models: KASimCF")
+    assert listed.startswith("Plugin models: GFCF, KASimCF")
 
 
 def test_train_subcommand_and_plain_form_share_the_start_up_check(capsys):
