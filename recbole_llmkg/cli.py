@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "local Ray instance using every core)")
     parser.add_argument("--report", action="store_true", help="benchmark: rewrite the "
                         "leaderboard, tables and charts from the saved runs, run nothing")
+    parser.add_argument("--allow-dirty", action="store_true", help="benchmark: run the full "
+                        "profile from a tree with uncommitted code changes (records say dirty)")
+    parser.add_argument("--overwrite", action="store_true", help="benchmark: replace the tables "
+                        "of another board file with the same name and output folder")
     parser.add_argument("--write-readme", action="store_true", help="benchmark: rewrite the "
                         "README's leaderboard section from the committed results, run nothing")
     parser.add_argument("--list-models", action="store_true", help="print the model names")
@@ -90,7 +94,8 @@ def _benchmark(args: argparse.Namespace, overrides: list[str]) -> int:
     try:
         summary = run_benchmark(args.benchmark, profile=args.profile, rerun=args.rerun,
                                 cmd_args=overrides, ray_address=args.ray_address,
-                                report_only=args.report)
+                                report_only=args.report, allow_dirty=args.allow_dirty,
+                                overwrite=args.overwrite)
     except KeyboardInterrupt:
         print("recbole-llmkg: interrupted; finished runs are saved and the same command "
               "resumes", file=sys.stderr)
