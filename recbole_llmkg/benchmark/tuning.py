@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -225,8 +226,10 @@ def default_storage(results_dir: str | os.PathLike, board: str) -> str:
     return f"sqlite:///{(Path(results_dir) / board / 'tuning.db').resolve()}"
 
 
+@functools.cache
 def open_storage(url: str) -> optuna.storages.BaseStorage:
-    """An RDB storage; SQLite waits up to a minute for a lock, so parallel trials can write."""
+    """An RDB storage; SQLite waits up to a minute for a lock, so parallel trials can write.
+    One per URL and process (opening one checks the schema: ~0.1 s, asked many times)."""
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
