@@ -43,11 +43,11 @@ def test_every_board_model_has_a_space_of_real_config_keys(tmp_path):
 
 
 def test_list_choices_round_trip_and_bad_ranges_are_named(tmp_path):
-    space = load_search_spaces()["NeuMF"]
-    choice = space.distributions()["mlp_hidden_size"].choices[0]
+    space = load_search_spaces()["KGAT"]
+    choice = space.distributions()["layers"].choices[1]
     assert isinstance(choice, str)
-    assert space.decode({"mlp_hidden_size": choice, "learning_rate": 0.01}) == {
-        "mlp_hidden_size": [64, 32, 16], "learning_rate": 0.01}
+    assert space.decode({"layers": choice, "learning_rate": 0.01}) == {
+        "layers": [64, 64], "learning_rate": 0.01}
     bad = tmp_path / "spaces.yaml"
     bad.write_text("models:\n  BPR:\n    params:\n      learning_rate: {type: loguniform, "
                    "low: 0, high: 0.1}\n")
@@ -307,3 +307,23 @@ def test_board_n_trials_is_zero_or_at_least_the_minimum(tmp_path):
         load_benchmark(path)
     path.write_text(yaml.safe_dump({**body, "n_trials": MIN_COMPLETED_TRIALS}))
     assert load_benchmark(path).n_trials == MIN_COMPLETED_TRIALS
+
+
+NEURAL_ROWS = ["BPR", "NeuMF", "MultiVAE", "LightGCN", "CKE", "KGIN", "KGAT", "LLMAugRec",
+               "KGLLMGNN"]
+PROPAGATING_ROWS = {"LightGCN", "KGIN", "KGAT", "LLMAugRec", "KGLLMGNN"}
+
+
+def test_every_neural_row_is_tuned_over_the_same_kinds_of_knobs():
+    """One learning rate and one L2 strength each, depth exactly for the rows that propagate,
+    no embedding size and no dropout for anyone (search_spaces.yaml says why)."""
+    spaces = load_search_spaces()
+    for model in NEURAL_ROWS:
+        params = spaces[model].params
+        kinds = [spec.get("kind") for spec in params.values()]
+        assert kinds.count("rate") == 1 and kinds.count("l2") == 1, model
+        assert kinds.count("depth") == (model in PROPAGATING_ROWS), model
+        assert set(kinds) <= {"rate", "l2", "depth", "side"}, model
+        assert not any("embedding" in key or "dropout" in key for key in params), model
+        for key, spec in params.items():  # every numeric range can be widened, within limits
+            assert spec["type"] == "choice" or spec.get("limits"), (model, key)
