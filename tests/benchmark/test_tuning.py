@@ -327,3 +327,16 @@ def test_every_neural_row_is_tuned_over_the_same_kinds_of_knobs():
         assert not any("embedding" in key or "dropout" in key for key in params), model
         for key, spec in params.items():  # every numeric range can be widened, within limits
             assert spec["type"] == "choice" or spec.get("limits"), (model, key)
+
+
+def test_a_sweep_is_not_done_while_its_last_trial_runs(tmp_path):
+    """The trial table is written (and said to be) only once the last trial has finished."""
+    from recbole_llmkg.benchmark.tuning import ask, sweep_done, tell
+
+    job = _toy_job(tmp_path, {"x": {"type": "uniform", "low": 0.0, "high": 10.0}}, n_trials=2)
+    study, trial, spec = ask(job)
+    tell(study, trial, _quadratic(3.0)(spec))
+    study, trial, spec = ask(job)  # the last trial runs (its driver, this process, is alive)
+    assert remaining(job, study) == 0 and not sweep_done(job)
+    tell(study, trial, _quadratic(3.0)(spec))
+    assert sweep_done(job)
