@@ -23,7 +23,7 @@ from recbole_llmkg.errors import LLMKGError
 from recbole_llmkg.files import file_sha256, write_text_atomic
 
 # The temp name recbole_llmkg.files gives a file it writes: ``.<name>.<8 random chars>.tmp``
-# (tempfile.mkstemp). Only such names of the kinds of file a board writes are cleaned.
+# (a unique temp name per write). Only such names of the kinds of file a board writes are cleaned.
 TEMP_NAME = re.compile(
     r"^\.(?P<target>.+\.(json|jsonl|csv|md|png|log|inter|kg|link|item|user))"
     r"\.[a-z0-9_]{8}\.tmp$")
