@@ -50,7 +50,30 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     # RAY_ADDRESS is set); without it ray.init joins that cluster and refuses num_cpus
     ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
              log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": python_path}})
+    _reap_ray_with_this_process()
     return True
+
+
+def _reap_ray_with_this_process() -> None:
+    """Make the local Ray instance die with this process, also after ``kill -9`` of it alone.
+
+    Ray's own processes are this process's descendants and in its process group (a kill of the
+    group ends them all). Killed alone, the raylet and GCS follow within seconds, but the
+    per-node DashboardAgent and RuntimeEnvAgent (started whatever ``include_dashboard`` says;
+    Ray has no setting to leave them out) were measured to linger 60-90 s, re-parented to PID
+    1. A small reaper process (:func:`lifeline.reap_when_gone`) kills them once this process
+    is gone.
+    """
+    import subprocess
+
+    import psutil
+
+    from recbole_llmkg.benchmark import lifeline
+
+    targets = [f"{child.pid}:{child.create_time()}"
+               for child in psutil.Process().children(recursive=True)]
+    subprocess.Popen(lifeline.reaper_command(os.getpid(), targets), stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def failed_record(spec: Any, error: BaseException) -> dict[str, Any]:

@@ -35,7 +35,7 @@ def test_a_neural_model_counts_its_parameters(tmp_path):
 @pytest.mark.parametrize(("value", "count"), [
     (torch.zeros(3, 4), 12),
     (torch.zeros(5, dtype=torch.long), 0),  # indices are structure, not weights
-    (torch.sparse_coo_tensor([[0, 1], [1, 0]], [1.0, 2.0], (2, 2)), 2),
+    (torch.sparse_coo_tensor([[0, 1], [1, 0]], [1.0, 2.0], (2, 2), check_invariants=True), 2),
     (sp.csr_matrix(np.eye(4, dtype=np.float32)), 4),
     (np.ones((2, 3)), 6),
 ])

@@ -187,3 +187,47 @@ def test_a_run_past_the_timeout_fails_alone(local_ray):
     assert time.perf_counter() - start < 20
     assert records[0] == {"status": "ok"}
     assert records[1]["status"] == "failed" and "timeout of 2 s" in records[1]["error"]
+
+
+def _session_processes(sid: int) -> list[tuple[int, str]]:
+    """Live (not zombie) processes of session ``sid``: (pid, command line)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":  # fields: state ppid pgrp session ...
+            found.append((int(entry), command))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ray_agents_die_with_a_killed_runner(subprocess_env):
+    """kill -9 of the process that started local Ray (alone, not its group): within seconds
+    nothing of its Ray instance runs, the DashboardAgent and RuntimeEnvAgent included (without
+    the reaper they lingered 60-90 s)."""
+    code = ("from recbole_llmkg.benchmark.ray_runs import start_ray; import ray, time; "
+            "start_ray(num_cpus=1); print(ray.get(ray.remote(lambda: 'up').remote()), "
+            "flush=True); time.sleep(300)")
+    driver = subprocess.Popen([sys.executable, "-c", code], env=subprocess_env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              start_new_session=True)  # its own session: we count only that
+    try:
+        assert driver.stdout.readline().strip() == "up"
+        commands = " ".join(command for _, command in _session_processes(driver.pid))
+        assert "DashboardAgent" in commands and "raylet" in commands
+        driver.kill()
+        driver.wait()
+        deadline = time.time() + 20
+        while _session_processes(driver.pid) and time.time() < deadline:
+            time.sleep(0.5)
+        assert _session_processes(driver.pid) == []
+    finally:
+        for pid, _ in _session_processes(driver.pid):  # only this test's own session
+            os.kill(pid, signal.SIGKILL)
