@@ -3,11 +3,11 @@
 * Storage: an Optuna storage URL (default ``sqlite:///<results>/<board>/tuning.db``); a study is
   found again by name, so a killed sweep resumes and several machines can share one study.
 * Identity: a study is named ``<dataset>/<protocol>/<label>@<hash>``, the hash over everything
-  that changes a trial's result (:meth:`TuningJob.identity`: split fingerprint, the board's and
-  profile's config with the model's, search space, trial settings, pruner, sampler seed, threads,
-  the model's code identity). Changed settings start a new study (logged once, naming what
-  changed); trials of different settings are never mixed. The budget ``n_trials`` is not part
-  of it: a larger budget continues the same sequence of trials.
+  that changes a trial's result (:meth:`TuningJob.identity`: split fingerprint and replaced side
+  files, the board's and profile's config with the model's, search space, trial settings,
+  pruner, sampler seed, threads, the model's code identity). Changed settings start a new
+  study (logged once, naming what changed); trials of different settings are never mixed.
+  The budget ``n_trials`` is not part of it: a larger budget continues the same sequence.
 * Sampler: TPE, seeded per trial position (``seed`` and the count of trials so far that were not
   cut off by a kill), one trial of a study at a time (studies run side by side): a resumed
   sweep asks exactly the parameters an uninterrupted one would, in the same order. A trial cut
@@ -121,7 +121,9 @@ class SearchSpace:
         out = {}
         for key, value in params.items():
             values = self.params.get(key, {}).get("values", [])
-            structured = any(isinstance(v, (list, dict)) for v in values)
+            # a key this space no longer has (a study under older settings): JSON-looking text
+            structured = any(isinstance(v, (list, dict)) for v in values) or (
+                key not in self.params and isinstance(value, str) and value[:1] in "[{")
             out[key] = json.loads(value) if structured and isinstance(value, str) else value
         return out
 
@@ -264,6 +266,7 @@ class TuningJob:
     label: str = ""  # the board row (a preset of a model has its own study); default: model
     threads: int | None = None  # torch threads per trial
     split_fingerprint: str = ""  # the split's content hash (data_path is a location only)
+    side_files: dict[str, str] = field(default_factory=dict)  # suffix -> sha256 of a replaced file
     code: str = ""  # the model's code identity (provenance.code_identity)
     round: int = 0
     previous: str | None = None
@@ -293,7 +296,7 @@ class TuningJob:
             "dataset": self.dataset, "protocol": self.protocol,
             "split": self.split_fingerprint or {k: v for k, v in self.split_config.items()
                                                 if k != "data_path"},
-            "config": self.config, "space": self.space.params,
+            "side_files": self.side_files, "config": self.config, "space": self.space.params,
             "trial_config": self.space.trial_config, "seed": self.seed,
             "threads": self.threads, "code": self.code, "objective": OBJECTIVE,
             "pruner": {"kind": "median", "startup_trials": PRUNER_STARTUP_TRIALS,

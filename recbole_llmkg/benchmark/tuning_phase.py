@@ -63,6 +63,7 @@ def tuning_jobs(spec: BenchmarkSpec, plan: Sequence[RunSpec],
     split; a tuned model with no search space is a :class:`ConfigError`."""
     from recbole_llmkg.benchmark.provenance import code_identity
     from recbole_llmkg.benchmark.tuning import TuningJob, load_search_spaces, search_spaces_file
+    from recbole_llmkg.files import file_sha256
 
     tuned_runs = [run for run in plan if run.model.tune and run.seed == spec.seeds[0]
                   and run.protocol.name not in protocols.TUNED_ON]
@@ -84,7 +85,8 @@ def tuning_jobs(spec: BenchmarkSpec, plan: Sequence[RunSpec],
             run.model.name, run.dataset, run.protocol.slug, spaces[run.model.name], storage,
             split_config, {**config, **TRIAL_METRICS}, n_trials=max(spec.n_trials, 1),
             seed=run.seed, label=run.model.label, threads=spec.threads,
-            split_fingerprint=split.fingerprint, code=code_identity(run.model.name))
+            split_fingerprint=split.fingerprint, code=code_identity(run.model.name),
+            side_files={suffix: file_sha256(path) for suffix, path in run.side_files.items()})
     return jobs
 
 
