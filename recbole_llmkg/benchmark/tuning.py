@@ -685,12 +685,15 @@ def _cell(column: str, value: Any) -> str:
 
 
 def finished_study(job: TuningJob) -> optuna.Study | None:
-    """The last round of the job's sweep when the storage holds it with a complete trial."""
-    study = current_round(job).existing_study()
-    if study is None:
-        return None
-    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    return study if complete else None
+    """The study of the job's sweep (any round) holding its best complete trial, or None. A
+    widened round searches a superset of the earlier range, on the same objective and
+    settings, so the best of all rounds is the sweep's outcome (ties: the earlier round)."""
+    chosen: tuple[optuna.Study, optuna.trial.FrozenTrial] | None = None
+    for study in sweep_studies(job):
+        trial = best_trial(study)
+        if trial is not None and (chosen is None or trial.value > chosen[1].value):
+            chosen = (study, trial)
+    return chosen[0] if chosen else None
 
 
 def reusable_study(job: TuningJob) -> tuple[optuna.Study, bool] | None:

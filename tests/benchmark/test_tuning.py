@@ -340,3 +340,15 @@ def test_a_sweep_is_not_done_while_its_last_trial_runs(tmp_path):
     assert remaining(job, study) == 0 and not sweep_done(job)
     tell(study, trial, _quadratic(3.0)(spec))
     assert sweep_done(job)
+
+
+def test_the_sweeps_outcome_is_the_best_trial_of_any_round(tmp_path):
+    from recbole_llmkg.benchmark.tuning import best_trial, finished_study, sweep_studies
+
+    space = {"x": {"type": "uniform", "low": 1.0, "high": 10.0, "limits": [0.0, 100.0]}}
+    job = _toy_job(tmp_path, space, n_trials=4)
+    tune(job, _quadratic(12.0))  # round 0 ends near 10, round 1 reaches past it
+    values = [best_trial(study).value for study in sweep_studies(job)]
+    assert len(values) >= 2
+    chosen = finished_study(job)
+    assert best_trial(chosen).value == max(values)
