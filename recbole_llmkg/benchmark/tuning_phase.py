@@ -155,14 +155,23 @@ def _run_sweeps(spec: BenchmarkSpec, jobs: dict[RowKey, Any], storage: str, resu
         "widened)")
     slots = (spec.num_cpus or os.cpu_count() or 1) if spec.isolation == "ray" else 1
     seconds: list[float] = []
+    rounds = {job.base_name: job.round for job in current}
+    planned = [total]  # grows by a round's budget when a range is widened
 
     def report(job: Any, result: dict[str, Any]) -> None:
         seconds.append(float(result.get("seconds") or 0.0))
-        left = max(0, total - len(seconds))
+        now = tuning.current_round(job)
+        if now.round > rounds[job.base_name]:
+            rounds[job.base_name] = now.round
+            planned[0] += tuning.remaining(now, now.study())
+            for note in (n for n in now.widenings if n.startswith(f"round {now.round}:")):
+                log(f"tuning: {job.base_name} best value on an edge, widened and rerun "
+                    f"({note}); {planned[0] - len(seconds)} trials left")
+        left = max(0, planned[0] - len(seconds))
         eta = sum(seconds) / len(seconds) * left / min(slots, max(left, 1))
         value = result.get("value")
         shown = f"{value:.4f}" if isinstance(value, float) else "n/a"
-        log(f"  trial {len(seconds)}/{max(total, len(seconds))} {job.base_name} "
+        log(f"  trial {len(seconds)}/{max(planned[0], len(seconds))} {job.base_name} "
             f"#{result.get('number')}: {result.get('state')} valid NDCG@10 {shown}, best epoch "
             f"{result.get('best_epoch')}, {seconds[-1]:.1f}s [ETA {eta / 60:.0f} min]"
             + (f" ({result['error']})" if result.get("error") else ""))
