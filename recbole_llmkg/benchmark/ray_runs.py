@@ -59,10 +59,11 @@ def _reap_ray_with_this_process() -> None:
 
     Ray's own processes are this process's descendants and in its process group (a kill of the
     group ends them all). Killed alone, the raylet and GCS follow within seconds, but the
-    per-node DashboardAgent and RuntimeEnvAgent (started whatever ``include_dashboard`` says;
-    Ray has no setting to leave them out) were measured to linger 60-90 s, re-parented to PID
-    1. A small reaper process (:func:`lifeline.reap_when_gone`) kills them once this process
-    is gone.
+    per-node DashboardAgent and RuntimeEnvAgent were measured to linger 60-90 s, re-parented
+    to PID 1. Ray 2.60 has no setting to leave them out: ``include_dashboard=False`` (passed
+    above) only drops the dashboard modules from the API server, which still starts, and the
+    agents always start. A small reaper process (:func:`lifeline.reap_when_gone`) kills them
+    once this process is gone.
     """
     import subprocess
 
