@@ -72,6 +72,10 @@ def _add_bench_options(parser: argparse.ArgumentParser, hidden: bool = False) ->
         "rewrite the leaderboard, tables and charts from the saved runs, run nothing"))
     parser.add_argument("--write-readme", action="store_true", help=say(
         "rewrite the README's leaderboard section from the committed results, run nothing"))
+    parser.add_argument("--allow-dirty", action="store_true", help=say(
+        "run the full profile from a tree with uncommitted code changes (records say dirty)"))
+    parser.add_argument("--overwrite", action="store_true", help=say(
+        "replace the tables of another board file with the same name and output folder"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -216,7 +220,8 @@ def _benchmark(args: argparse.Namespace, overrides: list[str]) -> int:
     try:
         summary = run_benchmark(args.board, profile=args.profile, rerun=args.rerun,
                                 cmd_args=overrides, ray_address=args.ray_address,
-                                report_only=args.report)
+                                report_only=args.report, allow_dirty=args.allow_dirty,
+                                overwrite=args.overwrite)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; finished runs are saved and the same command "
               "resumes", file=sys.stderr)

@@ -1,5 +1,8 @@
 """Tie a child process's life to its parent's, so no run outlives the runner that started it.
 
+(``lifeline.py --reap PARENT_PID PID:START ...`` is the other direction: it waits for its
+parent to die, then kills the listed processes; :func:`reaper_command` builds that line.)
+
 ``python .../benchmark/lifeline.py PARENT_PID MODULE [ARGS...]`` arms two checks, then runs
 ``MODULE`` as ``__main__`` with ``ARGS`` (:func:`command` builds that line). It is started by
 file path, not with ``-m``, so it is armed before the package (torch, RecBole) is imported,
@@ -66,6 +69,43 @@ def _watch(parent_pid: int, interval: float) -> None:
             os._exit(ORPHANED_EXIT_CODE)  # no clean-up: the next runner clears the scratch
 
 
+def reap_when_gone(parent_pid: int, targets: list[str],
+                   interval: float = WATCH_INTERVAL_SECONDS) -> None:
+    """Wait until ``parent_pid`` is no longer this process's parent, then SIGKILL every
+    ``PID:START_TIME`` of ``targets`` still running (the start time guards against a reused
+    pid). Started beside a local Ray instance: Ray's per-node agents (DashboardAgent,
+    RuntimeEnvAgent) were measured to outlive a ``kill -9`` of the runner by 60-90 s."""
+    import psutil
+
+    def alive() -> list[psutil.Process]:
+        found = []
+        for target in targets:
+            pid, _, started = target.partition(":")
+            try:
+                process = psutil.Process(int(pid))
+                if abs(process.create_time() - float(started)) < 0.01 \
+                        and process.status() != psutil.STATUS_ZOMBIE:
+                    found.append(process)
+            except (psutil.Error, ValueError):
+                continue
+        return found
+
+    while os.getppid() == parent_pid and psutil.pid_exists(parent_pid):
+        time.sleep(interval)
+        if not alive():  # Ray was shut down: nothing left to guard
+            return
+    for process in alive():
+        try:
+            process.kill()
+        except psutil.Error:
+            continue
+
+
+def reaper_command(parent_pid: int, targets: list[str]) -> list[str]:
+    """The command line of a process that kills ``targets`` once ``parent_pid`` is gone."""
+    return [sys.executable, os.path.abspath(__file__), "--reap", str(parent_pid), *targets]
+
+
 def command(parent_pid: int, module: str, *args: str) -> list[str]:
     """The child's command line: this file under the current interpreter, then the module."""
     return [sys.executable, os.path.abspath(__file__), str(parent_pid), module, *args]
@@ -74,6 +114,9 @@ def command(parent_pid: int, module: str, *args: str) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     """Arm :func:`die_with_parent`, then run the given module as the main program."""
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--reap"] and len(args) >= 2 and args[1].isdigit():
+        reap_when_gone(int(args[1]), args[2:])
+        return
     if len(args) < 2 or not args[0].isdigit():
         raise SystemExit("usage: lifeline.py PARENT_PID MODULE [ARGS...]")
     parent_pid, module, *rest = args

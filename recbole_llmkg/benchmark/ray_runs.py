@@ -50,7 +50,31 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     # RAY_ADDRESS is set); without it ray.init joins that cluster and refuses num_cpus
     ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
              log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": python_path}})
+    _reap_ray_with_this_process()
     return True
+
+
+def _reap_ray_with_this_process() -> None:
+    """Make the local Ray instance die with this process, also after ``kill -9`` of it alone.
+
+    Ray's own processes are this process's descendants and in its process group (a kill of the
+    group ends them all). Killed alone, the raylet and GCS follow within seconds, but the
+    per-node DashboardAgent and RuntimeEnvAgent were measured to linger 60-90 s, re-parented
+    to PID 1. Ray 2.60 has no setting to leave them out: ``include_dashboard=False`` (passed
+    above) only drops the dashboard modules from the API server, which still starts, and the
+    agents always start. A small reaper process (:func:`lifeline.reap_when_gone`) kills them
+    once this process is gone.
+    """
+    import subprocess
+
+    import psutil
+
+    from recbole_llmkg.benchmark import lifeline
+
+    targets = [f"{child.pid}:{child.create_time()}"
+               for child in psutil.Process().children(recursive=True)]
+    subprocess.Popen(lifeline.reaper_command(os.getpid(), targets), stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def failed_record(spec: Any, error: BaseException) -> dict[str, Any]:
@@ -145,40 +169,49 @@ def tune_on_ray(
     progress: bool = True,
     timeout: float | None = None,
 ) -> dict[str, optuna.Study]:
-    """Run every job's sweep to its budget, trials as Ray tasks (resuming earlier parts).
+    """Run every job's sweep (every widening round) to its budget, trials as Ray tasks,
+    resuming earlier parts.
 
     Up to ``max_concurrent`` trials (default: the cluster's CPUs / 1 per trial) are in flight,
-    taken from the jobs in turn: a freed slot goes to the job after the one asked last, so a
-    slow study (KGAT: ~15 min a trial) cannot hold every slot while the others wait. Returns the
-    studies by name.
+    one per sweep at a time (so a resumed sweep asks what an uninterrupted one would, see
+    :mod:`~recbole_llmkg.benchmark.tuning`), taken from the sweeps in turn: a freed slot goes to
+    the sweep after the one asked last. Returns each sweep's last study by its first round's
+    name.
     """
     import ray
 
     start_ray(address, num_cpus)
     jobs = list(jobs)
-    studies = {job.study_name: job.study() for job in jobs}  # for counting; ask() opens its own
-    for job in jobs:
-        tuning.recover_interrupted(studies[job.study_name])
     limit = max_concurrent or max(1, int(ray.available_resources().get("CPU", 1)))
     task = _remote(tuning.run_trial, gpus_per_run, timeout)
-    pending: dict[Any, tuple[tuning.TuningJob, optuna.Study, optuna.trial.Trial, dict]] = {}
-    total = sum(tuning.remaining(job, studies[job.study_name]) for job in jobs)
-    cursor = 0  # the job the next free slot is offered to first
+    pending: dict[Any, tuple[int, tuning.TuningJob, optuna.Study, optuna.trial.Trial, dict]] = {}
+    busy: set[int] = set()  # sweeps with a trial in flight
+    total = sum(tuning.remaining(job, job.study()) for job in map(tuning.current_round, jobs))
+    cursor = 0  # the sweep the next free slot is offered to first
+
+    def askable(index: int) -> tuning.TuningJob | None:
+        if index in busy:
+            return None
+        current = tuning.current_round(jobs[index])
+        return current if tuning.needs_trial(current, current.study()) else None
+
     with _progress(total, "trials", progress) as bar:
         while True:
-            while len(pending) < limit:  # each free slot: the next job in turn with trials left
+            while len(pending) < limit:  # each free slot: the next sweep in turn that can ask
                 turns = ((cursor + offset) % len(jobs) for offset in range(len(jobs)))
-                index = next((i for i in turns
-                              if tuning.remaining(jobs[i], studies[jobs[i].study_name])), None)
-                if index is None:
+                found = next(((i, j) for i in turns if (j := askable(i)) is not None), None)
+                if found is None:
                     break
-                study, trial, spec = tuning.ask(jobs[index])
-                pending[task.remote(spec)] = (jobs[index], study, trial, spec)
+                index, current = found
+                study, trial, spec = tuning.ask(current)
+                pending[task.remote(spec)] = (index, current, study, trial, spec)
+                busy.add(index)
                 cursor = index + 1
             if not pending:
                 break
             (ref,), _ = ray.wait(list(pending), num_returns=1)
-            job, study, trial, spec = pending.pop(ref)
+            index, current, study, trial, spec = pending.pop(ref)
+            busy.discard(index)
             try:
                 result = ray.get(ref)
             except Exception as error:
@@ -186,5 +219,5 @@ def tune_on_ray(
             tuning.tell(study, trial, result)
             bar.update(1)
             if on_trial is not None:
-                on_trial(job, result)
-    return studies
+                on_trial(jobs[index], result)
+    return {job.study_name: tuning.current_round(job).study() for job in jobs}

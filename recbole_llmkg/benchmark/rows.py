@@ -191,7 +191,7 @@ def ranks_unseen_items(model: str, config: Mapping[str, Any]) -> bool:
     """Whether ``model`` run with ``config`` can score an item it never saw in training."""
     from recbole.utils import ModelType
 
-    from recbole_llmkg.utils import get_model, own_models
+    from recbole_llmkg.registry import get_model, own_models
 
     own = own_models().get(model)
     if own is None:
@@ -211,7 +211,7 @@ def serves_profile_fallback(model: str) -> bool:
     the cosine of the profile text to the item texts for every model without a user text tower
     (two-tower family); popularity models serve their one list instead."""
     from recbole_llmkg.serve.families import TWO_TOWER_ATTRIBUTES
-    from recbole_llmkg.utils import own_models
+    from recbole_llmkg.registry import own_models
 
     own = own_models().get(model)
     return own is not None and not all(hasattr(own, a) for a in TWO_TOWER_ATTRIBUTES)

@@ -26,6 +26,7 @@ finished one, rewrites the tables from what is saved, and re-raises.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import secrets
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from recbole_llmkg.benchmark import lifeline
+from recbole_llmkg.benchmark.provenance import GitState, code_identity, git_state, refuse_dirty
 from recbole_llmkg.benchmark.scratch import Scratch, clean_stale
 from recbole_llmkg.benchmark.spec import (
     BenchmarkSpec,
@@ -51,7 +53,9 @@ from recbole_llmkg.benchmark.store import (
     Rerun,
     RerunMarker,
     RunStore,
+    claim_folder,
     exclusive,
+    remove_stale_temp_files,
     write_json_atomic,
 )
 from recbole_llmkg.benchmark.tuning_phase import (
@@ -63,6 +67,7 @@ from recbole_llmkg.benchmark.tuning_phase import (
 from recbole_llmkg.errors import ConfigError
 
 LOG_TAIL_LINES = 15
+FULL_PROFILE = "full"  # the profile whose rows the board claims: refused on a dirty tree
 Logger = Callable[[str], None]
 
 
@@ -118,6 +123,8 @@ def run_benchmark(
     charts: bool = True,
     log: Logger | None = None,
     report_only: bool = False,
+    allow_dirty: bool = False,
+    overwrite: bool = False,
 ) -> BenchmarkSummary:
     """Run (or resume) the benchmark in ``path``; write the leaderboard; return a summary.
 
@@ -133,10 +140,18 @@ def run_benchmark(
         log: progress sink; defaults to printing to stdout.
         report_only: run nothing (no trial, no seed run): rewrite the leaderboard, tables and
             charts from the saved records and the finished studies (``--report``), e.g. after
-            the report code changed while a board was half-run.
+            the report code changed while a board was half-run. A cell with no record under
+            its current key shows the newest record saved for it under an older key (other
+            code or settings, e.g. key format 1), as stored; the runner redoes such cells.
+        allow_dirty: run the ``full`` profile from a tree with uncommitted code changes
+            (``--allow-dirty``; every record says ``dirty: true``).
+        overwrite: replace the tables of another board file with the same name and output
+            folder (``--overwrite``); without it that is refused.
 
     Raises:
         ConfigError: the file, or the config of any run still to do, is invalid (nothing ran).
+        DirtyTreeError: the ``full`` profile on a dirty tree without ``allow_dirty``.
+        BoardCollisionError: another board's tables are in the results folder.
     """
     cmd_args = list(cmd_args or [])
     spec = load_benchmark(path, profile)
@@ -149,8 +164,13 @@ def run_benchmark(
     if report_only:
         spec.n_trials = 0  # read the finished studies' decisions; run no trial
     plan = spec.runs(parse_overrides(cmd_args))
+    code = git_state()
+    if spec.profile == FULL_PROFILE and not report_only and not allow_dirty:
+        refuse_dirty(code, spec.path, spec.profile)
     with exclusive(spec.results_dir):
-        invocation = _Invocation(spec, plan, cli_command(path, profile, rerun, cmd_args), log)
+        claim_folder(spec.results_dir, spec.path, overwrite)
+        invocation = _Invocation(spec, plan, cli_command(path, profile, rerun, cmd_args), log,
+                                 code)
         return invocation.run(rerun, charts, execute=not report_only)
 
 
@@ -165,11 +185,18 @@ def cli_command(path: str | Path, profile: str | None, rerun: bool,
     return shlex.join([*parts, *cmd_args])
 
 
+def cell(run: RunSpec | dict[str, Any]) -> tuple[str, str, str, int]:
+    """(dataset, label, protocol slug, seed) of a run or a record: the board cell it fills."""
+    if isinstance(run, RunSpec):
+        return run.dataset, run.model.label, run.protocol.slug, run.seed
+    return run.get("dataset"), run.get("label"), run.get("protocol_slug"), run.get("seed")
+
+
 class _Invocation:
     """One call of :func:`run_benchmark`, holding the results folder's lock."""
 
     def __init__(self, spec: BenchmarkSpec, plan: list[RunSpec], command: str,
-                 log: Logger | None) -> None:
+                 log: Logger | None, code: GitState | None = None) -> None:
         from recbole_llmkg.benchmark.significance import is_baseline
         from recbole_llmkg.registry import own_models
 
@@ -187,13 +214,19 @@ class _Invocation:
         self.summary = BenchmarkSummary(spec, self.results_dir, plan, {}, command=command)
         self.data_root = (self.results_dir / "data").resolve()
         self.tuned: dict[tuple[str, str, str], Tuned] = {}
+        self.code = code or git_state()
 
     def run(self, rerun: bool, charts: bool, execute: bool = True) -> BenchmarkSummary:
         """Clean up after crashed attempts, check every config, tune, then run the seed runs
         (``execute=False``: only write the outputs from what is saved)."""
         for folder in clean_stale(self.results_dir / "tmp"):
             self.progress(f"removed scratch folder left by a stopped runner: {folder.name}")
-        self.store.clean_temp_files()
+        for leftover in remove_stale_temp_files(self.results_dir):
+            self.progress(f"removed a temp file left by a stopped runner: "
+                          f"{leftover.relative_to(self.results_dir)}")
+        if self.code.dirty:
+            self.progress(f"code: {self.code.commit} with uncommitted changes "
+                          f"({len(self.code.changed)} code paths): every record says dirty")
         check_run_configs(self.spec, self.plan)
         started_ray = self._start_ray() if execute else False
         try:
@@ -201,6 +234,8 @@ class _Invocation:
                                           self.progress)
             self.plan = self.summary.plan = apply_tuned(self.plan, self.tuned)
             todo = self._select(rerun)
+            if not execute:
+                self._show_older_records()
             if execute:
                 self._execute_all(todo)
         finally:
@@ -241,6 +276,37 @@ class _Invocation:
         self.summary.listed_only = len(unfinished) - len(todo)
         self._announce(rerun, self.summary.rerun)
         return todo
+
+    def _show_older_records(self) -> None:
+        """``--report``: a cell with no record under its current key shows the newest record
+        saved for the same cell under an older key (other code or settings, e.g. run keys of
+        format 1, which had no code identity), as stored. The runner redoes such cells."""
+        records = self.summary.records
+        missing = [i for i, run in enumerate(self.plan) if run.key not in records]
+        if not missing:
+            return
+        by_cell: dict[tuple, list[dict[str, Any]]] = {}
+        for record in self.store.load_all().values():
+            if isinstance(record.get("run"), dict):
+                by_cell.setdefault(cell(record), []).append(record)
+        shown = 0
+        for i in missing:
+            run = self.plan[i]
+            candidates = by_cell.get(cell(run))
+            if not candidates:
+                continue
+            record = max(candidates, key=lambda r: (r.get("status") == "ok",
+                                                    str(r.get("finished_at") or "")))
+            record["ours"] = record.get("model") in self.ours
+            stored = dataclasses.replace(RunSpec.from_dict(record["run"]), model=run.model)
+            self.plan[i] = stored
+            records[stored.key] = record
+            shown += 1
+        if shown:
+            self.summary.plan = self.plan
+            self.progress(f"--report: {shown} of {len(self.plan)} cells show records saved "
+                          "under an older run key (other code or settings), as stored; the "
+                          "runner redoes them")
 
     def _announce(self, rerun: bool, pending: Rerun | None) -> None:
         """What this invocation will do, to the console and progress.log."""
@@ -327,7 +393,8 @@ class _Invocation:
     def _header(self, run: RunSpec) -> dict[str, Any]:
         tuned = decision_for(run, self.tuned)
         return {**_record_header(self.spec, run, self.ours),
-                "tuning": tuned.to_dict() if tuned is not None else None}
+                "tuning": tuned.to_dict() if tuned is not None else None,
+                "code": {**self.code.to_dict(), "identity": code_identity(run.model.name)}}
 
     def _save(self, record: dict[str, Any], eta: _Eta) -> None:
         """Save one finished run's record and rewrite the tables."""

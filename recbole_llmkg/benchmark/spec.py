@@ -22,8 +22,8 @@ A benchmark file is YAML (see ``properties/benchmark/*.yaml``)::
     isolation: ray                  # Ray tasks (default); subprocess (one child per run, in
                                     # turn); inline (same process; for tests)
     timeout: 1800                   # seconds per run (subprocess only)
-    n_trials: 20                    # Optuna trials per tuned model before the seed runs (0: reuse
-                                    # the studies in the storage, else model defaults)
+    n_trials: 20                    # completed Optuna trials per tuned model before the seed runs
+                                    # (>= 10; 0: reuse the studies in the storage, else defaults)
     tuning_storage: null            # Optuna URL (default sqlite <output_dir>/<name>/tuning.db)
     ray_address: null               # an existing Ray cluster (default: a local instance)
     num_cpus: null                  # local Ray instance: CPUs (default: every core), 1 per run
@@ -47,9 +47,12 @@ Every mistake raises :class:`~recbole_llmkg.errors.ConfigError` naming the file 
 (``models[2].config``), because a typo found after an hour of training is an hour lost.
 
 Run keys hash the fully resolved run (dataset, model, label, every config value, seed, protocol
-and its parameters, threads): a profile that resolves to the same run reuses its result, and
-anything set in the file or on the command line that changes the numbers changes the key. Code
-and the plugin's default YAML files are not hashed: after changing a model, use ``--rerun``.
+and its parameters, threads) and the identity of the code that trains it
+(:func:`~recbole_llmkg.benchmark.provenance.code_identity`: the model's modules, the plugin's
+core and default YAML files): a profile that resolves to the same run reuses its result, and
+anything set in the file, on the command line or in the model's code that changes the numbers
+changes the key. Records saved under an older key stay on disk and are shown by ``--report``;
+the runner redoes them (key format 1 had no code identity).
 """
 
 from __future__ import annotations
@@ -68,11 +71,12 @@ from typing import Any
 import yaml
 
 from recbole_llmkg.benchmark.protocols import ProtocolEntry, parse_protocol
+from recbole_llmkg.benchmark.provenance import code_identity
 from recbole_llmkg.benchmark.targets import Target, parse_targets
 from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.files import file_sha256
 
-KEY_FORMAT_VERSION = 1
+KEY_FORMAT_VERSION = 2  # 2: the key covers the code identity
 
 TOP_LEVEL_KEYS = (
     "name", "description", "output_dir", "datasets", "models", "seeds", "protocols", "metrics",
@@ -132,7 +136,8 @@ class RunSpec:
 
     def identity(self) -> dict[str, Any]:
         """Everything that can change the result: what the key hashes (a replaced side file by
-        its content, so the key does not depend on where the checkout lives)."""
+        its content and the code by :func:`code_identity`, so the key does not depend on where
+        the checkout lives)."""
         identity = {
             "v": KEY_FORMAT_VERSION,
             "dataset": self.dataset,
@@ -142,6 +147,7 @@ class RunSpec:
             "protocol": {"name": self.protocol.name, **self.protocol.params},
             "config": self.config,
             "threads": self.threads,
+            "code": code_identity(self.model.name),
         }
         if self.side_files:
             identity["side_files"] = {suffix: file_sha256(path)
@@ -637,9 +643,12 @@ def _check_tuning(settings: Mapping[str, Any], key: _KeyPath) -> dict[str, Any]:
     ``gpus_per_run``."""
     where = key.where
     n_trials = settings.get("n_trials", 0)
-    if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 0:
-        raise ConfigError(f"{where}: key '{key('n_trials')}' must be a whole number >= 0 (trials "
-                          f"per tuned model; 0 reuses finished studies), got {n_trials!r}.")
+    minimum = 10  # tuning.MIN_COMPLETED_TRIALS (that module imports optuna and RecBole)
+    if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 0 \
+            or 0 < n_trials < minimum:
+        raise ConfigError(f"{where}: key '{key('n_trials')}' must be 0 (reuse finished studies) "
+                          f"or at least {minimum} (completed trials per tuned "
+                          f"model), got {n_trials!r}.")
     for name in ("tuning_storage", "ray_address"):
         value = settings.get(name)
         if value is not None and (not isinstance(value, str) or not value.strip()):

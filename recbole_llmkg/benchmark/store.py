@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from recbole_llmkg.errors import LLMKGError
-from recbole_llmkg.files import write_text_atomic
+from recbole_llmkg.files import file_sha256, write_text_atomic
+
+# The temp name recbole_llmkg.files gives a file it writes: ``.<name>.<8 random chars>.tmp``
+# (a unique temp name per write). Only such names of the kinds of file a board writes are cleaned.
+TEMP_NAME = re.compile(
+    r"^\.(?P<target>.+\.(json|jsonl|csv|md|png|log|inter|kg|link|item|user))"
+    r"\.[a-z0-9_]{8}\.tmp$")
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -55,14 +62,65 @@ class RunStore:
                 found[key] = record
         return found
 
-    def clean_temp_files(self) -> None:
+    def clean_temp_files(self) -> list[Path]:
         """Remove temp files a killed process left behind (they are never read)."""
-        if self.folder.is_dir():
-            for leftover in self.folder.glob(".*.tmp"):
-                try:
-                    leftover.unlink()
-                except OSError:
-                    pass
+        return remove_stale_temp_files(self.folder)
+
+    def load_all(self) -> dict[str, dict[str, Any]]:
+        """Every readable record in the folder, by its stored key (old key formats included)."""
+        found = {}
+        for path in sorted(self.folder.glob("*.json")) if self.folder.is_dir() else []:
+            record = self.load(path.stem)
+            if record is not None:
+                found[path.stem] = record
+        return found
+
+
+def remove_stale_temp_files(folder: Path, skip: tuple[str, ...] = ("tmp",)) -> list[Path]:
+    """Remove the atomic writers' temp files (``TEMP_NAME``) under ``folder`` (not in the
+    sub-folders named in ``skip``: run scratch folders have their own clean-up); returns them.
+
+    Call it only while holding the folder's lock (:func:`exclusive`): every writer of a board's
+    folder holds it, so a temp file found then was left by a process that died mid-write.
+    Other files, other programs' temp names included, are left alone.
+    """
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for leftover in folder.rglob("*.tmp"):
+        relative = leftover.relative_to(folder).parts
+        if relative[0] in skip or not TEMP_NAME.match(leftover.name):
+            continue
+        try:
+            leftover.unlink()
+            removed.append(leftover)
+        except OSError:
+            pass
+    return removed
+
+
+class BoardCollisionError(LLMKGError):
+    """Another board file with the same name writes to the same results folder."""
+
+
+def claim_folder(folder: Path, board: Path, overwrite: bool = False) -> None:
+    """Record in ``<folder>/board.json`` which board file's tables the folder holds; refuse a
+    different board file (another path *and* other content) with the same name and output
+    folder, unless ``overwrite``: it would silently replace the first board's tables."""
+    marker = folder / "board.json"
+    mine = {"file": str(board.resolve()), "sha256": file_sha256(board)}
+    try:
+        owner = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        owner = None
+    if isinstance(owner, dict) and not overwrite and owner.get("file") != mine["file"] \
+            and owner.get("sha256") != mine["sha256"]:
+        raise BoardCollisionError(
+            f"Results folder '{folder}' holds the tables of board file '{owner.get('file')}'; "
+            f"board file '{board}' has the same name and output folder and would replace them. "
+            "Give one board another 'name' or 'output_dir', or add --overwrite to replace them.")
+    if owner != mine:
+        write_json_atomic(marker, mine)
 
 
 @dataclass(frozen=True)

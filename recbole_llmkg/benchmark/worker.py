@@ -73,6 +73,7 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
     import torch
 
     from recbole_llmkg.benchmark import protocols
+    from recbole_llmkg.benchmark.model_size import stored_weights
     from recbole_llmkg.benchmark.per_user import per_user_metrics, share_in_topk
     from recbole_llmkg.benchmark.validation_curve import ValidationCurve
     from recbole_llmkg.config import Config
@@ -140,7 +141,7 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
         "valid_eval_seconds_mean": (sum(valid_seconds) / len(valid_seconds)
                                     if valid_seconds else None),
         "peak_gpu_mb": torch.cuda.max_memory_allocated(device) / 2**20 if on_cuda else None,
-        "params": int(sum(p.numel() for p in model.parameters())),
+        "params": stored_weights(model),  # closed forms' item x item matrices included
         "device": str(device),
         "device_name": device_name(str(device)),
         "threads": torch.get_num_threads(),

@@ -86,3 +86,34 @@ def test_a_child_whose_parent_is_already_gone_exits_at_once(tmp_path):
     done = subprocess.run(lifeline.command(1, "never"), env=env, capture_output=True,
                           text=True, timeout=60)  # pid 1 is not our parent
     assert done.returncode == lifeline.ORPHANED_EXIT_CODE and "must not run" not in done.stderr
+
+
+def test_the_reaper_kills_its_targets_once_the_parent_is_gone():
+    """``lifeline.py --reap``: what local Ray uses so its agents die with a killed runner. A
+    target started by the parent lives while the parent does, and is killed within seconds
+    of the parent's kill -9."""
+    middle = textwrap.dedent(f"""
+        import os, subprocess, sys, time
+        import psutil
+        sys.path.insert(0, {LIFELINE_DIR!r})
+        import lifeline
+        target = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        start = psutil.Process(target.pid).create_time()
+        subprocess.Popen(lifeline.reaper_command(os.getpid(), [f"{{target.pid}}:{{start}}"]))
+        print(target.pid, flush=True)
+        time.sleep(60)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", middle], stdout=subprocess.PIPE, text=True)
+    target = int(process.stdout.readline())
+    try:
+        time.sleep(1.0)
+        assert is_running(target)  # the parent lives: nothing is reaped
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and is_running(target):
+            time.sleep(0.05)
+        assert not is_running(target)
+    finally:
+        if is_running(target):
+            os.kill(target, signal.SIGKILL)

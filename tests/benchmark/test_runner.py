@@ -507,3 +507,79 @@ def test_a_skipped_row_is_listed_with_its_reason_and_never_run(tmp_path):
     assert run_benchmark(path, log=quiet, charts=False).executed == 0
     run_benchmark(path, rerun=True, log=quiet, charts=False)
     assert not (out / "rerun.json").exists()
+
+
+# --- provenance, leftovers, one board per folder, records of older keys ----------------------
+
+
+def test_full_profile_refuses_a_dirty_tree_and_records_the_code(tmp_path, monkeypatch):
+    from recbole_llmkg.benchmark.provenance import DirtyTreeError, GitState, code_identity
+
+    path = bench(tmp_path, models=["Pop"], seeds=[1], profiles={"full": {}})
+    dirty = GitState("0123abc", True, ("recbole_llmkg/trainer.py",))
+    monkeypatch.setattr(runner, "git_state", lambda: dirty)
+    with pytest.raises(DirtyTreeError, match=r"profile 'full'.*trainer\.py.*--allow-dirty"):
+        run_benchmark(path, profile="full", log=quiet, charts=False)
+    assert not (tmp_path / "results" / "unit" / "runs").exists()  # refused before anything ran
+    summary = run_benchmark(path, profile="full", allow_dirty=True, log=quiet, charts=False)
+    (record,) = summary.records.values()
+    assert record["code"] == {"commit": "0123abc", "dirty": True,
+                              "changed": ["recbole_llmkg/trainer.py"],
+                              "identity": code_identity("Pop")}
+    monkeypatch.setattr(runner, "git_state", lambda: GitState("0123abc", False))
+    run_benchmark(path, log=quiet, charts=False, rerun=True)  # no profile: not refused
+
+
+def test_leftover_temp_files_are_removed_at_start(tmp_path):
+    """A kill while runs.jsonl or a chart was written leaves a temp file beside it."""
+    out = tmp_path / "results" / "unit"
+    (out / "runs").mkdir(parents=True)
+    leftovers = [out / ".runs.jsonl.a1b2c3d4.tmp",
+                 out / ".unit__standard__NDCG-10.png.zz9y8x7w.tmp",
+                 out / "runs" / ".unit__Pop__x.json.q1w2e3r4.tmp"]
+    for path in leftovers:
+        path.write_bytes(b"")
+    (out / "notes.tmp").write_text("someone else's")
+    lines: list[str] = []
+    run_benchmark(bench(tmp_path, models=["Pop"], seeds=[1]), log=lines.append, charts=False)
+    assert not any(path.exists() for path in leftovers) and (out / "notes.tmp").exists()
+    assert sum("removed a temp file left by a stopped runner" in line for line in lines) == 3
+
+
+def test_a_second_board_file_with_the_same_name_and_folder_is_refused(tmp_path):
+    from recbole_llmkg.benchmark.store import BoardCollisionError
+
+    first = bench(tmp_path, models=["Pop"], seeds=[1])
+    run_benchmark(first, log=quiet, charts=False)
+    other = tmp_path / "other"
+    other.mkdir()
+    second = bench(other, models=["EASE"], seeds=[1], output_dir=str(tmp_path / "results"))
+    with pytest.raises(BoardCollisionError) as refused:
+        run_benchmark(second, log=quiet, charts=False)
+    assert str(first.resolve()) in str(refused.value) and str(second) in str(refused.value)
+    assert "EASE" not in (tmp_path / "results" / "unit" / "leaderboard.md").read_text()
+    summary = run_benchmark(second, log=quiet, charts=False, overwrite=True)
+    assert summary.executed == 1
+
+
+def test_report_shows_records_of_older_run_keys_and_the_runner_redoes_them(tmp_path,
+                                                                           monkeypatch):
+    """After a code change every run key changes: --report still renders the saved records
+    (as stored), while a normal invocation counts them as not run and redoes them."""
+    from recbole_llmkg.benchmark import spec as spec_module
+
+    path = bench(tmp_path, models=["Pop", "EASE"], seeds=[1])
+    first = run_benchmark(path, log=quiet, charts=False)
+    scores = {r["label"]: r["test"]["ndcg@10"] for r in first.records.values()}
+    monkeypatch.setattr(spec_module, "code_identity", lambda model: f"changed-{model}")
+    lines: list[str] = []
+    report = run_benchmark(path, report_only=True, log=lines.append, charts=False)
+    assert report.executed == 0
+    assert any("--report: 2 of 2 cells show records saved under an older run key" in line
+               for line in lines)
+    assert {r["label"]: r["test"]["ndcg@10"] for r in report.records.values()} == scores
+    board = (tmp_path / "results" / "unit" / "leaderboard.md").read_text()
+    assert "2 ok, 0 failed, 0 not run" in board
+    redone = run_benchmark(path, log=quiet, charts=False)
+    assert redone.executed == 2 and redone.skipped == 0
+    assert len(list((tmp_path / "results" / "unit" / "runs").glob("*.json"))) == 4

@@ -102,6 +102,56 @@ def test_run_keys_are_stable_and_cover_what_changes_results(tmp_path):
     assert keys[:2] == first[:2] and set(keys[2:]).isdisjoint(first)
 
 
+def test_a_change_to_a_models_code_changes_its_run_keys_only(tmp_path, monkeypatch):
+    """The key covers the content of the model's module, the plugin's core and its default
+    YAML: editing EASE's module changes EASE's keys and no other model's."""
+    import inspect
+    from pathlib import Path
+
+    from recbole.model.general_recommender.ease import EASE
+
+    from recbole_llmkg.benchmark import provenance
+
+    path = write(tmp_path, config={"epochs": 2})
+    before = {r.key: r.model.name for r in load_benchmark(path).runs()}
+    assert {r.identity()["code"] for r in load_benchmark(path).runs()} == {
+        provenance.code_identity("Pop"), provenance.code_identity("EASE")}
+    ease_file = Path(inspect.getsourcefile(EASE)).resolve()
+    assert ease_file in [p.resolve() for p in provenance._model_files("EASE")]
+    read = Path.read_bytes
+
+    def edited(self):
+        data = read(self)
+        return data + b"\n# edited\n" if self.resolve() == ease_file else data
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    provenance.code_identity.cache_clear()
+    try:
+        after = {r.key: r.model.name for r in load_benchmark(path).runs()}
+    finally:
+        provenance.code_identity.cache_clear()
+    assert {k for k, m in after.items() if m == "Pop"} == {k for k, m in before.items()
+                                                           if m == "Pop"}
+    assert {k for k, m in after.items() if m == "EASE"}.isdisjoint(before)
+
+
+def test_the_plugins_core_is_part_of_every_models_code_identity(monkeypatch):
+    from recbole_llmkg.benchmark import provenance
+
+    files = {path.relative_to(provenance.PACKAGE_ROOT).as_posix()
+             for relative in provenance.CORE_PATHS
+             for path in provenance._files_under(provenance.PACKAGE_ROOT / relative)}
+    assert {"trainer.py", "compat.py", "data/dataset.py", "llm/encoder.py"} <= files
+    assert any(name.startswith("model/layers/") for name in files)
+    whole = provenance.code_identity("BPR")
+    monkeypatch.setattr(provenance, "CORE_PATHS", ("trainer.py",))
+    provenance.code_identity.cache_clear()
+    try:
+        assert provenance.code_identity("BPR") != whole  # the core's other files are hashed
+    finally:
+        provenance.code_identity.cache_clear()
+
+
 def test_profile_overrides_and_merges(tmp_path):
     path = write(tmp_path, config={"epochs": 5, "learning_rate": 0.01}, profiles={
         "quick": {"seeds": [1], "config": {"epochs": 1},

@@ -39,7 +39,7 @@ def test_cold_protocol_rows_take_the_standard_decision_and_get_no_study(tmp_path
     body = {"name": "t", "datasets": ["tiny"], "seeds": [1], "metrics": ["NDCG"], "topk": [10],
             "headline": "NDCG@10", "eval_batch_size": 64, "output_dir": str(tmp_path),
             "protocols": ["standard", "cold_item", "cold_user"], "models": ["BPR"],
-            "n_trials": 2}
+            "n_trials": 10}
     path = tmp_path / "t.yaml"
     path.write_text(yaml.safe_dump(body))
     spec = load_benchmark(path)
@@ -61,7 +61,7 @@ def test_a_finished_study_writes_its_table_before_the_others_end(tmp_path, monke
 
     body = {"name": "t", "datasets": ["tiny"], "seeds": [1], "metrics": ["NDCG"], "topk": [10],
             "headline": "NDCG@10", "eval_batch_size": 64, "output_dir": str(tmp_path),
-            "protocols": ["standard"], "models": ["Pop", "EASE"], "n_trials": 2,
+            "protocols": ["standard"], "models": ["Pop", "EASE"], "n_trials": 10,
             "isolation": "inline", "config": {"epochs": 1}}
     path = tmp_path / "t.yaml"
     path.write_text(yaml.safe_dump(body))
