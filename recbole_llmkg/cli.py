@@ -126,6 +126,10 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
                                    config_file_list=config_files, cmd_args=overrides)
     for label, metrics in (("best valid", result["best_valid_result"]),
                            ("test result", result["test_result"])):
+        if metrics is None:  # eval_step <= 0: RecBole trains without validation
+            print(f"{label}: none (eval_step <= 0: trained without validation; the test "
+                  "scores the last epoch)")
+            continue
         print(f"{label}: " + "  ".join(f"{k}={float(v):.4f}" for k, v in metrics.items()))
     return 0
 

@@ -202,6 +202,8 @@ class Config(RecBoleConfig):
         config_checks.check_files(self.final_config_dict, self.model_class, dataset_folder,
                                   self.dataset)
         config_checks.check_encoder_folder(self.final_config_dict)
+        config_checks.check_run_options(self.final_config_dict, self.model_class,
+                                        self._key_origins, dataset_folder, self.dataset)
 
     def _init_device(self) -> None:
         """RecBole's device setup; a multi-process run (``local_rank`` set by the launcher,

@@ -57,7 +57,7 @@ def check_link_file(config: Any, checked: AtomicFile, apply: bool) -> pd.Series:
         usecols=[f"{iid}:token", f"{eid}:token"],
         dtype=str,
         keep_default_na=False,
-        encoding=config["encoding"] or "utf-8",
+        encoding="utf-8-sig" if checked.bom else config["encoding"] or "utf-8",
         engine="c",
     )
     return resolve_link_duplicates(
@@ -69,12 +69,32 @@ def check_link_file(config: Any, checked: AtomicFile, apply: bool) -> pd.Series:
     )
 
 
+def loaded_fields(config: Any, filepath: str | os.PathLike) -> set[str] | None:
+    """The fields RecBole loads from ``filepath`` (None: all), as its ``_get_load_and_unload_col``
+    reads ``load_col`` and ``unload_col``."""
+    source = _suffix(filepath)
+    load_col, unload_col = config["load_col"], config["unload_col"]
+    if load_col is None or load_col.get(source) == "*":
+        fields = None
+    else:
+        fields = set(load_col.get(source) or [])
+    if unload_col and source in unload_col:
+        if fields is None:
+            with open(filepath, encoding="utf-8-sig", errors="replace") as f:
+                header = f.readline().rstrip("\r\n").split(config["field_separator"])
+            fields = {c.partition(":")[0] for c in header}
+        fields -= set(unload_col[source])
+    return fields
+
+
 def validate_atomic_files(config: Any) -> list[AtomicFile]:
     """Check every atomic file RecBole's dataset classes will load for ``config``.
 
     Raises :class:`~recbole_llmkg.errors.DataError` naming file and line for what RecBole would
-    misread (wrong column counts, undecodable bytes, empty ids, duplicated ``.link`` rows); warns
-    for what it reads correctly (an extra trailing field).
+    misread (wrong column counts, undecodable bytes, empty ids, duplicated ``.link`` rows, a
+    loaded ``float`` value that is not a number); warns for what it reads correctly (an extra
+    trailing field). A file starting with a UTF-8 byte-order mark switches ``encoding`` to
+    ``utf-8-sig`` for this run, so RecBole's reader drops the mark.
     """
     results = []
     for path in dataset_files(config):
@@ -84,8 +104,12 @@ def validate_atomic_files(config: Any) -> list[AtomicFile]:
             config["encoding"] or "utf-8",
             repair=False,
             required=required_columns(config, path),
+            numeric=loaded_fields(config, path),
         )
         if path.suffix == ".link":
             check_link_file(config, checked, apply=False)
         results.append(checked)
+    if any(checked.bom for checked in results) and \
+            str(config["encoding"] or "utf-8").lower().replace("_", "-") in ("utf-8", "utf8"):
+        config["encoding"] = "utf-8-sig"  # RecBole's reader then drops the mark (see atomic)
     return results
