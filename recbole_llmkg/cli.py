@@ -194,7 +194,7 @@ def run_recommend(args) -> str:
     """The text the ``recommend`` command prints (or writes to ``--output``)."""
     from recbole_llmkg.errors import ServeError
     from recbole_llmkg.serve import Recommender
-    from recbole_llmkg.serve.query import DEFAULT_QUERY_WEIGHT
+    from recbole_llmkg.serve.query import DEFAULT_QUERY_WEIGHT, check_weight
     from recbole_llmkg.serve.recommender import frame_records, to_jsonl
 
     chosen = [bool(args.user), bool(args.users), args.all_users,
@@ -206,7 +206,11 @@ def run_recommend(args) -> str:
         raise ServeError(f"--k must be >= 1; got {args.k}.")
     if args.query is not None and not args.query.strip():
         raise ServeError("--query is empty: give a few words, e.g. 'a light comedy'.")
-    weight = DEFAULT_QUERY_WEIGHT if args.query_weight is None else args.query_weight
+    # checked before the model and its text encoder load (seconds), not after
+    weight = check_weight(DEFAULT_QUERY_WEIGHT if args.query_weight is None
+                          else args.query_weight)
+    if args.output:
+        check_output_file(args.output)
     rec = Recommender.load(args.checkpoint, device=args.device, data_path=args.data_path)
     if args.user or chosen[3]:
         if args.user:
@@ -232,19 +236,33 @@ def run_recommend(args) -> str:
     return to_jsonl(frame)
 
 
+def check_output_file(output: str) -> None:
+    """``--output`` names a file in a folder that takes files: an error before any work."""
+    import os
+
+    from recbole_llmkg.errors import ServeError
+    from recbole_llmkg.files import ensure_writable_folder
+
+    if os.path.isdir(output):
+        raise ServeError(f"--output '{output}' is a folder: give a file name, e.g. "
+                         f"{os.path.join(output, 'recommendations.jsonl')}.")
+    ensure_writable_folder(os.path.dirname(os.path.abspath(output)),
+                           "Choose another --output file.")
+
+
 def recommend_main(argv: list[str]) -> int:
     from recbole_llmkg.errors import LLMKGError
 
     args = build_recommend_parser().parse_args(argv)
     try:
         text = run_recommend(args)
+        if args.output:
+            from recbole_llmkg.files import write_text_atomic
+
+            write_text_atomic(args.output, text + "\n")
     except LLMKGError as error:
         print(f"recbole-llmkg recommend: error: {error}", file=sys.stderr)
         return 2
-    if args.output:
-        from recbole_llmkg.files import write_text_atomic
-
-        write_text_atomic(args.output, text + "\n")
-    else:
+    if not args.output:
         print(text)
     return 0

@@ -25,6 +25,7 @@ from recbole.trainer import PretrainTrainer
 from recbole.utils import get_flops, init_logger, init_seed, set_color
 
 from recbole_llmkg.config import Config
+from recbole_llmkg.files import ensure_writable_folder
 from recbole_llmkg.utils import create_dataset, trainer_for
 
 
@@ -45,8 +46,9 @@ def prepare_data(config: Config) -> tuple[Any, Any, Any, Any]:
     """Seed, start logging, load the dataset and split it: ``(dataset, train, valid, test)``."""
     init_seed(config["seed"], config["reproducibility"])
     # RecBole makes its log folder with an exists-check then makedirs, which fails when two runs
-    # start together: make it first, tolerating a folder that exists.
-    os.makedirs(os.path.join("log", str(config["model"])), exist_ok=True)
+    # start together: make it first, tolerating a folder that exists. Every folder the run
+    # writes is proven writable here, before the data is read (not after training).
+    ensure_run_folders(config)
     init_logger(config)
     logger = getLogger()
     logger.info(sys.argv)
@@ -55,6 +57,17 @@ def prepare_data(config: Config) -> tuple[Any, Any, Any, Any]:
     logger.info(dataset)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     return dataset, train_data, valid_data, test_data
+
+
+def ensure_run_folders(config: Config) -> None:
+    """RecBole's log and TensorBoard folders (under the working directory) and the checkpoint
+    folder exist and take files: an :class:`~recbole_llmkg.errors.OutputError` naming the folder
+    otherwise."""
+    here = "Run from a folder you can write to (RecBole writes log/ and log_tensorboard/ there)."
+    ensure_writable_folder(os.path.join("log", str(config["model"])), here)
+    ensure_writable_folder("log_tensorboard", here)
+    ensure_writable_folder(config["checkpoint_dir"],
+                           "Make it writable, or choose another with --checkpoint_dir=...")
 
 
 def build_model(config: Config, train_data: Any) -> Any:
