@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-from conftest import make_config, rewrite_lines
+import logging
 
-from recbole_llmkg.data import LLMTextDataset
+import pytest
+from conftest import make_config, rewrite_lines, warning_messages
+
+from recbole_llmkg.data import LLMKGDataset, LLMTextDataset
 from recbole_llmkg.data.atomic import BOM
 from recbole_llmkg.errors import DataError
 from recbole_llmkg.utils import create_dataset
@@ -65,3 +67,56 @@ def test_missing_rating_words_are_not_refused(tmp_path, tiny_copy):
     rewrite_lines(inter, blank)
     rated = {"inter": ["user_id", "item_id", "rating"]}
     assert create_dataset(make_config(tmp_path, data_path=tiny_copy, load_col=rated)).inter_num
+
+
+@pytest.fixture
+def warnings_of(caplog):
+    """``warnings_of(text)``: the WARNING messages logged by the plugin that contain ``text``."""
+    caplog.set_level(logging.WARNING, logger="recbole_llmkg")
+    return lambda text: [m for m in warning_messages(caplog) if text in m]
+
+
+def _repeat_kg_lines(tiny_copy, *numbers: int):
+    """Append copies of the given (1-based) lines of tiny.kg; returns the triples repeated."""
+    kg = tiny_copy / "tiny" / "tiny.kg"
+    lines = kg.read_text(encoding="utf-8").splitlines()
+    rewrite_lines(kg, lambda ls: ls + [lines[n - 1] for n in numbers])
+    return [lines[n - 1].replace("\t", " ") for n in numbers], len(lines)
+
+
+def test_duplicated_kg_triple_is_dropped_with_a_warning(tmp_path, tiny_copy, warnings_of):
+    """A repeated .kg triple used to add one more edge without a word."""
+    plain = LLMKGDataset(make_config(tmp_path, data_path=tiny_copy, model="CKE"))
+    (first, _), _ = _repeat_kg_lines(tiny_copy, 2, 3)
+    dataset = LLMKGDataset(make_config(tmp_path, data_path=tiny_copy, model="CKE"))
+    assert len(dataset.kg_feat) == len(plain.kg_feat)
+    (warning,) = warnings_of("tiny.kg")
+    assert "repeats 2 triple(s)" in warning
+    assert f"'{first}' on line 349 (first on line 2)" in warning
+    assert "they were dropped" in warning
+
+
+def test_duplicated_kg_triple_warned_for_recbole_kg_models(tmp_path, tiny_copy, warnings_of):
+    """RecBole's own KG dataset class keeps every row: the warning says so and names the fix."""
+    (triple,), _ = _repeat_kg_lines(tiny_copy, 5)
+    dataset = create_dataset(make_config(tmp_path, data_path=tiny_copy, model="CKE"))
+    assert type(dataset).__name__ == "KnowledgeBasedDataset"
+    (warning,) = warnings_of("tiny.kg")
+    assert f"repeats 1 triple(s): '{triple}' on line 349 (first on line 5)" in warning
+    assert "keeps every copy" in warning and "remove the repeats" in warning
+
+
+def test_link_row_for_unknown_item_warned_for_recbole_kg_models(tmp_path, tiny_copy,
+                                                                  warnings_of):
+    """RecBole's KnowledgeBasedDataset skipped .link rows of unknown items without a word."""
+    rewrite_lines(tiny_copy / "tiny" / "tiny.link",
+                  lambda ls: ls + ["9001\tm.d10", "9002\tm.a16"])
+    dataset = create_dataset(make_config(tmp_path, data_path=tiny_copy, model="CKE"))
+    assert "9001" not in dataset.field2token_id["item_id"]
+    (warning,) = warnings_of("tiny.link")
+    assert warning.startswith("2 of 78 rows of") and "name items that are not in the dataset" \
+        in warning
+    assert "'9001' on line 78, '9002' on line 79" in warning
+    # the plugin's own KG dataset names the same rows
+    LLMKGDataset(make_config(tmp_path, data_path=tiny_copy, model="CKE"))
+    assert "'9001' on line 78, '9002' on line 79" in warnings_of("tiny.link")[-1]
