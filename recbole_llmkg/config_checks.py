@@ -22,8 +22,9 @@ import importlib.util
 import inspect
 import json
 import math
+import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -444,3 +445,28 @@ def check_run_options(config: Mapping[str, Any], model_class: type,
     check_valid_metric(config, origins)
     check_negative_sampling(config, model_class, origins)
     check_time_order(config, dataset_folder, dataset)
+
+
+# --------------------------------------------------------------------------- blame
+def layer_origins(final: Mapping[str, Any],
+                  layers: Sequence[tuple[str, Mapping[str, Any]]],
+                  otherwise: str) -> dict[str, str]:
+    """For each key of a merged config ``final``, the name of the last of ``layers`` (lowest
+    first) that holds exactly its value; ``otherwise`` when none does (a later layer that is not
+    listed, such as the command line)."""
+    origins = {}
+    for key, value in final.items():
+        origins[key] = next((name for name, layer in reversed(layers)
+                             if key in layer and layer[key] == value), otherwise)
+    return origins
+
+
+def blamed_key(message: str, keys: Iterable[str]) -> str | None:
+    """The config key an error message is about: the one named ``config key 'k'`` (the plugin's
+    messages), else the longest key named as a word (RecBole's, e.g. ``... of
+    train_neg_sample_args should ...``); None when it names none."""
+    named = re.search(r"[Cc]onfig key '([^']+)'", message)
+    if named:
+        return named.group(1)
+    found = [k for k in keys if re.search(rf"(?<![\w]){re.escape(k)}(?![\w])", message)]
+    return max(found, key=len) if found else None
