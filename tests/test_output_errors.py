@@ -208,3 +208,22 @@ def test_query_weight_out_of_range_refused_before_model_loads(weight, capsys, no
     assert _recommend("--query", "a comedy", "--query-weight", weight) == 2
     assert "--query-weight must be between 0 and 1" in _one_error_line(
         capsys, "recbole-llmkg recommend: error: ")
+
+
+# ------------------------------------------------------------------------------ boards
+def test_report_on_read_only_results_folder_is_one_line(tmp_path, read_only, capsys):
+    """``--report`` (and a run) on a results folder that takes no files used to end in an
+    OSError traceback from the lock file."""
+    import yaml
+
+    board = tmp_path / "board.yaml"
+    board.write_text(yaml.safe_dump({
+        "name": "ro", "datasets": ["tiny"], "models": ["Pop"], "seeds": [1],
+        "protocols": ["standard"], "metrics": ["Recall", "NDCG"], "topk": [10],
+        "headline": "NDCG@10", "eval_batch_size": 4096, "isolation": "inline",
+        "output_dir": str(tmp_path / "results")}), encoding="utf-8")
+    results = read_only(tmp_path / "results" / "ro")
+    for extra in (["--report"], []):
+        assert main(["--benchmark", str(board), *extra]) == 2
+        line = _one_error_line(capsys)
+        assert f"Cannot write '{results}'" in line and "output_dir" in line

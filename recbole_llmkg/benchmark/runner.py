@@ -61,6 +61,7 @@ from recbole_llmkg.benchmark.tuning_phase import (
     run_tuning_phase,
 )
 from recbole_llmkg.errors import ConfigError
+from recbole_llmkg.files import ensure_writable_folder
 
 LOG_TAIL_LINES = 15
 Logger = Callable[[str], None]
@@ -149,6 +150,8 @@ def run_benchmark(
     if report_only:
         spec.n_trials = 0  # read the finished studies' decisions; run no trial
     plan = spec.runs(parse_overrides(cmd_args))
+    ensure_writable_folder(spec.results_dir, "Make it writable, or point the board file's "
+                           "'output_dir' elsewhere.")  # one line, not the lock file's traceback
     with exclusive(spec.results_dir):
         invocation = _Invocation(spec, plan, cli_command(path, profile, rerun, cmd_args), log)
         return invocation.run(rerun, charts, execute=not report_only)
