@@ -172,6 +172,10 @@ class Config(RecBoleConfig):
             super()._set_default_parameters()
         except ValueError as error:  # RecBole's own consistency checks (they name the key)
             raise ConfigError(f"{error} (RecBole's check of the config)") from None
+        # options RecBole accepts here but fails on after reading data or training
+        config_checks.check_run_options(self.final_config_dict, self.model_class,
+                                        self._key_origins, Path(root) / self.dataset,
+                                        self.dataset)
         # RecBole pins some datasets to its bundled copy even when data_path is given; the
         # folder chosen above (an explicit data_path always wins) is used instead.
         self.final_config_dict["data_path"] = os.path.join(root, self.dataset)
@@ -208,8 +212,6 @@ class Config(RecBoleConfig):
         config_checks.check_files(self.final_config_dict, self.model_class, dataset_folder,
                                   self.dataset)
         config_checks.check_encoder_folder(self.final_config_dict)
-        config_checks.check_run_options(self.final_config_dict, self.model_class,
-                                        self._key_origins, dataset_folder, self.dataset)
 
     def _init_device(self) -> None:
         """RecBole's device setup; a multi-process run (``local_rank`` set by the launcher,
