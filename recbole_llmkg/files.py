@@ -49,6 +49,24 @@ def output_error(path: str | os.PathLike, error: OSError,
     return None
 
 
+# SQLite's own words (through SQLAlchemy's OperationalError) for the same two causes
+_DATABASE_FULL = ("database or disk is full", "disk i/o error")
+_DATABASE_REFUSED = ("attempt to write a readonly database", "unable to open database file")
+
+
+def database_error(path: str | os.PathLike, error: BaseException) -> OutputError | None:
+    """:func:`output_error` for an SQLite database file (an Optuna study's storage), whose
+    driver reports a full disk or a read-only folder as text, in a 90-line traceback."""
+    if isinstance(error, OSError):
+        return output_error(path, error)
+    text = str(error).lower()
+    if any(words in text for words in _DATABASE_FULL):
+        return output_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+    if any(words in text for words in _DATABASE_REFUSED):
+        return output_error(path, OSError(errno.EACCES, os.strerror(errno.EACCES)))
+    return None
+
+
 def ensure_writable_folder(folder: str | os.PathLike,
                            fix: str = "Make it writable, or choose another folder.") -> None:
     """Make ``folder`` (and parents) and prove a file can be created in it, before a run spends

@@ -227,3 +227,32 @@ def test_report_on_read_only_results_folder_is_one_line(tmp_path, read_only, cap
         assert main(["--benchmark", str(board), *extra]) == 2
         line = _one_error_line(capsys)
         assert f"Cannot write '{results}'" in line and "output_dir" in line
+
+
+def test_full_disk_at_study_creation_is_one_line(tmp_path, monkeypatch):
+    """A full disk when a board creates its Optuna study used to print SQLAlchemy's 93-line
+    traceback; SQLite's words are mapped to the same line as any other full disk."""
+    import sqlite3
+
+    import optuna
+    from sqlalchemy.exc import OperationalError
+
+    from recbole_llmkg.benchmark.tuning import open_storage
+
+    def full(*args, **kwargs):
+        raise OperationalError("CREATE TABLE studies ...", {},
+                               sqlite3.OperationalError("database or disk is full"))
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", full)
+    db = tmp_path / "results" / "tuning.db"
+    with pytest.raises(OutputError) as caught:
+        open_storage(f"sqlite:///{db}")
+    assert str(caught.value).startswith(f"Cannot write '{db}': no space left on device.")
+
+
+def test_study_storage_under_a_file_is_one_line(tmp_path):
+    from recbole_llmkg.benchmark.tuning import open_storage
+
+    (tmp_path / "results").write_text("not a folder")
+    with pytest.raises(OutputError, match="a part of that path is a file"):
+        open_storage(f"sqlite:///{tmp_path / 'results' / 'board' / 'tuning.db'}")
