@@ -432,8 +432,8 @@ def check_negative_sampling(config: Mapping[str, Any], model_class: type,
     if distribution in (None, "None", "none"):
         where = origins.get("train_neg_sample_args", "defaults")
         raise ConfigError(
-            f"Config key 'train_neg_sample_args' = {args!r} ({where}) turns negative sampling "
-            f"off, but {model_class.__name__} is a pairwise model: its loss compares each "
+            f"Config key 'train_neg_sample_args' ({where}) turns negative sampling off, but "
+            f"{model_class.__name__} is a pairwise model: its loss compares each "
             "positive item with a sampled negative one. Set it to e.g. "
             "{distribution: uniform, sample_num: 1}, or pick a model that needs no negatives."
         )
