@@ -117,17 +117,24 @@ def _no_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args, rest = build_parser().parse_known_args(argv)
+    parser = build_parser()
+    # Config overrides are set aside before argparse sees them: it takes an argument holding a
+    # space (--eval_args={'mode': 'uni10'}) for a positional, i.e. a subcommand.
+    options = _option_strings(parser)
+    is_override = [a.startswith("--") and "=" in a and a.split("=", 1)[0] not in options
+                   for a in argv]
+    args, rest = parser.parse_known_args([a for a, o in zip(argv, is_override, strict=True) if not o])
     command = args.command or ("models" if args.list_models
                                else "bench" if args.benchmark else "train")
     if command == "bench" and args.command is None:
         args.board = args.benchmark
-    overrides = [a for a in rest if a.startswith("--") and "=" in a]
+    overrides = [a for a, o in zip(argv, is_override, strict=True) if o]
+    overrides += [a for a in rest if a.startswith("--") and "=" in a]
     unknown = [a for a in rest if a not in overrides]
     if command == "knowledge":
         return _knowledge(args.knowledge_args + rest)
-    if command in ("recommend", "models") and rest:  # no config overrides there
-        build_parser().error(f"unrecognised arguments for {command}: {' '.join(rest)}")
+    if command in ("recommend", "models") and (rest or overrides):  # no config overrides there
+        parser.error(f"unrecognised arguments for {command}: {' '.join(overrides + rest)}")
     if unknown:
         build_parser().error(
             f"unrecognised arguments {unknown}: config overrides are written --key=value"
@@ -143,6 +150,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}{'' if command in ('train', 'bench') else ' ' + command}: error: {error}",
               file=sys.stderr)
         return 2
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string of ``parser`` and of its subcommands' parsers."""
+    found = set(parser._option_string_actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _option_strings(sub)
+    return found
 
 
 def _import_path_has_working_directory() -> None:
@@ -257,6 +274,10 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
                                    config_file_list=config_files, cmd_args=overrides)
     for label, metrics in (("best valid", result["best_valid_result"]),
                            ("test result", result["test_result"])):
+        if metrics is None:  # eval_step <= 0: RecBole trains without validation
+            print(f"{label}: none (eval_step <= 0: trained without validation; the test "
+                  "scores the last epoch)")
+            continue
         print(f"{label}: " + "  ".join(f"{k}={float(v):.4f}" for k, v in metrics.items()))
     return 0
 
@@ -320,7 +341,7 @@ def run_recommend(args) -> str:
     """The text the ``recommend`` command prints (or writes to ``--output``)."""
     from recbole_llmkg.errors import ServeError
     from recbole_llmkg.serve import Recommender
-    from recbole_llmkg.serve.query import DEFAULT_QUERY_WEIGHT
+    from recbole_llmkg.serve.query import DEFAULT_QUERY_WEIGHT, check_weight
     from recbole_llmkg.serve.recommender import frame_records, to_jsonl
 
     chosen = [bool(args.user), bool(args.users), args.all_users,
@@ -332,7 +353,11 @@ def run_recommend(args) -> str:
         raise ServeError(f"--k must be >= 1; got {args.k}.")
     if args.query is not None and not args.query.strip():
         raise ServeError("--query is empty: give a few words, e.g. 'a light comedy'.")
-    weight = DEFAULT_QUERY_WEIGHT if args.query_weight is None else args.query_weight
+    # checked before the model and its text encoder load (seconds), not after
+    weight = check_weight(DEFAULT_QUERY_WEIGHT if args.query_weight is None
+                          else args.query_weight)
+    if args.output:
+        check_output_file(args.output)
     rec = Recommender.load(args.checkpoint, device=args.device, data_path=args.data_path)
     if args.user or chosen[3]:
         if args.user:
@@ -356,6 +381,20 @@ def run_recommend(args) -> str:
     users = _user_ids(args, rec)
     frame = rec.recommend(users, args.k, args.include_seen, args.query, weight)
     return to_jsonl(frame)
+
+
+def check_output_file(output: str) -> None:
+    """``--output`` names a file in a folder that takes files: an error before any work."""
+    import os
+
+    from recbole_llmkg.errors import ServeError
+    from recbole_llmkg.files import ensure_writable_folder
+
+    if os.path.isdir(output):
+        raise ServeError(f"--output '{output}' is a folder: give a file name, e.g. "
+                         f"{os.path.join(output, 'recommendations.jsonl')}.")
+    ensure_writable_folder(os.path.dirname(os.path.abspath(output)),
+                           "Choose another --output file.")
 
 
 def _recommend(args: argparse.Namespace, _: list[str]) -> int:

@@ -30,6 +30,10 @@ def require_choice(key: str, value: object, choices: tuple[str, ...]) -> None:
         )
 
 
+class OutputError(LLMKGError, OSError):
+    """A file cannot be written: a read-only or foreign folder, or a full disk (names the path)."""
+
+
 class CheckpointError(LLMKGError, ValueError):
     """A checkpoint file is missing, malformed, or holds objects that are unsafe to unpickle."""
 

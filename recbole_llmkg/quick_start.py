@@ -29,8 +29,9 @@ from recbole.trainer import PretrainTrainer
 from recbole.utils import get_flops, init_seed, set_color
 
 from recbole_llmkg.config import Config
+from recbole_llmkg.files import ensure_writable_folder
 from recbole_llmkg.registry import create_dataset, trainer_for
-from recbole_llmkg.run_logs import init_run_logger
+from recbole_llmkg.run_logs import init_run_logger, log_root
 
 
 @dataclass
@@ -49,6 +50,9 @@ class Prepared:
 def prepare_data(config: Config) -> tuple[Any, Any, Any, Any]:
     """Seed, start logging, load the dataset and split it: ``(dataset, train, valid, test)``."""
     init_seed(config["seed"], config["reproducibility"])
+    # Every folder the run writes is proven writable here, before the data is read (not after
+    # training).
+    ensure_run_folders(config)
     init_run_logger(config)  # RecBole's logger, writing under the run's folder (log_root)
     logger = getLogger()
     logger.info(sys.argv)
@@ -57,6 +61,18 @@ def prepare_data(config: Config) -> tuple[Any, Any, Any, Any]:
     logger.info(dataset)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     return dataset, train_data, valid_data, test_data
+
+
+def ensure_run_folders(config: Config) -> None:
+    """RecBole's log and TensorBoard folders (under the run's ``log_root``) and the checkpoint
+    folder exist and take files: an :class:`~recbole_llmkg.errors.OutputError` naming the folder
+    otherwise."""
+    ensure_writable_folder(config["checkpoint_dir"],
+                           "Make it writable, or choose another with --checkpoint_dir=...")
+    root = log_root(config)  # the checkpoint folder unless log_root is set
+    here = "Make it writable, or choose another with --log_root=..."
+    ensure_writable_folder(root / "log" / str(config["model"]), here)
+    ensure_writable_folder(root / "log_tensorboard", here)
 
 
 def build_model(config: Config, train_data: Any) -> Any:

@@ -210,8 +210,8 @@ def serves_profile_fallback(model: str) -> bool:
     ``model``: :meth:`~recbole_llmkg.serve.Recommender.recommend_new_user` scores such a user by
     the cosine of the profile text to the item texts for every model without a user text tower
     (two-tower family); popularity models serve their one list instead."""
-    from recbole_llmkg.serve.families import TWO_TOWER_ATTRIBUTES
     from recbole_llmkg.registry import own_models
+    from recbole_llmkg.serve.families import TWO_TOWER_ATTRIBUTES
 
     own = own_models().get(model)
     return own is not None and not all(hasattr(own, a) for a in TWO_TOWER_ATTRIBUTES)

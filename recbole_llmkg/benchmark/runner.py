@@ -65,6 +65,7 @@ from recbole_llmkg.benchmark.tuning_phase import (
     run_tuning_phase,
 )
 from recbole_llmkg.errors import ConfigError
+from recbole_llmkg.files import ensure_writable_folder
 
 LOG_TAIL_LINES = 15
 FULL_PROFILE = "full"  # the profile whose rows the board claims: refused on a dirty tree
@@ -164,6 +165,8 @@ def run_benchmark(
     if report_only:
         spec.n_trials = 0  # read the finished studies' decisions; run no trial
     plan = spec.runs(parse_overrides(cmd_args))
+    ensure_writable_folder(spec.results_dir, "Make it writable, or point the board file's "
+                           "'output_dir' elsewhere.")  # one line, not the lock file's traceback
     code = git_state()
     if spec.profile == FULL_PROFILE and not report_only and not allow_dirty:
         refuse_dirty(code, spec.path, spec.profile)
@@ -444,35 +447,67 @@ def stale_keys(plan: Sequence[RunSpec], records: dict[str, dict[str, Any]],
 
 def check_run_configs(spec: BenchmarkSpec, runs: Sequence[RunSpec]) -> None:
     """Build the RecBole config of every (dataset, protocol, model) among ``runs`` (no data is
-    loaded); raise one :class:`ConfigError` listing every invalid one, before anything trains."""
+    loaded); raise one :class:`ConfigError` listing every invalid one, before anything trains.
+    Each error names where the bad value was written: the file's ``config``, a model's
+    ``config`` or the command line (the layer whose value the run got)."""
     from recbole_llmkg.benchmark.protocols import STANDARD_EVAL_ARGS
     from recbole_llmkg.config import Config
+    from recbole_llmkg.config.checks import blamed_key
 
     index = {model.label: i for i, model in enumerate(spec.models)}
     checked: set[str] = set()
-    errors = []
+    errors: dict[str, list[str]] = {}  # one line per (where, message): the models it hits
+    invalid = 0
     for run in runs:
         config = {key: value for key, value in run.config.items() if key != "seed"}
         signature = json.dumps([run.dataset, run.model.name, config], sort_keys=True, default=str)
         if signature in checked:
             continue
         checked.add(signature)
+        origins = _config_origins(spec, run, index.get(run.model.label, "?"))
         try:
             Config(run.model.name, run.dataset, cmd_args=[],  # RecBole edits nested dicts
-                   config_dict=copy.deepcopy({**run.config, "eval_args": STANDARD_EVAL_ARGS}))
+                   config_dict=copy.deepcopy({**run.config, "eval_args": STANDARD_EVAL_ARGS}),
+                   key_origins={k: f"{spec.path}: key '{v}'" if v != "command line" else v
+                                for k, v in origins.items()})
         except Exception as error:  # any failure here would fail the run after the others
+            invalid += 1
             message = " ".join(str(error).split()) or type(error).__name__
-            where = f"models[{index.get(run.model.label, '?')}].config"
-            if spec.profile:
+            key = blamed_key(message, run.config)
+            where = origins.get(key) if key else None
+            if where is None:  # no key named: the most specific layer that sets keys
+                where = f"models[{index.get(run.model.label, '?')}].config" \
+                    if run.model.config else "config"
+            if spec.profile and where != "command line":
                 where += f" (profile {spec.profile})"
-            errors.append(f"  key '{where}': model '{run.model.label}', dataset "
-                          f"'{run.dataset}', protocol '{run.protocol.slug}': "
-                          f"{type(error).__name__}: {message}")
+            source = "command line" if where == "command line" else f"key '{where}'"
+            line = (f"  {source}: dataset '{run.dataset}', protocol "
+                    f"'{run.protocol.slug}': {type(error).__name__}: {message}")
+            errors.setdefault(line, []).append(run.model.label)
     if errors:
+        lines = [line.replace(": dataset", f": model{'s' * (len(labels) > 1)} "
+                              f"{', '.join(repr(label) for label in labels)}, dataset", 1)
+                 for line, labels in errors.items()]
         raise ConfigError(
-            f"{spec.path}: {len(errors)} run config(s) are invalid; nothing was run. A run's "
+            f"{spec.path}: {invalid} run config(s) are invalid; nothing was run. A run's "
             "config is the file's 'config', then the model's 'config', then command-line "
-            "--key=value; fix the value there:\n" + "\n".join(errors))
+            "--key=value; fix the value there:\n" + "\n".join(lines))
+
+
+def _config_origins(spec: BenchmarkSpec, run: RunSpec, model_index: int | str) -> dict[str, str]:
+    """Where each key of ``run.config`` was written: ``config``, ``models[i].config``, a
+    top-level key the board fixes (``metrics``...), or the command line (a value neither layer
+    of the file holds)."""
+    from recbole_llmkg.benchmark.spec import RESERVED_CONFIG_KEYS
+    from recbole_llmkg.config.checks import layer_origins
+
+    origins = layer_origins(run.config, [("config", spec.config),
+                                         (f"models[{model_index}].config", run.model.config)],
+                            "command line")
+    for key in run.config:
+        if RESERVED_CONFIG_KEYS.get(key):
+            origins[key] = str(RESERVED_CONFIG_KEYS[key])
+    return origins
 
 
 def _payload(run: RunSpec, data_root: Path, scratch: Scratch, isolation: str) -> dict[str, Any]:

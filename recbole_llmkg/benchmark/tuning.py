@@ -63,7 +63,7 @@ import yaml
 from recbole_llmkg.benchmark.validation_curve import ValidationCurve
 from recbole_llmkg.config import Config, properties_dir
 from recbole_llmkg.errors import ConfigError
-from recbole_llmkg.files import write_text_atomic
+from recbole_llmkg.files import database_error, write_text_atomic
 from recbole_llmkg.quick_start import prepare
 
 DISTRIBUTION_TYPES = ("loguniform", "uniform", "int", "choice")
@@ -233,9 +233,16 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     """An RDB storage; SQLite waits up to a minute for a lock, so parallel trials can write.
     One per URL and process (opening one checks the schema: ~0.1 s, asked many times)."""
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    path = Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
+    try:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    except Exception as error:  # a full disk or read-only folder: one line, not SQLAlchemy's 93
+        friendly = database_error(path or url, error)
+        if friendly is None:
+            raise
+        raise friendly from None
 
 
 def make_pruner(warmup_epochs: int = PRUNER_WARMUP_EPOCHS) -> optuna.pruners.BasePruner:

@@ -34,7 +34,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -428,3 +428,171 @@ def check_encoder_folder(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"Config key 'llm_model_path' = '{value}': '{config_file}' must hold a JSON object."
         )
+
+
+# --------------------------------------------------------------------------- run options
+# RecBole's run options that only fail after training (the valid metric is looked up in the
+# first validation result) or after the dataset is read (a time order sorts by a field that was
+# never loaded): checked with the other values, before any data is read.
+_DEFAULT_SPLIT = {"RS": [0.8, 0.1, 0.1]}
+
+
+def _metric_names(config: Mapping[str, Any]) -> list[str]:
+    metrics = config.get("metrics") or []
+    return [metrics] if isinstance(metrics, str) else [str(m) for m in metrics]
+
+
+def _topk_list(config: Mapping[str, Any]) -> list[int]:
+    topk = config.get("topk")
+    return [topk] if isinstance(topk, int) else list(topk or [])
+
+
+def _has_cutoff(metric: str) -> bool:
+    """Whether RecBole reports ``metric`` per cut-off (``ndcg@10``) rather than as one value
+    (``auc``, ``gauc``, ``rmse``): the metrics that read the top-k items."""
+    from recbole.evaluator import metrics_dict
+
+    metric_class = metrics_dict.get(metric.lower())
+    needs = getattr(metric_class, "metric_need", []) if metric_class else []
+    return "rec.topk" in needs or "rec.items" in needs
+
+
+def check_valid_metric(config: Mapping[str, Any], origins: Mapping[str, str]) -> None:
+    """``valid_metric`` must be one of the results ``metrics`` x ``topk`` computes.
+
+    RecBole reads it from the first validation result: a ``valid_metric`` that is not computed
+    (RecBole's default ``MRR@10`` with ``metrics`` or ``topk`` changed) trains a whole epoch and
+    then dies with ``KeyError: 'mrr@10'``.
+    """
+    valid_metric = config.get("valid_metric")
+    if not isinstance(valid_metric, str) or not valid_metric:
+        return
+    metrics, topk = _metric_names(config), _topk_list(config)
+    name, at, cutoff = valid_metric.partition("@")
+    lowered = {m.lower(): m for m in metrics}
+    where = origins.get("valid_metric", "defaults")
+    computed = [f"{m}@{k}" if _has_cutoff(m) else m for m in metrics
+                for k in (topk if _has_cutoff(m) else [None])]
+    computed = list(dict.fromkeys(computed))
+    problem = None
+    if name.lower() not in lowered:
+        problem = f"'{name}' is not in metrics {metrics}"
+    elif _has_cutoff(name) and not at:
+        problem = f"'{name}' is reported per cut-off ({name}@k)"
+    elif not _has_cutoff(name) and at:
+        problem = f"'{name}' has no cut-off"
+    elif at and (not cutoff.isdigit() or int(cutoff) not in topk):
+        problem = f"cut-off {cutoff} is not in topk {topk}"
+    if problem is None:
+        return
+    computed.sort(key=lambda m: not m.lower().startswith(name.lower()))  # same metric first
+    raise ConfigError(
+        f"Config key 'valid_metric' = {valid_metric!r} ({where}) is not computed: {problem}, "
+        f"so RecBole would fail after the first epoch. Use one of {', '.join(computed)} "
+        f"(e.g. --valid_metric={computed[0]}), or add it to 'metrics' / 'topk'."
+    )
+
+
+def check_time_order(config: Mapping[str, Any], dataset_folder: Path, dataset: str) -> None:
+    """A time-ordered split (``eval_args`` ``order: TO``, or the ``TS`` split) needs the time
+    field in every ``.inter`` file and among the loaded columns; RecBole's own error comes
+    after the data is read and prints the whole interaction table."""
+    eval_args = config.get("eval_args")
+    eval_args = eval_args if isinstance(eval_args, Mapping) else {}
+    split = eval_args.get("split") or _DEFAULT_SPLIT
+    split_mode = next(iter(split), None) if isinstance(split, Mapping) else None
+    order = eval_args.get("order", "RO")
+    if order != "TO" and split_mode != "TS":
+        return
+    why = "eval_args order 'TO' sorts interactions by time" if order == "TO" else \
+        "the eval_args split 'TS' splits by time"
+    fix_order = "or use order: RO (random order)" if order == "TO" else "or use split RS or LS"
+    time_field = config.get("TIME_FIELD")
+    if not time_field:
+        raise ConfigError(
+            f"Config key 'TIME_FIELD' is empty, but {why}. Set TIME_FIELD to the time column of "
+            f"the .inter file, {fix_order}."
+        )
+    parts = config.get("benchmark_filename")
+    for suffix in ([f"{p}.inter" for p in parts] if parts else ["inter"]):
+        path = dataset_folder / f"{dataset}.{suffix}"
+        if not path.is_file():
+            continue  # the dataset checks name a missing file
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            header = f.readline().rstrip("\r\n")
+        fields = [c.partition(":")[0] for c in header.split(config.get("field_separator") or "\t")]
+        if time_field not in fields:
+            raise ConfigError(
+                f"Config key 'eval_args': {why}, but the time field '{time_field}' "
+                f"(TIME_FIELD) is not in '{path}' (fields: {', '.join(fields)}). Add a "
+                f"'{time_field}:float' column, set TIME_FIELD to the file's time column, "
+                f"{fix_order}."
+            )
+    unload_col = config.get("unload_col")
+    if isinstance(unload_col, Mapping) and time_field in (unload_col.get("inter") or []):
+        raise ConfigError(
+            f"Config key 'unload_col': {why}, but it leaves the time field '{time_field}' out "
+            f"of the .inter file. Remove it from unload_col, {fix_order}."
+        )
+    load_col = config.get("load_col")
+    inter_cols = load_col.get("inter") if isinstance(load_col, Mapping) else None
+    if isinstance(load_col, Mapping) and inter_cols != "*" and time_field not in (inter_cols or []):
+        wanted = [*(inter_cols or []), time_field]
+        raise ConfigError(
+            f"Config key 'load_col': {why}, but the time field '{time_field}' is not loaded "
+            f"(load_col inter: {inter_cols}). Add it: --load_col=\"{{'inter': {wanted}}}\", "
+            f"{fix_order}."
+        )
+
+
+def check_negative_sampling(config: Mapping[str, Any], model_class: type,
+                            origins: Mapping[str, str]) -> None:
+    """A pairwise model (BPR's loss: one positive against one negative item) needs negative
+    sampling; without it RecBole trains until the first batch, then ``KeyError: 'neg_item_id'``."""
+    from recbole.utils import InputType
+
+    if getattr(model_class, "input_type", None) != InputType.PAIRWISE:
+        return
+    args = config.get("train_neg_sample_args")
+    distribution = args.get("distribution") if isinstance(args, Mapping) else args
+    if distribution in (None, "None", "none"):
+        where = origins.get("train_neg_sample_args", "defaults")
+        raise ConfigError(
+            f"Config key 'train_neg_sample_args' ({where}) turns negative sampling off, but "
+            f"{model_class.__name__} is a pairwise model: its loss compares each "
+            "positive item with a sampled negative one. Set it to e.g. "
+            "{distribution: uniform, sample_num: 1}, or pick a model that needs no negatives."
+        )
+
+
+def check_run_options(config: Mapping[str, Any], model_class: type,
+                      origins: Mapping[str, str], dataset_folder: Path, dataset: str) -> None:
+    """The run options RecBole itself would only refuse after reading data or training."""
+    check_valid_metric(config, origins)
+    check_negative_sampling(config, model_class, origins)
+    check_time_order(config, dataset_folder, dataset)
+
+
+# --------------------------------------------------------------------------- blame
+def layer_origins(final: Mapping[str, Any],
+                  layers: Sequence[tuple[str, Mapping[str, Any]]],
+                  otherwise: str) -> dict[str, str]:
+    """For each key of a merged config ``final``, the name of the last of ``layers`` (lowest
+    first) that holds exactly its value; ``otherwise`` when none does (a later layer that is not
+    listed, such as the command line)."""
+    origins = {}
+    for key, value in final.items():
+        origins[key] = next((name for name, layer in reversed(layers)
+                             if key in layer and layer[key] == value), otherwise)
+    return origins
+
+
+def blamed_key(message: str, keys: Iterable[str]) -> str | None:
+    """The config key an error message is about: the one named ``config key 'k'`` (the plugin's
+    messages), else the longest key named as a word (RecBole's, e.g. ``... of
+    train_neg_sample_args should ...``); None when it names none."""
+    named = re.search(r"[Cc]onfig key '([^']+)'", message)
+    if named:
+        return named.group(1)
+    found = [k for k in keys if re.search(rf"(?<![\w]){re.escape(k)}(?![\w])", message)]
+    return max(found, key=len) if found else None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,8 @@ class Config(RecBoleConfig):
         cmd_args: ``--key=value`` overrides; ``None`` reads ``sys.argv`` as RecBole does.
         extra_config_keys: keys to accept although nothing in RecBole or the plugin reads them
             (the config key ``extra_config_keys`` does the same from a YAML file or the CLI).
+        key_origins: where keys of ``config_dict`` really came from (a board file's key, the
+            command line), named in error messages instead of ``config_dict``.
     """
 
     def __init__(
@@ -67,9 +69,11 @@ class Config(RecBoleConfig):
         config_dict: dict[str, Any] | None = None,
         cmd_args: list[str] | None = None,
         extra_config_keys: Iterable[str] = (),
+        key_origins: Mapping[str, str] | None = None,
     ) -> None:
         compat.apply()
         self._cmd_args = cmd_args
+        self._config_dict_origins = dict(key_origins or {})
         self._extra_config_keys = set(extra_config_keys)
         self._key_origins: dict[str, str] = {}
         for file in config_file_list or []:
@@ -91,6 +95,8 @@ class Config(RecBoleConfig):
     def _load_variable_config_dict(self, config_dict: dict[str, Any] | None) -> dict[str, Any]:
         loaded = super()._load_variable_config_dict(config_dict)
         self._note_origin(loaded, "config_dict")
+        self._key_origins.update({k: v for k, v in self._config_dict_origins.items()
+                                  if k in loaded})
         return loaded
 
     def _load_cmd_line(self) -> dict[str, Any]:
@@ -165,6 +171,10 @@ class Config(RecBoleConfig):
             super()._set_default_parameters()
         except ValueError as error:  # RecBole's own consistency checks (they name the key)
             raise ConfigError(f"{error} (RecBole's check of the config)") from None
+        # options RecBole accepts here but fails on after reading data or training
+        config_checks.check_run_options(self.final_config_dict, self.model_class,
+                                        self._key_origins, Path(root) / self.dataset,
+                                        self.dataset)
         # RecBole pins some datasets to its bundled copy even when data_path is given; the
         # folder chosen above (an explicit data_path always wins) is used instead.
         self.final_config_dict["data_path"] = os.path.join(root, self.dataset)

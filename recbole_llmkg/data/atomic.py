@@ -10,6 +10,20 @@ today's pandas that reader
 * pads a line with too few fields with NaN (a KG triple with no tail);
 * raises a bare ``UnicodeDecodeError`` on a byte that is not valid in the file's encoding.
 
+and, outside the file's bytes,
+
+* takes a UTF-8 byte-order mark (Excel's "CSV UTF-8", Windows Notepad) into the first header
+  name: ``\ufeffuser_id`` is not ``user_id`` and the run ends in ``KeyError: 'user_id'``;
+* stops at a ``float`` value that is not a number (a rating ``4 stars``) with a bare pandas
+  ``ValueError`` naming neither file nor line.
+
+A byte-order mark means nothing in UTF-8 and is invisible in most editors, so it is accepted:
+:attr:`AtomicFile.bom` says it was there, the plugin's dataset classes read the text without it,
+and :func:`~recbole_llmkg.data.validate.validate_atomic_files` has RecBole read with
+``utf-8-sig`` (identical to ``utf-8`` on a file without one). A value that is not a number in a
+loaded ``float`` column is a :class:`~recbole_llmkg.errors.DataError` naming file, line, field and
+value: only the user knows the number meant.
+
 So here a line with one extra field (not the first data line) gets a warning naming the file and
 lines, and every other column-count mismatch is a :class:`~recbole_llmkg.errors.DataError` naming
 the file and line. An empty id in a ``.kg`` or ``.link`` row (e.g. a triple with no relation
@@ -22,12 +36,16 @@ repaired text. Everything is vectorised over the file's bytes.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from pandas.io.parsers.readers import STR_NA_VALUES
 
 from recbole_llmkg.errors import DataError
 
@@ -35,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 FEATURE_TYPES = ("token", "token_seq", "float", "float_seq")
 _SHOWN = 5  # bad lines named in one message
+BOM = b"\xef\xbb\xbf"  # the UTF-8 byte-order mark
+_UTF8 = ("utf-8", "utf8", "utf-8-sig", "utf8-sig")
 
 
 @dataclass(frozen=True)
@@ -44,7 +64,9 @@ class AtomicFile:
     path: str
     header: list[str]  # ``name:type`` columns
     line_numbers: np.ndarray  # 1-based file line of each data row, in the order pandas reads them
-    repaired: str | None  # the text with undecodable bytes replaced, or None when it decoded
+    repaired: str | None  # the text to read instead (undecodable bytes replaced, byte-order
+    # mark removed), or None when the file reads as it is
+    bom: bool = False  # the file starts with a UTF-8 byte-order mark
 
 
 @dataclass(frozen=True)
@@ -211,20 +233,57 @@ def check_atomic_file(
     encoding: str = "utf-8",
     repair: bool = True,
     required: tuple[str, ...] = (),
+    numeric: Iterable[str] | None = None,
 ) -> AtomicFile:
     """Validate one atomic file (see the module docstring).
 
     Args:
         repair: replace undecodable bytes with a warning (else a :class:`DataError`).
         required: header field names that may not be empty on any data line.
+        numeric: the ``float`` fields that will be loaded (None: every one) and so must hold
+            numbers.
     """
     data = Path(path).read_bytes()
+    utf8 = encoding.lower().replace("_", "-") in _UTF8
+    bom = utf8 and data.startswith(BOM)
+    if bom:
+        data = data[len(BOM):]
+    if utf8:
+        encoding = "utf-8"  # ``"\t".encode("utf-8-sig")`` would start with a mark itself
     sep = separator.encode(encoding)
     line_numbers = check_columns(path, data, sep)
     text, repaired = _decode(path, data, encoding, repair)
     header = check_header(path, text.split("\n", 1)[0], separator)
     _check_required(path, data, sep, header, required)
-    return AtomicFile(str(path), header, line_numbers, text if repaired else None)
+    check_numbers(path, text, separator, header, line_numbers, numeric)
+    return AtomicFile(str(path), header, line_numbers, text if repaired or bom else None, bom)
+
+
+def check_numbers(path: str | os.PathLike, text: str, separator: str, header: list[str],
+                  line_numbers: np.ndarray, fields: Iterable[str] | None = None) -> None:
+    """Every value of the ``float`` columns named in ``fields`` (all when None) must read as a
+    number (or be empty / a pandas missing-value word, which RecBole reads as missing)."""
+    names = [c.partition(":")[0] for c in header]
+    columns = [c for c, n in zip(header, names, strict=True)
+               if c.endswith(":float") and (fields is None or n in set(fields))]
+    if not columns:
+        return
+    frame = pd.read_csv(io.StringIO(text), sep=separator, usecols=columns, dtype=str,
+                        keep_default_na=False, engine="c" if len(separator) == 1 else "python")
+    for column in columns:
+        values = frame[column].to_numpy(dtype=object)
+        numbers = pd.to_numeric(frame[column].str.strip(), errors="coerce").to_numpy()
+        missing = np.isin(np.char.strip(values.astype(str)), list(STR_NA_VALUES))
+        bad = np.flatnonzero(np.isnan(numbers) & ~missing)
+        if len(bad):
+            rows = line_numbers if len(line_numbers) == len(values) else np.arange(len(values)) + 2
+            lines = rows[bad] - 1
+            raise DataError(
+                f"Atomic file '{path}', line {lines[0] + 1}: field '{column.partition(':')[0]}' "
+                f"(float) is {values[bad[0]]!r}, which is not a number ({len(bad)} such "
+                f"value(s), {_named(lines)}). Write a number there (or leave it empty), or leave "
+                "the field out with the config key 'load_col' / 'unload_col'."
+            )
 
 
 def _check_required(path, data: bytes, sep: bytes, header: list[str], required) -> None:

@@ -14,11 +14,13 @@ import logging
 import os
 
 import numpy as np
+import pandas as pd
 import torch
 
 from recbole_llmkg.data.knowledge import item_entity_profile, to_torch_sparse, user_entity_profile
-from recbole_llmkg.data.link import resolve_link_duplicates
+from recbole_llmkg.data.link import report_unlinked, resolve_link_duplicates
 from recbole_llmkg.data.text import column
+from recbole_llmkg.data.triples import repeated_triples
 from recbole_llmkg.errors import DataError
 from recbole_llmkg.llm.templates import relation_text
 
@@ -41,34 +43,31 @@ class KGMixin:
             link_path, items, entities, self._checked_files[link_path].line_numbers
         )
         items, entities = items[keep], entities[keep]
+        self._link_lines = dict(zip(items, self._checked_files[link_path].line_numbers[keep],
+                                    strict=True))
         return dict(zip(items, entities, strict=True)), dict(zip(entities, items, strict=True))
+
+    def _load_kg(self, token, dataset_path):
+        """RecBole's triples, each repeated triple once (:mod:`~recbole_llmkg.data.triples`)."""
+        frame = super()._load_kg(token, dataset_path)
+        kg_path = os.path.join(dataset_path, f"{token}.kg")
+        keep = repeated_triples(
+            kg_path, *(frame[f].to_numpy() for f in (
+                self.head_entity_field, self.relation_field, self.tail_entity_field)),
+            self._checked_files[kg_path].line_numbers,
+        )
+        return frame if keep.all() else frame[keep].reset_index(drop=True)
 
     def _filter_link(self):
         """RecBole drops .link rows of unknown items (and unknown entities) silently: count them."""
-        item_tokens = self._get_rec_item_token()
-        entity_tokens = self._get_entity_token()
-        linked = set(self.item2entity)
-        unknown_items = len(linked - item_tokens)
-        unknown_entities = sum(
-            1
-            for item, ent in self.item2entity.items()
-            if item in item_tokens and ent not in entity_tokens
+        items = np.array(list(self.item2entity), dtype=object)
+        entities = np.array(list(self.item2entity.values()), dtype=object)
+        report_unlinked(
+            self._atomic_path("link"), items, entities,
+            pd.Series(items).map(self._link_lines).fillna(0).astype(int).to_numpy(),
+            pd.Series(items).isin(self._get_rec_item_token()).to_numpy(),
+            pd.Series(entities).isin(self._get_entity_token()).to_numpy(),
         )
-        link_file = self._atomic_path("link")
-        if unknown_items:
-            logger.warning(
-                "%d of %d rows of '%s' name items that are not in the dataset; they were skipped.",
-                unknown_items,
-                len(linked),
-                link_file,
-            )
-        if unknown_entities:
-            logger.warning(
-                "%d rows of '%s' link an item to an entity that is in no .kg triple; "
-                "they were skipped.",
-                unknown_entities,
-                link_file,
-            )
         before = len(self.inter_feat)
         super()._filter_link()
         dropped = before - len(self.inter_feat)

@@ -73,3 +73,22 @@ def resolve_link_duplicates(
         "Link file '%s' links %s; %d row(s) dropped by the rule: %s.", path, shown, len(notes), RULE
     )
     return keep
+
+
+def report_unlinked(path: str | os.PathLike, items: np.ndarray, entities: np.ndarray,
+                    lines: np.ndarray, item_known: np.ndarray, entity_known: np.ndarray) -> None:
+    """Warn (count and examples) about the ``.link`` rows RecBole's KnowledgeBasedDataset skips
+    without a word: an item not in the dataset, or an entity in no ``.kg`` triple."""
+    items, entities, lines = (np.asarray(a) for a in (items, entities, lines))
+    unknown_item = ~np.asarray(item_known, dtype=bool)
+    unknown_entity = ~unknown_item & ~np.asarray(entity_known, dtype=bool)
+    for mask, what, values in ((unknown_item, "name items that are not in the dataset", items),
+                               (unknown_entity, "link an item to an entity that is in no .kg "
+                                "triple", entities)):
+        if mask.any():
+            shown = ", ".join(f"'{v}' on line {n}"
+                              for v, n in zip(values[mask][:_SHOWN], lines[mask][:_SHOWN],
+                                              strict=True))
+            more = f" and {mask.sum() - _SHOWN} more" if mask.sum() > _SHOWN else ""
+            logger.warning("%d of %d rows of '%s' %s (%s%s); they were skipped.",
+                           int(mask.sum()), len(items), path, what, shown, more)
