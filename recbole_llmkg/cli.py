@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     options = _option_strings(parser)
     is_override = [a.startswith("--") and "=" in a and a.split("=", 1)[0] not in options
                    for a in argv]
-    args, rest = parser.parse_known_args([a for a, o in zip(argv, is_override, strict=True) if not o])
+    kept = [a for a, o in zip(argv, is_override, strict=True) if not o]
+    args, rest = parser.parse_known_args(kept)
     command = args.command or ("models" if args.list_models
                                else "bench" if args.benchmark else "train")
     if command == "bench" and args.command is None:
