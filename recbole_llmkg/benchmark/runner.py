@@ -363,7 +363,10 @@ class _Invocation:
                       f"Leaderboard: {summary.outputs['leaderboard']}")
         for line in summary.failure_lines():
             self.progress(f"  FAILED {line}")
-        self.log(report.tables_markdown(self.spec, self.plan, summary.records))
+        from recbole_llmkg.benchmark.console import console_summary
+
+        self.log(console_summary(self.spec, self.plan, summary.records,
+                                 summary.outputs["leaderboard"]))
         return summary
 
 
