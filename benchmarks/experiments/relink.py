@@ -10,8 +10,8 @@ ml-1m.item (a public copy; put it at $EXPLORE_WORK/ml1m/ml-1m.item).
     PYTHONPATH=$PWD python benchmarks/experiments/relink.py
     (prints match counts, writes $EXPLORE_WORK/relinked.link)
 
-Writes $EXPLORE_WORK/relinked.link, shipped as datasets/corrections/ml-100k.link (README,
-results/explore/ml-100k.md, section 1).
+Writes $EXPLORE_WORK/relinked.link, shipped as datasets/corrections/ml-100k.link
+(docs/data-and-knowledge.md, results/explore/ml-100k.md, section 1).
 """
 
 from __future__ import annotations
