@@ -102,7 +102,8 @@ def committed_board_line(spec: BenchmarkSpec) -> str | None:
     if rows > 0:
         differs.append(f"{rows} fewer rows")
     what = "; this run differs: " + ", ".join(differs) if differs else ""
-    return f"The committed board: {leaderboard.as_posix()}{what}."
+    state = "" if leaderboard.is_file() else " (not run yet)"
+    return f"The committed board{state}: {leaderboard.as_posix()}{what}."
 
 
 def _board_profile(spec: BenchmarkSpec) -> str | None:

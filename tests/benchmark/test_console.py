@@ -50,7 +50,8 @@ def test_console_table_is_narrow_ranked_and_points_to_the_committed_board(tmp_pa
     assert any("…" in line for line in lines)  # a long label is cut, not wrapped
     assert f"Wrote {tmp_path.as_posix()}/b-quick/leaderboard.md" in out
     committed = " ".join(out.split("\n\n")[-1].split())
-    assert f"The committed board: {tmp_path.as_posix()}/b/leaderboard.md" in committed
+    assert f"The committed board (not run yet): {tmp_path.as_posix()}/b/leaderboard.md" \
+        in committed
     assert "1 seed instead of 3" in committed and "no tuning" in committed
     assert "no cold_item protocol" in committed
 
