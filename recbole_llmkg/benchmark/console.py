@@ -123,5 +123,6 @@ def console_summary(spec: BenchmarkSpec, plan: list[RunSpec],
     """The tables, the file written, and (for a profile) the committed board it is not."""
     notes = [f"Wrote {Path(leaderboard).as_posix()} (every metric, costs and significance).",
              committed_board_line(spec)]
-    wrapped = [textwrap.fill(note, WIDTH) for note in notes if note]
+    wrapped = [textwrap.fill(note, WIDTH, break_long_words=False, break_on_hyphens=False)
+               for note in notes if note]  # paths stay whole
     return "\n".join([console_table(spec, plan, records), "", *wrapped])
