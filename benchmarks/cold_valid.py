@@ -72,6 +72,7 @@ def main(argv: list[str]) -> int:
     from valid_run import validation_config  # its sibling script (this folder is on sys.path)
 
     from recbole_llmkg.benchmark.per_user import share_in_topk
+    from recbole_llmkg.benchmark.ranking import CandidateMask, evaluate_ranking
     from recbole_llmkg.quick_start import prepare
 
     with tempfile.TemporaryDirectory() as work:
@@ -83,10 +84,9 @@ def main(argv: list[str]) -> int:
         parts.trainer.fit(parts.train_data, parts.valid_data, saved=True, show_progress=False)
         dataset = parts.test_data._dataset
         ids = torch.as_tensor(dataset.token2id(dataset.iid_field, cold), dtype=torch.long)
-        parts.trainer.restrict_candidates(ids, seed=args.seed)
-        result = parts.trainer.evaluate(parts.test_data, load_best_model=True,
-                                        show_progress=False)
-        parts.trainer.restrict_candidates(None)
+        parts.trainer.load_best_model()
+        result = evaluate_ranking(parts.trainer, parts.test_data,
+                                  CandidateMask(ids, seed=args.seed).scorer())
         share = share_in_topk(parts.trainer, parts.test_data, ids, 10)
     print(f"{args.model} {overrides}: pseudo-cold NDCG@10 {result['ndcg@10']:.4f} (candidates: "
           f"{len(cold)} pseudo-cold items), cold_share@10 {share:.3f}, "

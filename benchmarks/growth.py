@@ -4,9 +4,9 @@
     python benchmarks/growth.py --models KGLLMGNN --sizes s m --rerun   # one model again
 
 Each (model, size) cell runs in its own process with one torch / BLAS thread on a synthetic
-dataset from :mod:`recbole_llmkg.synthetic` (with 64-d precomputed text vectors, so no language
-model runs: text encoding is measured by its own benchmark). A cell times model construction
-("fit" for closed forms), one warm-up epoch of ``--warmup-batches`` batches, then
+dataset from :mod:`recbole_llmkg.benchmark.synthetic` (with 64-d precomputed text vectors, so no
+language model runs: text encoding is measured by its own benchmark). A cell times model
+construction ("fit" for closed forms), one warm-up epoch of ``--warmup-batches`` batches, then
 ``--batches`` timed batches scaled to a full epoch (batches are alike, so seconds per batch x
 batches per epoch is the epoch), and one full-ranking evaluation of the test users; peak memory
 is the cell's ``ru_maxrss``. Results go to ``results/bench/cells/<model>__<size>.json`` as each
@@ -168,7 +168,7 @@ def run_cell(model_key: str, size: str, data: Path, args) -> dict:
 
 # ------------------------------------------------------------------------------ orchestration
 def ensure_data(size: str, data: Path, seed: int) -> None:
-    from recbole_llmkg.synthetic import SyntheticSpec, write_dataset
+    from recbole_llmkg.benchmark.synthetic import SyntheticSpec, write_dataset
 
     name = dataset_name(size)
     if (data / name / f"{name}.useremb").is_file():

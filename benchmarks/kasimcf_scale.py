@@ -40,7 +40,7 @@ def main() -> None:
     from recbole.data import data_preparation
 
     from recbole_llmkg import Config, create_dataset
-    from recbole_llmkg.synthetic import SyntheticSpec, write_dataset
+    from recbole_llmkg.benchmark.synthetic import SyntheticSpec, write_dataset
 
     name = f"synth_u{args.users}_i{args.items}_a{args.inter_per_user:g}_s{args.seed}"
     if not (Path(args.data) / name / f"{name}.inter").is_file():

@@ -7,8 +7,6 @@ would pick, so that
 * the best-model reload fully unpickles only the file this trainer wrote; any other file (a
   ``model_file`` or ``resume_checkpoint`` path) goes through the safe loader of
   :mod:`recbole_llmkg.checkpoint`;
-* full-ranking evaluation can be restricted to a set of candidate items
-  (:meth:`CandidateMaskMixin.restrict_candidates`), masked the way RecBole masks history;
 * beyond-accuracy metrics work (:class:`recbole_llmkg.compat.RepairedCollector`).
 
 Trainers of plugin models live here too (:class:`KGJointOrAlternateTrainer`).
@@ -179,48 +177,6 @@ def _remove_if_empty(path: str) -> None:
         pass
 
 
-class CandidateMaskMixin:
-    """Full ranking over a subset of items: the others are scored -inf, ties broken at random.
-
-    Ties matter: a model that gives every candidate the same score (Pop, ItemKNN, EASE have no
-    signal for unseen items) would otherwise be ranked by ``torch.topk``'s tie order, i.e.
-    RecBole's internal item ids, which follow first appearance in the ``.inter`` file and so
-    correlate with popularity. Scores become float64 plus a seeded relative jitter below 1/8 of
-    a float32 step, which reorders tied scores only.
-    """
-
-    _candidates: torch.Tensor | None = None
-    _tie_generator: torch.Generator | None = None
-
-    def restrict_candidates(self, items: Any, seed: int = 0) -> None:
-        """Rank only ``items`` (internal ids) in later full-ranking evaluations; None lifts it."""
-        if items is None:
-            self._candidates = self._tie_generator = None
-            return
-        self._candidates = torch.as_tensor(items, dtype=torch.long).reshape(-1)
-        self._tie_generator = torch.Generator().manual_seed(seed)
-
-    def _full_sort_batch_eval(self, batched_data):
-        interaction, scores, positive_u, positive_i = super()._full_sort_batch_eval(batched_data)
-        if self._candidates is not None:
-            scores = mask_to_candidates(scores, self._candidates, self._tie_generator)
-        return interaction, scores, positive_u, positive_i
-
-
-def mask_to_candidates(
-    scores: torch.Tensor, candidates: torch.Tensor, generator: torch.Generator
-) -> torch.Tensor:
-    """``scores`` [users, items] in float64, tie-breaking jitter added, -inf off ``candidates``."""
-    scores = scores.double()
-    jitter = torch.rand(scores.shape, generator=generator, dtype=torch.float64).to(scores.device)
-    finite = torch.isfinite(scores)
-    scores = torch.where(finite, scores + jitter * (scores.abs() * 2.0**-26 + 2.0**-80), scores)
-    blocked = torch.ones(scores.shape[1], dtype=torch.bool, device=scores.device)
-    blocked[candidates.to(scores.device)] = False
-    scores[:, blocked] = -torch.inf
-    return scores
-
-
 class RepairedCollectorMixin:
     """Collects evaluation data with :class:`~recbole_llmkg.compat.RepairedCollector`."""
 
@@ -229,7 +185,7 @@ class RepairedCollectorMixin:
         self.eval_collector = RepairedCollector(config)
 
 
-class PluginTrainerMixin(SafeCheckpointMixin, CandidateMaskMixin, RepairedCollectorMixin):
+class PluginTrainerMixin(SafeCheckpointMixin, RepairedCollectorMixin):
     """Everything the plugin adds to a RecBole trainer."""
 
     def __init__(self, config, model):

@@ -92,7 +92,8 @@ def test_every_shipped_benchmark_file_passes(tiny_config):
 
 
 def test_readme_config_examples_pass(tiny_config):
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    pages = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]  # + manual
+    readme = "\n".join(path.read_text(encoding="utf-8") for path in pages)
     cli_keys = set(re.findall(r"python run_recbole_llmkg\.py[^\n]*?--(\w+)=", readme))
     cli_keys |= {k for line in re.findall(r"python run_recbole_llmkg\.py[^\n]*", readme)
                  for k in re.findall(r"--(\w+)=", line)}

@@ -1,4 +1,5 @@
-"""The README's "Add your own model" example, run exactly as written, outside the package."""
+"""docs/contributing.md's smaller "Add your own model" example, run exactly as written, outside
+the package."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from recbole_llmkg import Config, get_trainer
 
 
 def readme_blocks() -> dict[str, str]:
-    """Code blocks of the README section, keyed by their first-line comment."""
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Add your own model", 1)[1].split("\n## ", 1)[0]
+    """Code blocks of the contributing guide's smaller example, keyed by their first-line
+    comment."""
+    guide = (REPO_ROOT / "docs" / "contributing.md").read_text(encoding="utf-8")
+    section = guide.split("### A smaller example", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```(?:python|yaml)\n(.*?)```", section, flags=re.S)
     return {block.splitlines()[0].lstrip("# ").split()[0]: block for block in blocks}
 

@@ -1,8 +1,7 @@
-"""Trainers: a model declares its own (found along its class hierarchy); candidate masking."""
+"""Trainers: a model declares its own (found along its class hierarchy)."""
 
 from __future__ import annotations
 
-import torch
 from recbole.data import data_preparation
 from recbole.model.general_recommender import BPR
 from recbole.trainer import KGATTrainer, KGTrainer, TraditionalTrainer, Trainer
@@ -10,7 +9,7 @@ from recbole.utils import ModelType, init_seed
 
 from recbole_llmkg import Config, create_dataset, get_trainer, run_recbole_llmkg, trainer_for
 from recbole_llmkg.model.knowledge_aware_recommender.kgllmgnn import KGLLMGNN
-from recbole_llmkg.trainer import KGJointOrAlternateTrainer, PluginTrainerMixin, mask_to_candidates
+from recbole_llmkg.trainer import KGJointOrAlternateTrainer, PluginTrainerMixin
 
 
 class KGLLMGNNVariant(KGLLMGNN):
@@ -73,42 +72,3 @@ def test_model_from_outside_the_package_runs_with_its_own_trainer(tiny_config):
                                cmd_args=[])
     assert CountingTrainer.epochs_seen == [0, 1]
     assert 0 <= result["test_result"]["ndcg@10"] <= 1
-
-
-def test_candidate_mask_blocks_others_and_breaks_only_ties():
-    raw = torch.tensor([[0.5, 3.0, 1.0, 1.0 + 2**-20, 7.0, 2.0], [0.0] * 6])
-    candidates = torch.tensor([1, 2, 3, 5])
-    scores = mask_to_candidates(raw.clone(), candidates, torch.Generator().manual_seed(0))
-    blocked = torch.tensor([0, 4])
-    assert torch.isinf(scores[:, blocked]).all() and (scores[:, blocked] < 0).all()
-    # distinct scores keep their order, even one float32 step apart
-    assert scores[0, [1, 5, 3, 2]].argsort(descending=True).tolist() == [0, 1, 2, 3]
-    # tied scores are made distinct, reproducibly for the same seed
-    assert len(set(scores[1, candidates].tolist())) == 4
-    again = mask_to_candidates(raw.clone(), candidates, torch.Generator().manual_seed(0))
-    assert torch.equal(again, scores)
-    # scores RecBole already masked (-inf: history, padding) stay masked, never NaN
-    masked = raw.clone()
-    masked[0, 1] = -torch.inf
-    out = mask_to_candidates(masked, candidates, torch.Generator().manual_seed(0))
-    assert out[0, 1] == -torch.inf and not torch.isnan(out).any()
-
-
-def test_restricted_evaluation_ranks_only_the_candidates(tiny_config):
-    config = Config("BPR", "tiny", config_dict=tiny_config(metrics=["Hit"], topk=[1],
-                                                           valid_metric="Hit@1"), cmd_args=[])
-    init_seed(config["seed"], config["reproducibility"])
-    train, valid, test = data_preparation(config, create_dataset(config))
-    model = BPR(config, train._dataset)
-    trainer = trainer_for(BPR)(config, model)
-    first = trainer.evaluate(test, load_best_model=False)
-    items = test._dataset.inter_feat[config["ITEM_ID_FIELD"]]
-    positive = int(items.mode().values)  # the item most test users have
-    unseen = next(i for i in range(1, train._dataset.item_num) if i not in set(items.tolist()))
-    # one candidate: every user's top-1 is that item, whatever the (untrained) model scores
-    trainer.restrict_candidates(torch.tensor([positive]), seed=0)
-    assert trainer.evaluate(test, load_best_model=False)["hit@1"] > 0
-    trainer.restrict_candidates(torch.tensor([unseen]), seed=0)
-    assert trainer.evaluate(test, load_best_model=False)["hit@1"] == 0
-    trainer.restrict_candidates(None)  # lifted: the model's own ranking again
-    assert trainer.evaluate(test, load_best_model=False) == first

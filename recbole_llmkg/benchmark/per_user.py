@@ -11,7 +11,7 @@ dataset classes on one split, whereas internal ids are not.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,7 +96,7 @@ def topk_metrics(pos_idx: torch.Tensor, pos_len: torch.Tensor, topk: Iterable[in
 def scored_batches(trainer: Any, eval_data: Any) -> Iterator[tuple[Any, torch.Tensor, Any, Any]]:
     """``(interaction, scores [users, items], positive_u, positive_i)`` per batch of a
     full-ranking loader, from ``trainer._full_sort_batch_eval``: RecBole's own scoring step, so
-    training items are masked and any candidate mask the trainer applies is applied here too."""
+    training items are masked as ``Trainer.evaluate`` masks them."""
     from recbole.data.dataloader import FullSortEvalDataLoader
 
     if not isinstance(eval_data, FullSortEvalDataLoader):
@@ -113,17 +113,21 @@ def scored_batches(trainer: Any, eval_data: Any) -> Iterator[tuple[Any, torch.Te
 
 @torch.no_grad()
 def per_user_metrics(trainer: Any, eval_data: Any, topk: Sequence[int] = (10,),
-                     metrics: Sequence[str] = METRICS) -> PerUserMetrics:
+                     metrics: Sequence[str] = METRICS,
+                     transform: Callable[[torch.Tensor], torch.Tensor] | None = None
+                     ) -> PerUserMetrics:
     """Per-user metrics of ``trainer.model`` as it is now on a full-ranking loader.
 
-    Call it after ``trainer.evaluate(..., load_best_model=True)`` to score the best checkpoint.
-    Batches go through ``trainer._full_sort_batch_eval``, RecBole's own scoring step, so any
-    candidate mask a trainer applies there is applied here too.
+    Call it after ``trainer.load_best_model()`` to score the best checkpoint. Batches go through
+    ``trainer._full_sort_batch_eval``, RecBole's own scoring step, then ``transform`` (e.g. a
+    candidate mask, :mod:`~recbole_llmkg.benchmark.ranking`).
     """
     dataset = eval_data._dataset
     width = max(topk)
     users, collected = [], []
     for interaction, scores, positive_u, positive_i in scored_batches(trainer, eval_data):
+        if transform is not None:
+            scores = transform(scores)
         _, topk_idx = torch.topk(scores, width, dim=-1)
         pos_matrix = torch.zeros_like(scores, dtype=torch.int)
         pos_matrix[positive_u, positive_i] = 1

@@ -365,7 +365,7 @@ class _Invocation:
         from recbole_llmkg.benchmark import ray_runs, worker
 
         scratches = [Scratch(self.results_dir / "tmp", run.key) for run in todo]
-        payloads = [_payload(run, self.data_root, scratch, "ray")
+        payloads = [_payload(run, self.data_root, scratch, "ray", self.results_dir)
                     for run, scratch in zip(todo, scratches, strict=True)]
         slots = self.spec.num_cpus or os.cpu_count() or 1
         where = (f"the Ray cluster at {self.spec.ray_address}" if self.spec.ray_address
@@ -433,7 +433,10 @@ class _Invocation:
                       f"Leaderboard: {summary.outputs['leaderboard']}")
         for line in summary.failure_lines():
             self.progress(f"  FAILED {line}")
-        self.log(report.tables_markdown(self.spec, self.plan, summary.records))
+        from recbole_llmkg.benchmark.console import console_summary
+
+        self.log(console_summary(self.spec, self.plan, summary.records,
+                                 summary.outputs["leaderboard"]))
         return summary
 
 
@@ -510,10 +513,14 @@ def _config_origins(spec: BenchmarkSpec, run: RunSpec, model_index: int | str) -
     return origins
 
 
-def _payload(run: RunSpec, data_root: Path, scratch: Scratch, isolation: str) -> dict[str, Any]:
-    """What the worker needs to run ``run``: the run, where splits live, its scratch folder."""
+def _payload(run: RunSpec, data_root: Path, scratch: Scratch, isolation: str,
+             results_dir: Path) -> dict[str, Any]:
+    """What the worker needs to run ``run``: the run, where splits live, its scratch folder,
+    and where RecBole's own logs go (``results/<board>/logs/<run key>/``, never the working
+    directory)."""
     return {"run": run.to_dict(), "data_root": str(data_root),
-            "work_dir": str(scratch.path / "checkpoints"), "isolation": isolation}
+            "work_dir": str(scratch.path / "checkpoints"), "isolation": isolation,
+            "log_root": str((results_dir / "logs" / run.key).resolve())}
 
 
 def _execute(spec: BenchmarkSpec, run: RunSpec, results_dir: Path,
@@ -523,7 +530,8 @@ def _execute(spec: BenchmarkSpec, run: RunSpec, results_dir: Path,
 
     scratch = Scratch(results_dir / "tmp", run.key)
     log_file = results_dir / "logs" / f"{run.key}.log"
-    payload = _payload(run, (results_dir / "data").resolve(), scratch, spec.isolation)
+    payload = _payload(run, (results_dir / "data").resolve(), scratch, spec.isolation,
+                       results_dir)
     start = time.perf_counter()
     try:
         if spec.isolation == "inline":

@@ -110,13 +110,18 @@ def bootstrap_gain(a: np.ndarray, b: np.ndarray, draws: int = BOOTSTRAP_DRAWS,
     return float(low), float(high)
 
 
+# Plugin models the board counts as baselines, not as the plugin's proposals: the zero-training
+# content kNNs, reference rows for what text or KG alone achieve. Which rows are baselines is the
+# board's decision (significance, targets, the ★ mark), so it lives here, not on the model class.
+PLUGIN_BASELINES = frozenset({"TextKNN", "KGKNN", "TextKGKNN", "GFCF", "L3AE"})
+
+
 def is_baseline(model: str) -> bool:
     """A board baseline: any model that is not one of the plugin's own proposals (RecBole's
-    models, and plugin models marked ``board_baseline = True`` such as the content kNNs)."""
+    models, and the plugin models in :data:`PLUGIN_BASELINES`)."""
     from recbole_llmkg.registry import own_models
 
-    own = own_models().get(model)
-    return own is None or bool(getattr(own, "board_baseline", False))
+    return model in PLUGIN_BASELINES or model not in own_models()
 
 
 def _per_user(record: Mapping[str, Any]) -> PerUserMetrics:

@@ -49,6 +49,7 @@ import json
 import math
 import os
 import socket
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -575,9 +576,12 @@ def run_trial(spec: Mapping[str, Any]) -> dict[str, Any]:
         if trial.should_prune():
             raise optuna.TrialPruned()
 
+    # A trial saves no checkpoint; its RecBole log goes to a folder removed with the trial (its
+    # result lives in the study and the trial table), never into the working directory.
+    scratch = tempfile.TemporaryDirectory(prefix="recbole-llmkg-trial-")
     try:
-        run = prepare(Config(spec["model"], spec["dataset"], config_dict=dict(spec["config"]),
-                             cmd_args=[]))
+        config = {**spec["config"], "checkpoint_dir": scratch.name, "log_root": scratch.name}
+        run = prepare(Config(spec["model"], spec["dataset"], config_dict=config, cmd_args=[]))
         result["epochs"] = int(run.config["epochs"])
         score, _ = run.trainer.fit(run.train_data, run.valid_data, saved=False,
                                    show_progress=False, callback_fn=after_validation)
@@ -588,6 +592,8 @@ def run_trial(spec: Mapping[str, Any]) -> dict[str, Any]:
     except Exception as error:  # a failing configuration is a result, not a crash of the sweep
         result.update(state="fail", error="".join(
             traceback.format_exception_only(type(error), error)).strip())
+    finally:
+        scratch.cleanup()
     result.update(valid=curve.scores, best_epoch=curve.best_epoch,
                   seconds=time.perf_counter() - start,
                   at_cap=curve.at_cap(result["epochs"] or 0))

@@ -72,16 +72,17 @@ def execute_run(payload: dict[str, Any], in_child: bool = False) -> dict[str, An
 def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dict[str, Any]:
     import torch
 
-    from recbole_llmkg.benchmark import protocols
     from recbole_llmkg.benchmark.model_size import stored_weights
-    from recbole_llmkg.benchmark.per_user import per_user_metrics, share_in_topk
+    from recbole_llmkg.benchmark.protocols import protocol_for
     from recbole_llmkg.benchmark.validation_curve import ValidationCurve
     from recbole_llmkg.config import Config
     from recbole_llmkg.quick_start import build_model, prepare_data
     from recbole_llmkg.registry import trainer_for
 
-    extra, split = protocols.prepare(run, Path(payload["data_root"]))
-    config_dict = {**copy.deepcopy(run.config), **extra, "checkpoint_dir": str(work_dir)}
+    protocol = protocol_for(run.protocol)
+    extra, split = protocol.prepare(run, Path(payload["data_root"]))
+    config_dict = {**copy.deepcopy(run.config), **extra, "checkpoint_dir": str(work_dir),
+                   "log_root": payload.get("log_root") or str(work_dir)}
     config = Config(run.model.name, run.dataset, config_dict=config_dict, cmd_args=[])
     device = config["device"]
     on_cuda = getattr(device, "type", str(device)) == "cuda"
@@ -90,6 +91,7 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
     show = config["show_progress"]
 
     dataset, train_data, valid_data, test_data = prepare_data(config)
+    protocol_info = protocol.verify_loaded(run, dataset, split)  # before any time is spent
     start = time.perf_counter()
     model = build_model(config, train_data)  # closed-form models (EASE, KASimCF) fit here
     build_seconds = time.perf_counter() - start
@@ -100,33 +102,15 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
         train_data, valid_data, saved=True, show_progress=show, **observe
     )
     start = time.perf_counter()
-    if run.protocol.name == "cold_user":  # held-out users, served by fold-in after training
-        from recbole_llmkg.benchmark.cold_user import protocol_result
-
-        evaluated = protocol_result(trainer, config, dataset, (train_data, valid_data, test_data),
-                                    split, config["metrics"])
-        per_user = None
-    else:
-        candidates = protocols.test_candidates(run, dataset, split)
-        if candidates is not None:
-            trainer.restrict_candidates(candidates, seed=run.seed)
-        evaluated = {"test": _floats(trainer.evaluate(test_data, load_best_model=True,
-                                                      show_progress=show))}
-        if candidates is not None:  # the same random tie order as the evaluation just made
-            trainer.restrict_candidates(candidates, seed=run.seed)
-        per_user = per_user_metrics(trainer, test_data, topk=config["topk"])
-        if run.protocol.name == "cold_item":  # can a cold item reach a top-k among all items?
-            trainer.restrict_candidates(None)
-            k = int(str(config["valid_metric"]).split("@")[1])
-            evaluated[f"cold_share@{k}"] = share_in_topk(
-                trainer, test_data, protocols.cold_item_ids(dataset, split), k)
+    evaluation = protocol.evaluate(run, trainer, config, dataset,
+                                   (train_data, valid_data, test_data), split)
     test_seconds = time.perf_counter() - start
 
     epoch_seconds = getattr(trainer, "epoch_seconds", [])
     valid_seconds = getattr(trainer, "valid_seconds", [])
     return {
         "valid": _floats(best_valid_result),
-        **evaluated,
+        **evaluation.results,
         "best_valid_score": _float(best_valid_score),
         "best_epoch": curve.best_epoch,
         "epochs": int(config["epochs"]),
@@ -145,11 +129,11 @@ def _train_and_measure(run: Any, payload: dict[str, Any], work_dir: Path) -> dic
         "device": str(device),
         "device_name": device_name(str(device)),
         "threads": torch.get_num_threads(),
-        "protocol_info": protocols.verify_loaded(run, dataset, split),
+        "protocol_info": protocol_info,
         "split": {"fingerprint": split.fingerprint, "counts": split.counts,
                   "data_path": str(split.data_path)},
         "split_fingerprint": split.fingerprint,
-        "per_user": per_user.to_dict() if per_user is not None else None,
+        "per_user": evaluation.per_user.to_dict() if evaluation.per_user is not None else None,
         "resolved": {key: _jsonable(config[key]) for key in (
             "epochs", "train_batch_size", "eval_batch_size", "learning_rate", "stopping_step",
             "eval_step", "valid_metric", "data_path", "benchmark_filename", "eval_args",

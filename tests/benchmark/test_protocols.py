@@ -198,3 +198,53 @@ def test_cold_user_board_serves_held_out_users_at_every_n(tmp_path):
     assert "against known interactions" in board and "| BPR | n/a |" in board
     assert "Test set (every row of this table, per seed):" in board
     assert (out / "tiny__cold_user-cold_fraction0.2__curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_each_protocol_is_an_object_the_worker_calls(tmp_path, monkeypatch):
+    """The worker asks the run's protocol object to evaluate: a subclass registered under a
+    name changes what every run of that protocol records, with no name check in the worker."""
+    from recbole_llmkg.benchmark import protocols
+
+    assert {name: type(p).__name__ for name, p in protocols.REGISTRY.items()} == {
+        "standard": "Standard", "cold_item": "ColdItem", "cold_user": "ColdUser"}
+    assert protocols.TUNED_ON == {"cold_item": "standard", "cold_user": "standard"}
+
+    class Marked(protocols.Standard):
+        def evaluate(self, run, trainer, config, dataset, loaders, split):
+            evaluation = super().evaluate(run, trainer, config, dataset, loaders, split)
+            evaluation.results["marked"] = run.model.name
+            return evaluation
+
+    monkeypatch.setitem(protocols.REGISTRY, "standard", Marked())
+    summary = run_tiny_board(tmp_path, "marked", models=["Pop"], protocols=["standard"],
+                             metrics=["NDCG"], topk=[5], headline="NDCG@5")
+    (record,) = summary.records.values()
+    assert record["marked"] == "Pop"
+    per_user = record["per_user"]["values"]["ndcg@5"]
+    assert abs(sum(per_user) / len(per_user) - record["test"]["ndcg@5"]) < 1e-4
+
+
+@pytest.mark.parametrize("name", ["cold_item", "cold_user"])
+def test_held_out_protocols_check_their_fraction(name):
+    with pytest.raises(ConfigError, match=r"protocols\[1\]\.cold_fraction"):
+        parse_protocol({"name": name, "cold_fraction": 1.5}, "b.yaml", "protocols[1]")
+    entry = parse_protocol({"name": name, "cold_fraction": 0.25}, "b.yaml", "p")
+    assert entry.params["cold_fraction"] == 0.25
+
+
+def test_verify_loaded_refuses_a_split_recbole_loaded_differently():
+    from types import SimpleNamespace
+
+    from recbole_llmkg.benchmark.protocols import protocol_for
+    from recbole_llmkg.errors import DataError
+
+    split = SimpleNamespace(counts={"train": {"interactions": 8}, "valid": {"interactions": 1},
+                                    "test": {"interactions": 1}})
+    dataset = SimpleNamespace(file_size_list=[8, 1, 2], inter_feat=[0] * 11, user_num=3,
+                              item_num=4)
+    with pytest.raises(DataError, match=r"loaded \[8, 1, 2\].*hold \[8, 1, 1\]"):
+        protocol_for("standard").verify_loaded(None, dataset, split)
+    dataset.file_size_list = [8, 1, 1]
+    dataset.inter_feat = [0] * 10
+    assert protocol_for("standard").verify_loaded(None, dataset, split) == {
+        "interactions": 10, "users": 2, "items": 3}

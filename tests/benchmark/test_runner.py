@@ -210,7 +210,8 @@ def test_cli_runs_a_benchmark(tmp_path, capsys):
     path = bench(tmp_path, models=["Pop"], seeds=[1])
     assert main(["--benchmark", str(path), "--epochs=1"]) == 0
     printed = capsys.readouterr().out
-    assert "run 1/1: Pop tiny seed=1 standard" in printed and "| 1 | Pop |" in printed
+    assert "run 1/1: Pop tiny seed=1 standard" in printed
+    assert re.search(r"^ +1  Pop +\d\.\d{4} +\d\.\d{4} +\d+$", printed, re.M)  # console table
     record = json.loads(next((tmp_path / "results" / "unit" / "runs").glob("*.json")).read_text())
     assert record["config"]["epochs"] == 1
 

@@ -75,9 +75,8 @@ def test_ml100k_profiles_cover_the_board():
     # make run (quick) must never overwrite the committed full leaderboard
     assert full.results_dir.name == "ml-100k" and quick.results_dir.name == "ml-100k-quick"
     assert len(quick.runs()) < len(full.runs())
-    assert all(run.config["epochs"] <= full.config["epochs"] for run in quick.runs())
-    quick_epochs = {r.model.label: r.config["epochs"] for r in quick.runs()}
-    assert quick_epochs["KGIN"] < quick_epochs["BPR"]  # the profile's model_config applies
+    # make run caps no epoch either (tests/benchmark/test_console.py checks the rest)
+    assert all(run.config["epochs"] == full.config["epochs"] for run in quick.runs())
     assert full.runs()[0].config["eval_batch_size"] == quick.runs()[0].config["eval_batch_size"]
     # the full profile is the top-level settings: same run keys, results shared
     assert [r.key for r in full.runs()] == [

@@ -24,7 +24,6 @@ class _ItemItemModel(UserScoresMixin, GeneralRecommender):
 
     input_type = InputType.POINTWISE
     type = ModelType.TRADITIONAL
-    board_baseline = True  # a reference row of the board, not one of the plugin's own proposals
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)

@@ -2,8 +2,11 @@
 over seeds 2020-2024, then paired tests (valid, per user, pooled over seeds; and over seed
 means) against tuned EASE. Writes results/explore/closed_forms_valid.json (per-config means).
 
-    PYTHONPATH=$PWD python benchmarks/explore/closed_forms_seeds.py
-    PYTHONPATH=$PWD python benchmarks/explore/closed_forms_seeds.py --test   # finalists' test
+    PYTHONPATH=$PWD python benchmarks/experiments/closed_forms_seeds.py
+    PYTHONPATH=$PWD python benchmarks/experiments/closed_forms_seeds.py --test   # finalists' test
+
+Writes results/explore/closed_forms_valid.json; its printed table is
+results/explore/closed_forms_5seeds.txt (both cited in results/explore/ml-100k.md, section 2).
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@ Binary one-hop incidence vs TF-IDF weighting vs a subset of relations (people, s
 sequels, companies: dropping language / country / rating / genre / awards). Mean VALID
 NDCG@10 over seeds 2020-2024, EDLAE (drop 0.5) with the KG rows at weight w.
 
-    PYTHONPATH=$PWD python benchmarks/explore/kg_variants.py
+    PYTHONPATH=$PWD python benchmarks/experiments/kg_variants.py
+
+Prints results/explore/kg_variants_valid.txt (cited in results/explore/ml-100k.md, section 2).
 """
 
 import sys

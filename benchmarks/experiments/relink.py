@@ -7,8 +7,11 @@ ML-1M 123 is Chungking Express). This module rebuilds the item -> entity map by 
 ml-100k item to its ML-1M id through (normalised title, year), using RecBole's atomic
 ml-1m.item (a public copy; put it at $EXPLORE_WORK/ml1m/ml-1m.item).
 
-    PYTHONPATH=$PWD python benchmarks/explore/relink.py
+    PYTHONPATH=$PWD python benchmarks/experiments/relink.py
     (prints match counts, writes $EXPLORE_WORK/relinked.link)
+
+Writes $EXPLORE_WORK/relinked.link, shipped as datasets/corrections/ml-100k.link
+(docs/data-and-knowledge.md, results/explore/ml-100k.md, section 1).
 """
 
 from __future__ import annotations

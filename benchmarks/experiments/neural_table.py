@@ -1,9 +1,12 @@
 """Table of the neural runs in results/explore/neural/: valid NDCG@10 per variant over the
 seeds each has, and paired tests against LightGCN on the seeds both have.
 
-    PYTHONPATH=$PWD python benchmarks/explore/neural_table.py [--test VARIANT ...]
+    PYTHONPATH=$PWD python benchmarks/experiments/neural_table.py [--test VARIANT ...]
 
 ``--test``: also the test NDCG@10 of the named finalists (chosen on valid) against LightGCN.
+
+Prints results/explore/neural_valid.txt from results/explore/neural/ (cited in
+results/explore/ml-100k.md, section 3).
 """
 
 import json

@@ -1,7 +1,9 @@
 """RecBole's own baselines on the board split with RecBole defaults, no epoch cap that binds
 (epochs 500, early stopping on valid NDCG@10 after 10 evaluations without gain). Valid only.
 
-    PYTHONPATH=$PWD python benchmarks/explore/recbole_baselines.py BPR [LightGCN ...]
+    PYTHONPATH=$PWD python benchmarks/experiments/recbole_baselines.py BPR [LightGCN ...]
+
+Prints the RecBole BPR row of results/explore/ml-100k.md, section 3.
 """
 
 import sys

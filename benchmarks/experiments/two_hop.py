@@ -2,7 +2,9 @@
 (item-item paths of length two), and the best KG + text blend at a lower lambda.
 Mean VALID NDCG@10 over seeds 2020-2024.
 
-    PYTHONPATH=$PWD python benchmarks/explore/two_hop.py
+    PYTHONPATH=$PWD python benchmarks/experiments/two_hop.py
+
+Prints results/explore/two_hop_valid.txt (its numbers: results/explore/ml-100k.md, section 2).
 """
 
 import sys

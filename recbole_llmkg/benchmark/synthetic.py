@@ -17,7 +17,7 @@ Optionally ``--emb-dim D`` writes ``.itememb`` / ``.useremb`` (bag-of-words vect
 vocabulary), so benchmarks can skip the language model. Everything is vectorised numpy; the same
 arguments and seed give the same bytes.
 
-    python -m recbole_llmkg.synthetic --users 20000 --items 20000 --out datasets --seed 0
+    python -m recbole_llmkg.benchmark.synthetic --users 20000 --items 20000 --out datasets --seed 0
 """
 
 from __future__ import annotations

@@ -11,8 +11,11 @@ Remedy screened: score cold items by a text (or KG) kNN score, scaled to the EAS
 by a weight gamma tuned on this validation; and collective EASE, where side rows give cold
 items weights natively.
 
-    PYTHONPATH=$PWD python benchmarks/explore/cold.py [seed]
-    PYTHONPATH=$PWD python benchmarks/explore/cold.py --seeds   (key rows, 5 seeds, p-values)
+    PYTHONPATH=$PWD python benchmarks/experiments/cold.py [seed]
+    PYTHONPATH=$PWD python benchmarks/experiments/cold.py --seeds   (key rows, 5 seeds, p-values)
+
+Prints results/explore/cold_seed2020_valid.txt ([seed]) and results/explore/cold_5seeds_valid.txt
+(--seeds), cited in results/explore/ml-100k.md, section 4.
 """
 
 from __future__ import annotations

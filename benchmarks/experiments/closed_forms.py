@@ -5,6 +5,9 @@ All are EASE-type: ``B = I - P diag(1 / diag(P))``, ``P = (G + diag(lambda + p d
 of the interaction matrix optionally stacked with side-information rows (collective EASE,
 Jeunen et al. RecSys 2020): ``G = X^T X + w_t T T^T + w_k K K^T + w_g C C^T`` (T text, K KG
 entities, C genres; each row-normalised so ``w`` is on a cosine scale). Scores ``X B``.
+
+Result: none of its own; the closed forms that screen_closed_forms.py, closed_forms_seeds.py,
+cold.py, kg_variants.py and two_hop.py score.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 the bundled .link vs the relinked one (same .inter, so the same split fingerprint).
 Valid NDCG@10 only, seed 2020 (and more seeds as arguments).
 
-    PYTHONPATH=$PWD python benchmarks/explore/kasimcf_relinked.py [seed ...]
+    PYTHONPATH=$PWD python benchmarks/experiments/kasimcf_relinked.py [seed ...]
+
+Prints results/explore/kasimcf_relinked_valid.txt (cited in results/explore/ml-100k.md, section 2).
 """
 
 import sys

@@ -5,7 +5,10 @@ ranked by the number shared; also cosine top-10 on entity incidence), text (cosi
 item text embeddings), co-occurrence (cosine on the seed-2020 TRAIN interaction matrix), and
 random pairs. Items without a neighbour of a kind are left out of that kind's rates.
 
-    PYTHONPATH=$PWD python benchmarks/explore/knowledge_quality.py
+    PYTHONPATH=$PWD python benchmarks/experiments/knowledge_quality.py
+
+Prints results/explore/knowledge_quality.txt (cited in results/explore/ml-100k.md, section 1, and
+properties/benchmark/ml-100k.yaml).
 """
 
 import sys

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recbole_llmkg.benchmark.synthetic import SyntheticSpec, generate, main, write_dataset
 from recbole_llmkg.errors import ConfigError
-from recbole_llmkg.synthetic import SyntheticSpec, generate, main, write_dataset
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes():

@@ -10,7 +10,10 @@ Variants (``--variant``):
   kg-add      LightGCN whose item ego embedding is ID + Linear(relinked KG incidence, SVD-256)
   text-kg-add LightGCN whose item ego embedding is ID + Linear([text, relinked KG SVD-256])
 
-    PYTHONPATH=$PWD python benchmarks/explore/neural.py --variant lightgcn --seed 2020
+    PYTHONPATH=$PWD python benchmarks/experiments/neural.py --variant lightgcn --seed 2020
+
+Writes one record per run to results/explore/neural/ (cited in results/explore/ml-100k.md,
+section 3).
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@ item side information (genres, year, KG entities, text embeddings) and a full-ra
 evaluator that follows RecBole's (history masked, NDCG@10 over users with a target).
 
 Everything is closed-form numpy / scipy on CPU so screening costs seconds, not a RecBole run.
+
+Result: none of its own; every experiment here reads its split, side information and evaluator.
 """
 
 from __future__ import annotations

@@ -3,8 +3,12 @@
 Stage ``ease``: EASE lambda grid and EDLAE drop penalty. Stage ``side``: text / KG (bundled and
 relinked) / genre rows stacked under X, a blend with TextKNN scores, a popularity exponent.
 
-    PYTHONPATH=$PWD python benchmarks/explore/screen_closed_forms.py ease [seed]
-    PYTHONPATH=$PWD python benchmarks/explore/screen_closed_forms.py side [seed] reg drop
+    PYTHONPATH=$PWD python benchmarks/experiments/screen_closed_forms.py ease [seed]
+    PYTHONPATH=$PWD python benchmarks/experiments/screen_closed_forms.py side [seed] reg drop
+
+Prints results/explore/ease_seed2020_valid.txt (ease), results/explore/side_seed2020_valid.txt
+and combo_seed2020_valid.txt (side); side_seed2020_valid.txt is cited in results/explore/ml-100k.md,
+section 2.
 """
 
 import itertools
