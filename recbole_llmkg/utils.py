@@ -185,5 +185,9 @@ def create_dataset(config: Any):
         from recbole_llmkg.data.validate import validate_atomic_files
 
         validate_atomic_files(config)  # RecBole's readers get the plugin's file checks too
+        if config["MODEL_TYPE"] == ModelType.KNOWLEDGE:  # the .link file kg_link_file picks
+            from recbole_llmkg.data.link import CorrectedLinkDataset
+
+            return CorrectedLinkDataset(config)
         return recbole_create_dataset(config)
     return dataset_class(config)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from recbole_llmkg.data.knowledge import item_entity_profile, to_torch_sparse, user_entity_profile
-from recbole_llmkg.data.link import resolve_link_duplicates
+from recbole_llmkg.data.link import link_file, log_link_file, resolve_link_duplicates
 from recbole_llmkg.data.text import column
 from recbole_llmkg.errors import DataError
 from recbole_llmkg.llm.templates import relation_text
@@ -30,9 +31,10 @@ class KGMixin:
 
     def _load_link(self, token, dataset_path):
         """RecBole's item/entity maps, after the plugin's rule for duplicated rows."""
-        link_path = os.path.join(dataset_path, f"{token}.link")
+        link_path = str(link_file(self.config, dataset_path, token))
         if not os.path.isfile(link_path):
             raise DataError(f"Link file '{link_path}' not found; KG models need it.")
+        log_link_file(Path(link_path), token)
         frame = self._load_feat(link_path, "link")
         self._check_link(frame)
         items = frame[self.iid_field].to_numpy()
@@ -54,20 +56,20 @@ class KGMixin:
             for item, ent in self.item2entity.items()
             if item in item_tokens and ent not in entity_tokens
         )
-        link_file = self._atomic_path("link")
+        link_path = str(link_file(self.config, self.dataset_path, self.dataset_name))
         if unknown_items:
             logger.warning(
                 "%d of %d rows of '%s' name items that are not in the dataset; they were skipped.",
                 unknown_items,
                 len(linked),
-                link_file,
+                link_path,
             )
         if unknown_entities:
             logger.warning(
                 "%d rows of '%s' link an item to an entity that is in no .kg triple; "
                 "they were skipped.",
                 unknown_entities,
-                link_file,
+                link_path,
             )
         before = len(self.inter_feat)
         super()._filter_link()

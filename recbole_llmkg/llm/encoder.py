@@ -24,6 +24,11 @@ from recbole_llmkg.llm.bag_of_words import BagOfWordsEncoder, is_bag_of_words, n
 logger = logging.getLogger(__name__)
 
 POOLINGS = ("mean", "cls", "last")
+# How a text longer than ``max_length`` tokens is read: ``truncate`` keeps its first
+# ``max_length`` tokens; ``chunk`` splits it into windows of ``max_length`` tokens (special tokens
+# included), embeds each and averages them weighted by their token counts (chunk-and-pool), so the
+# whole text counts at the cost of one forward per window.
+LONG_TEXT_MODES = ("truncate", "chunk")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -69,6 +74,7 @@ class TextEncoder:
         device: where the model runs.
         show_progress: always show a progress bar (texts, with ETA).
         progress_min_texts: show it anyway for at least this many texts (``None``: never).
+        long_text: ``truncate`` | ``chunk`` (``llm_long_text``; see :data:`LONG_TEXT_MODES`).
     """
 
     def __init__(
@@ -81,6 +87,7 @@ class TextEncoder:
         device: str | torch.device = "cpu",
         show_progress: bool = False,
         progress_min_texts: int | None = None,
+        long_text: str = "truncate",
     ) -> None:
         path = Path(model_path).expanduser()
         if not path.is_dir() or not (path / "config.json").is_file():
@@ -95,6 +102,10 @@ class TextEncoder:
             raise ConfigError(f"llm_pooling must be one of {', '.join(POOLINGS)}, got '{pooling}'.")
         if int(max_length) < 1 or int(batch_size) < 1:
             raise ConfigError("llm_max_length and llm_batch_size must be positive integers.")
+        if long_text not in LONG_TEXT_MODES:
+            raise ConfigError(f"llm_long_text must be one of {', '.join(LONG_TEXT_MODES)}, got "
+                              f"'{long_text}'.")
+        self.long_text = long_text
         from transformers import AutoModel, AutoTokenizer
 
         self.model_path = path.resolve()
@@ -141,6 +152,20 @@ class TextEncoder:
 
         return tqdm(total=total, desc="Encoding texts", unit="text")
 
+    def _token_ids(self, texts: list[str]) -> tuple[list[list[int]], list[int] | None]:
+        """Token ids per forward row and, for ``chunk``, the text each row belongs to."""
+        if self.long_text == "truncate":
+            return self.tokenizer(texts, truncation=True, max_length=self.max_length,
+                                  add_special_tokens=True)["input_ids"], None
+        plain = self.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+        room = max(self.max_length - self.tokenizer.num_special_tokens_to_add(), 1)
+        ids, owner = [], []
+        for t, tokens in enumerate(plain):
+            for at in range(0, max(len(tokens), 1), room):
+                ids.append(self.tokenizer.build_inputs_with_special_tokens(tokens[at:at + room]))
+                owner.append(t)
+        return ids, owner
+
     def encode(self, texts: Sequence[str], grad: bool = False) -> torch.Tensor:
         """Embed ``texts`` -> float32 ``[len(texts), dim]`` on ``self.device``, in input order.
 
@@ -151,12 +176,10 @@ class TextEncoder:
         if not texts:
             return torch.zeros(0, self.dim, device=self.device)
         start = time.perf_counter()
-        ids = self.tokenizer(
-            texts, truncation=True, max_length=self.max_length, add_special_tokens=True
-        )["input_ids"]
-        order = sorted(range(len(texts)), key=lambda i: len(ids[i]), reverse=True)
+        ids, owner = self._token_ids(texts)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        bar = self._progress(len(texts))
+        bar = self._progress(len(ids))
         chunks = []
         context = nullcontext() if grad else torch.inference_mode()
         with context, self._autocast():
@@ -172,11 +195,17 @@ class TextEncoder:
         if bar is not None:
             bar.close()
         out = torch.cat(chunks)
-        if self.normalize:
-            out = F.normalize(out, dim=-1)
         inverse = torch.empty(len(order), dtype=torch.long)
         inverse[torch.tensor(order)] = torch.arange(len(order))
         out = out[inverse.to(out.device)]
+        if owner is not None:  # chunk-and-pool: token-weighted mean of each text's windows
+            weight = torch.tensor([float(len(i)) for i in ids], device=out.device).unsqueeze(1)
+            index = torch.tensor(owner, device=out.device)
+            total = torch.zeros(len(texts), out.shape[1], device=out.device, dtype=out.dtype)
+            count = torch.zeros(len(texts), 1, device=out.device, dtype=out.dtype)
+            out = total.index_add(0, index, out * weight) / count.index_add(0, index, weight)
+        if self.normalize:
+            out = F.normalize(out, dim=-1)
         seconds = time.perf_counter() - start
         logger.info(
             "Encoded %d texts in %.2f s (%.0f texts/s)",
@@ -199,6 +228,7 @@ def get_encoder(
     device: str | torch.device = "cpu",
     show_progress: bool = False,
     progress_min_texts: int | None = None,
+    long_text: str = "truncate",
 ) -> TextEncoder | BagOfWordsEncoder:
     """A shared frozen encoder: loading a model takes seconds, so one per settings is kept.
 
@@ -211,6 +241,7 @@ def get_encoder(
         int(max_length),
         int(batch_size),
         bool(normalize),
+        long_text,
     )
     key = (*settings, str(torch.device(device)))
     encoder = _LOADED.get(key)
@@ -220,7 +251,8 @@ def get_encoder(
         if is_bag_of_words(model_path):
             encoder = BagOfWordsEncoder(model_path, normalize=normalize, device=device)
         else:
-            encoder = TextEncoder(model_path, pooling, max_length, batch_size, normalize, device)
+            encoder = TextEncoder(model_path, pooling, max_length, batch_size, normalize, device,
+                                  long_text=long_text)
         _LOADED[key] = encoder
     encoder.show_progress = show_progress
     encoder.progress_min_texts = progress_min_texts
