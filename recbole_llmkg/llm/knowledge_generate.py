@@ -9,7 +9,7 @@ item. The model's chat template is applied where it has one.
 Decoding is greedy (deterministic), in batches (left padding), with a tqdm bar (ETA). Every
 finished batch is appended to a JSONL journal and fsynced, each row keyed by the model's
 fingerprint, the prompt's hash and the id: a killed run resumes with the same command and never
-generates a finished id again (a half-written last row is ignored). The knowledge file is then
+generates a finished id again (a half-written row is ignored). The knowledge file is then
 written atomically from the journal's rows of this model and prompt.
 """
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from recbole_llmkg.errors import ConfigError, DataError
+from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.llm.knowledge_file import clean_text, write_knowledge
 from recbole_llmkg.llm.templates import render, template_fields
 
@@ -147,24 +147,25 @@ class Generator:
 
 # -- the journal ---------------------------------------------------------------------------
 def read_journal(path: Path, key: str) -> dict[str, str]:
-    """``{id: text}`` of the journal rows with this ``key`` (model + prompt); a last row cut off
-    by a kill is ignored."""
+    """``{id: text}`` of the journal rows with this ``key`` (model + prompt); rows cut off by a
+    kill are skipped with one warning (their ids are generated again)."""
     done: dict[str, str] = {}
     if not path.is_file():
         return done
+    cut = []
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     for number, line in enumerate(lines, 1):
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines):
-                logger.warning("Journal '%s': its last line was cut off (a killed run); ignored.",
-                               path)
-                continue
-            raise DataError(f"Journal '{path}', line {number}: not JSON; delete the line or the "
-                            "journal (its ids are then generated again).") from None
-        if row.get("key") == key:
-            done[str(row["id"])] = str(row["text"])
+            token, text, row_key = str(row["id"]), str(row["text"]), row.get("key")
+        except (json.JSONDecodeError, KeyError, TypeError):
+            cut.append(number)
+            continue
+        if row_key == key:
+            done[token] = text
+    if cut:
+        logger.warning("Journal '%s': %d row(s) cut off by a killed run (line %s); their ids are "
+                       "generated again.", path, len(cut), ", ".join(map(str, cut[:5])))
     return done
 
 
