@@ -158,13 +158,22 @@ class TextEncoder:
             return self.tokenizer(texts, truncation=True, max_length=self.max_length,
                                   add_special_tokens=True)["input_ids"], None
         plain = self.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
-        room = max(self.max_length - self.tokenizer.num_special_tokens_to_add(), 1)
+        prefix, suffix = self._special_tokens()
+        room = max(self.max_length - len(prefix) - len(suffix), 1)
         ids, owner = [], []
         for t, tokens in enumerate(plain):
             for at in range(0, max(len(tokens), 1), room):
-                ids.append(self.tokenizer.build_inputs_with_special_tokens(tokens[at:at + room]))
+                ids.append(prefix + tokens[at:at + room] + suffix)
                 owner.append(t)
         return ids, owner
+
+    def _special_tokens(self) -> tuple[list[int], list[int]]:
+        """The ids the tokenizer puts before and after a text (``[CLS]`` / ``[SEP]`` for BERT)."""
+        plain = self.tokenizer("a", add_special_tokens=False)["input_ids"]
+        full = self.tokenizer("a", add_special_tokens=True)["input_ids"]
+        at = next((i for i in range(len(full) - len(plain) + 1)
+                   if full[i:i + len(plain)] == plain), 0)
+        return full[:at], full[at + len(plain):]
 
     def encode(self, texts: Sequence[str], grad: bool = False) -> torch.Tensor:
         """Embed ``texts`` -> float32 ``[len(texts), dim]`` on ``self.device``, in input order.
