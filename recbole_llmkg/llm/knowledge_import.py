@@ -29,7 +29,6 @@ import logging
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -330,7 +329,3 @@ def coverage_report(mapping: ImportResult, item_titles: dict[str, tuple[str, str
                      + "; ".join(source_name(r) for r in mapping.unused[:5]))
     return "\n".join(lines)
 
-
-def unique_tokens(tokens: Iterable[str]) -> list[str]:
-    """Tokens in first-seen order, each once."""
-    return list(dict.fromkeys(tokens))
