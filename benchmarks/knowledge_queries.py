@@ -19,9 +19,12 @@ import sys
 from pathlib import Path
 
 VIEWS = [  # (label, config overrides)
-    ("metadata, MiniLM (64 tok)", {"item_text_view": "metadata"}),
-    ("knowledge, MiniLM (256 tok)", {"item_text_view": "knowledge", "llm_max_length": 256}),
-    ("separate, MiniLM (256 tok)", {"item_text_view": "separate", "llm_max_length": 256}),
+    ("metadata, MiniLM (64 tok)", {"item_text_view": "metadata", "llm_max_length": 64,
+                                   "llm_long_text": "truncate"}),
+    ("knowledge, MiniLM (256 tok)", {"item_text_view": "knowledge", "llm_max_length": 256,
+                                     "llm_long_text": "truncate"}),
+    ("separate, MiniLM (256 tok)", {"item_text_view": "separate", "llm_max_length": 256,
+                                    "llm_long_text": "truncate"}),
     ("metadata, bag-of-words", {"item_text_view": "metadata", "llm_model_path": "bag-of-words"}),
     ("knowledge, bag-of-words", {"item_text_view": "knowledge",
                                  "llm_model_path": "bag-of-words"}),

@@ -18,19 +18,21 @@ import time
 from pathlib import Path
 
 # (label, overrides): the views and the long-text handling compared
+T64 = {"llm_max_length": 64, "llm_long_text": "truncate"}  # the defaults before this measurement
+T256 = {"llm_max_length": 256, "llm_long_text": "truncate"}  # MiniLM's own limit
+C128 = {"llm_max_length": 128, "llm_long_text": "chunk"}  # chunk-and-pool (the new default)
+BOW = {"llm_model_path": "bag-of-words"}
 SETTINGS = [  # cheapest first: vectors already cached or quick to make
-    ("metadata (64 tok)", {"item_text_view": "metadata"}),
-    ("knowledge, truncate 256", {"item_text_view": "knowledge", "llm_max_length": 256}),
-    ("separate, truncate 256", {"item_text_view": "separate", "llm_max_length": 256}),
-    ("metadata, bag-of-words", {"item_text_view": "metadata", "llm_model_path": "bag-of-words"}),
-    ("knowledge, bag-of-words", {"item_text_view": "knowledge",
-                                 "llm_model_path": "bag-of-words"}),
-    ("separate, bag-of-words", {"item_text_view": "separate",
-                                "llm_model_path": "bag-of-words"}),
-    ("knowledge, truncate 64", {"item_text_view": "knowledge"}),
-    ("knowledge, chunk 128", {"item_text_view": "knowledge", "llm_max_length": 128,
-                              "llm_long_text": "chunk"}),
-    ("combined, truncate 256", {"item_text_view": "combined", "llm_max_length": 256}),
+    ("metadata (64 tok)", {"item_text_view": "metadata", **T64}),
+    ("knowledge, truncate 256", {"item_text_view": "knowledge", **T256}),
+    ("separate, truncate 256", {"item_text_view": "separate", **T256}),
+    ("metadata, bag-of-words", {"item_text_view": "metadata", **BOW}),
+    ("knowledge, bag-of-words", {"item_text_view": "knowledge", **BOW}),
+    ("separate, bag-of-words", {"item_text_view": "separate", **BOW}),
+    ("knowledge, truncate 64", {"item_text_view": "knowledge", **T64}),
+    ("knowledge, chunk 128", {"item_text_view": "knowledge", **C128}),
+    ("combined, truncate 256", {"item_text_view": "combined", **T256}),
+    ("separate, chunk 128", {"item_text_view": "separate", **C128}),
 ]
 
 

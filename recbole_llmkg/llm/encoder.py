@@ -208,11 +208,12 @@ class TextEncoder:
         inverse[torch.tensor(order)] = torch.arange(len(order))
         out = out[inverse.to(out.device)]
         if owner is not None:  # chunk-and-pool: token-weighted mean of each text's windows
-            weight = torch.tensor([float(len(i)) for i in ids], device=out.device).unsqueeze(1)
             index = torch.tensor(owner, device=out.device)
-            total = torch.zeros(len(texts), out.shape[1], device=out.device, dtype=out.dtype)
-            count = torch.zeros(len(texts), 1, device=out.device, dtype=out.dtype)
-            out = total.index_add(0, index, out * weight) / count.index_add(0, index, weight)
+            weight = torch.tensor([float(len(i)) for i in ids], device=out.device)
+            total = torch.zeros(len(texts), device=out.device).index_add(0, index, weight)
+            share = (weight / total[index]).unsqueeze(1).to(out.dtype)  # exactly 1: one window
+            out = torch.zeros(len(texts), out.shape[1], device=out.device,
+                              dtype=out.dtype).index_add(0, index, out * share)
         if self.normalize:
             out = F.normalize(out, dim=-1)
         seconds = time.perf_counter() - start
