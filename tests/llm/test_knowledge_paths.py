@@ -97,7 +97,7 @@ def test_embedding_cache_key_includes_view_and_long_text(tmp_path, tiny_knowledg
     _dataset(tmp_path, tiny_knowledge, item_text_view="knowledge").item_text_embeddings()
     with_view = set(cache.iterdir())
     _dataset(tmp_path, tiny_knowledge, item_text_view="knowledge",
-             llm_long_text="chunk").item_text_embeddings()
+             llm_long_text="truncate").item_text_embeddings()
     assert len(stores) == 1 and len(with_view) == 2 and len(set(cache.iterdir())) == 3
 
 
