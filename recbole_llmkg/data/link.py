@@ -99,9 +99,12 @@ def shipped_correction(dataset: str) -> Path | None:
 def link_file(config: Any, dataset_path: str | os.PathLike, token: str) -> Path:
     """The ``.link`` file to read for ``token`` under ``config[kg_link_file]``: ``~`` = the shipped
     correction when there is one and the dataset folder's own file is not a board's replacement
-    (a split folder's side file wins), else the folder's; ``dataset`` = the folder's; a path."""
-    value = config[LINK_FILE_KEY] if LINK_FILE_KEY in config else None
+    (a split folder's side file wins), else the folder's; ``dataset`` = the folder's; a path.
+    A config without the key (saved before it existed) reads the folder's own file."""
     own = Path(dataset_path) / f"{token}.link"
+    if LINK_FILE_KEY not in config:  # a config from before the key (an older checkpoint's):
+        return own  # the file it was trained on
+    value = config[LINK_FILE_KEY]
     if value in (None, ""):
         corrected = shipped_correction(token)
         if corrected is not None and _is_recbole_bundled(own):

@@ -56,3 +56,19 @@ def test_plain_ml100k_kg_run_reads_the_correction_and_logs_it(model, caplog):
     with caplog.at_level(logging.INFO, logger="recbole_llmkg.data.link"):
         recbole_own = create_dataset(_config(model, kg_link_file="dataset"))
     assert recbole_own.item2entity[differs] == bundled[differs]
+
+
+def test_a_config_saved_before_the_key_reads_the_folders_own_file():
+    class OldConfig(dict):
+        """What an older checkpoint's config holds: no kg_link_file."""
+
+    assert link_file(OldConfig(), BUNDLED, "ml-100k") == BUNDLED / "ml-100k.link"
+
+
+def test_checkpoint_fingerprint_hashes_the_link_file_read():
+    from recbole_llmkg.checkpoint import data_fingerprint
+    from recbole_llmkg.files import file_sha256
+
+    assert data_fingerprint(_config())["ml-100k.link"] == file_sha256(CORRECTED)
+    assert data_fingerprint(_config(kg_link_file="dataset"))["ml-100k.link"] == file_sha256(
+        BUNDLED / "ml-100k.link")
