@@ -61,7 +61,10 @@ def main() -> int:
     split = write_standard_split(source, "ml-100k", 2020, Path(args.workdir) / "splits",
                                  side_files={"link": str(shipped_correction("ml-100k"))})
     out = Path(args.out)
-    rows = out.read_text().splitlines() if out.is_file() else []
+    existing = out.read_text() if out.is_file() else ""
+    at = existing.find("\n## ")  # notes after the table (written by hand) are kept
+    existing, notes = (existing, "") if at < 0 else (existing[:at], existing[at:])
+    rows = existing.splitlines()
     header = ["| model | item text | valid NDCG@10 | wall s |", "|---|---|---|---|"]
     done = {tuple(c.strip() for c in r.split("|")[1:3]) for r in rows if r.startswith("| ")}
     body = [r for r in rows if r.startswith("| ") and not r.startswith(("| model", "|---"))]
@@ -81,7 +84,7 @@ def main() -> int:
             line = f"| {model} | {label} | {best:.4f} | {time.time() - start:.0f} |"
             print(line, flush=True)
             body.append(line)
-            text = "\n".join(_preamble(split.fingerprint) + header + body) + "\n"
+            text = "\n".join(_preamble(split.fingerprint) + header + body) + "\n" + notes
             write_text_atomic(out, text)
     return 0
 
