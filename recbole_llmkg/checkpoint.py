@@ -50,6 +50,10 @@ def data_fingerprint(config: Any) -> dict[str, str]:
     digests = {}
     for name in names:
         path = folder / name
+        if name == f"{dataset}.link":  # the .link file the run reads (kg_link_file)
+            from recbole_llmkg.data.link import link_file
+
+            path = link_file(config, folder, dataset)
         if path.is_file():
             digests[name] = file_sha256(path)
     return digests

@@ -315,6 +315,8 @@ def _text_table(user: str, rows: list[dict[str, Any]]) -> str:
     lines = [f"Top {len(rows)} for user {user}:"]
     for row in rows:
         lines.append(f"{row['rank']:>3}. {row['item']:>8}  {row['score']:9.4f}  {row['title']}")
+        if row.get("explain", {}).get("knowledge"):
+            lines.append(f"       about: {row['explain']['knowledge']}")
         for h in row.get("explain", {}).get("history", []):
             lines.append(f"       because you liked {h['item']} {h['title']} "
                          f"({row['explain']['kind']} {h['weight']:+.4f})")
@@ -373,7 +375,8 @@ def run_recommend(args) -> str:
                 raise ServeError("--explain needs a known --user (a new user has no history "
                                  "the model was trained with).")
             for row, why in zip(rows, rec.explain(args.user, frame["item"]), strict=True):
-                row["explain"] = {k: why[k] for k in ("kind", "history", "paths") if k in why}
+                row["explain"] = {k: why[k] for k in ("kind", "history", "paths", "knowledge")
+                                  if k in why}
         if args.json:
             return json.dumps({"user": label, "model": rec.model_name, "items": rows}, indent=2)
         return _text_table(label, rows)

@@ -558,9 +558,14 @@ def create_dataset(config: Any):
     dataset_class = getattr(config.model_class, "dataset_class", None)
     if dataset_class is None:
         from recbole.data import create_dataset as recbole_create_dataset
+        from recbole.utils import ModelType
 
         from recbole_llmkg.data.validate import validate_atomic_files
 
         validate_atomic_files(config)  # RecBole's readers get the plugin's file checks too
+        if config["MODEL_TYPE"] == ModelType.KNOWLEDGE:  # the .link file kg_link_file picks
+            from recbole_llmkg.data.link import CorrectedLinkDataset
+
+            return CorrectedLinkDataset(config)
         return recbole_create_dataset(config)
     return dataset_class(config)

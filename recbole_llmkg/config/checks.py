@@ -175,6 +175,11 @@ RULES: tuple[Rule, ...] = (
                                    "a folder, false (no cache) or ~ (the default folder)")),
     Rule(("item_text_template", "user_text_template", "item_title_field"), optional(TEXT)),
     Rule(("user_history_template", "text_placeholder"), TEXT),
+    Rule(("item_text_view",), choice_of("recbole_llmkg.data.text", "ITEM_TEXT_VIEWS")),
+    Rule(("user_text_view",), choice_of("recbole_llmkg.data.text", "USER_TEXT_VIEWS")),
+    Rule(("llm_long_text",), choice_of("recbole_llmkg.llm.encoder", "LONG_TEXT_MODES")),
+    Rule(("knowledge_dir", "kg_link_file"), optional(TEXT)),
+    Rule(("knowledge_combined_template",), TEXT),
     Rule(("user_history_len",), integer(0)),
     # Text layers (TextFeaturesMixin: every model that fuses IDs with text)
     Rule(("fusion",), choice_of(_TEXT_LAYERS, "FUSION_MODES")),

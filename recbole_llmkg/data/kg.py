@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
 from recbole_llmkg.data.knowledge import item_entity_profile, to_torch_sparse, user_entity_profile
-from recbole_llmkg.data.link import report_unlinked, resolve_link_duplicates
+from recbole_llmkg.data.link import (
+    link_file,
+    log_link_file,
+    report_unlinked,
+    resolve_link_duplicates,
+)
 from recbole_llmkg.data.text import column
 from recbole_llmkg.data.triples import repeated_triples
 from recbole_llmkg.errors import DataError
@@ -32,9 +38,10 @@ class KGMixin:
 
     def _load_link(self, token, dataset_path):
         """RecBole's item/entity maps, after the plugin's rule for duplicated rows."""
-        link_path = os.path.join(dataset_path, f"{token}.link")
+        link_path = str(link_file(self.config, dataset_path, token))
         if not os.path.isfile(link_path):
             raise DataError(f"Link file '{link_path}' not found; KG models need it.")
+        log_link_file(Path(link_path), token)
         frame = self._load_feat(link_path, "link")
         self._check_link(frame)
         items = frame[self.iid_field].to_numpy()
@@ -63,7 +70,7 @@ class KGMixin:
         items = np.array(list(self.item2entity), dtype=object)
         entities = np.array(list(self.item2entity.values()), dtype=object)
         report_unlinked(
-            self._atomic_path("link"), items, entities,
+            link_file(self.config, self.dataset_path, self.dataset_name), items, entities,
             pd.Series(items).map(self._link_lines).fillna(0).astype(int).to_numpy(),
             pd.Series(items).isin(self._get_rec_item_token()).to_numpy(),
             pd.Series(entities).isin(self._get_entity_token()).to_numpy(),

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from recbole.data.dataset import KnowledgeBasedDataset
 
-from recbole_llmkg.errors import DataError
+from recbole_llmkg.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -92,3 +95,82 @@ def report_unlinked(path: str | os.PathLike, items: np.ndarray, entities: np.nda
             more = f" and {mask.sum() - _SHOWN} more" if mask.sum() > _SHOWN else ""
             logger.warning("%d of %d rows of '%s' %s (%s%s); they were skipped.",
                            int(mask.sum()), len(items), path, what, shown, more)
+
+
+# -- which .link file a run reads ----------------------------------------------------------
+# RecBole's bundled ml-100k.link is keyed by MovieLens-1M ids (a scrambled graph; the project's
+# measurement is in results/explore/knowledge_quality.txt), so a dataset with a shipped
+# correction (datasets/corrections/<dataset>.link) reads it by default, in plain runs as on the
+# board. ``kg_link_file: dataset`` opts back to the dataset folder's own file (RecBole's);
+# a path reads that file.
+LINK_FILE_KEY = "kg_link_file"
+DATASET_LINK = "dataset"
+
+
+def shipped_correction(dataset: str) -> Path | None:
+    """The plugin's corrected ``.link`` of ``dataset``, if it ships one."""
+    from recbole_llmkg.paths import datasets_dir
+
+    path = datasets_dir() / "corrections" / f"{dataset}.link"
+    return path if path.is_file() else None
+
+
+def link_file(config: Any, dataset_path: str | os.PathLike, token: str) -> Path:
+    """The ``.link`` file to read for ``token`` under ``config[kg_link_file]``: ``~`` = the shipped
+    correction when there is one and the dataset folder's own file is not a board's replacement
+    (a split folder's side file wins), else the folder's; ``dataset`` = the folder's; a path.
+    A config without the key (saved before it existed) reads the folder's own file."""
+    own = Path(dataset_path) / f"{token}.link"
+    if LINK_FILE_KEY not in config:  # a config from before the key (an older checkpoint's):
+        return own  # the file it was trained on
+    value = config[LINK_FILE_KEY]
+    if value in (None, ""):
+        corrected = shipped_correction(token)
+        if corrected is not None and _is_recbole_bundled(own):
+            return corrected
+        return own
+    if value == DATASET_LINK:
+        return own
+    path = Path(os.path.expanduser(str(value)))
+    if not path.is_file():
+        raise ConfigError(f"Config key '{LINK_FILE_KEY}': file '{value}' not found; give a .link "
+                          f"file, '{DATASET_LINK}' (the dataset folder's own) or ~ (default).")
+    return path
+
+
+def _is_recbole_bundled(path: Path) -> bool:
+    """Whether ``path`` is (a link to) RecBole's bundled dataset file, not a board split's own
+    replacement."""
+    from recbole_llmkg.paths import recbole_dir
+
+    bundled = recbole_dir()
+    if bundled is None or not path.exists():
+        return False
+    try:
+        return path.resolve().is_relative_to((bundled / "dataset_example").resolve())
+    except OSError:
+        return False
+
+
+def log_link_file(path: Path, token: str) -> None:
+    """Say which link file was read (the default one differs from RecBole's for ml-100k)."""
+    corrected = shipped_correction(token)
+    if corrected is not None and path.resolve() == corrected.resolve():
+        logger.info("Link file: '%s' (the plugin's correction of %s's .link; config "
+                    "'%s: %s' reads the dataset's own).", path, token, LINK_FILE_KEY, DATASET_LINK)
+    else:
+        logger.info("Link file: '%s'.", path)
+
+
+class CorrectedLinkDataset(KnowledgeBasedDataset):
+    """RecBole's KnowledgeBasedDataset reading the ``.link`` file :func:`link_file` chooses: the
+    class RecBole's own KG models get through the plugin."""
+
+    def _load_link(self, token, dataset_path):
+        path = link_file(self.config, dataset_path, token)
+        log_link_file(path, token)
+        frame = self._load_feat(str(path), "link")
+        self._check_link(frame)
+        items = frame[self.iid_field].to_numpy()
+        entities = frame[self.entity_field].to_numpy()
+        return dict(zip(items, entities, strict=True)), dict(zip(entities, items, strict=True))

@@ -67,6 +67,7 @@ def encoder_settings(config: Any) -> dict[str, Any]:
         "max_length": int(setting(config, "llm_max_length")),
         "batch_size": int(setting(config, "llm_batch_size")),
         "normalize": bool(setting(config, "llm_normalize")),
+        "long_text": str(setting(config, "llm_long_text")),
     }
 
 

@@ -8,6 +8,9 @@ Mixed into both dataset classes (:mod:`recbole_llmkg.data.dataset`). It
 * checks every atomic file before RecBole reads it (:mod:`recbole_llmkg.data.atomic`);
 * builds item texts and user profile texts once, after RecBole has remapped ids, so index ``i``
   is RecBole's id ``i`` (index 0, the padding id, is a placeholder and embeds to zeros);
+* reads the LLM-written knowledge file beside the templates when a knowledge view is chosen
+  (``item_text_view`` / ``user_text_view``: metadata, knowledge, combined, or item-only separate;
+  :mod:`recbole_llmkg.llm.knowledge_file`); an item without knowledge keeps its metadata text;
 * builds the history part of user texts on demand from ``self.inter_feat``: called on the
   training split (``train_data._dataset``) it sees training interactions only. RecBole's
   ``copy()`` is shallow, so user results are memoised together with the ``inter_feat`` object
@@ -30,14 +33,22 @@ from recbole_llmkg.data import settings
 from recbole_llmkg.data.atomic import AtomicFile, check_atomic_file
 from recbole_llmkg.data.precomputed import load_precomputed
 from recbole_llmkg.data.validate import required_columns
-from recbole_llmkg.errors import ConfigError, DataError
+from recbole_llmkg.errors import ConfigError, DataError, require_choice
 from recbole_llmkg.llm.cache import EmbeddingCache, model_fingerprint
 from recbole_llmkg.llm.encoder import encode_across, forward_precision, get_encoder
+from recbole_llmkg.llm.knowledge_file import read_knowledge, warn_unknown
+from recbole_llmkg.llm.knowledge_source import find_knowledge_file, knowledge_candidates
 from recbole_llmkg.llm.templates import default_template, render, template_fields
 
 logger = logging.getLogger(__name__)
 
 PAD_TEXT = "[PAD]"
+# metadata: the templates; knowledge: the knowledge text (metadata where an id has none);
+# combined: one text joining both (knowledge_combined_template); separate (items): the two
+# embeddings side by side, each scaled by 1/sqrt(2) so a unit-norm pair stays unit-norm and a
+# cosine is the mean of the two views' cosines.
+ITEM_TEXT_VIEWS = ("metadata", "knowledge", "combined", "separate")
+USER_TEXT_VIEWS = ("metadata", "knowledge", "combined")
 _TEXT_TYPES = (FeatureType.TOKEN, FeatureType.TOKEN_SEQ)
 
 
@@ -196,14 +207,88 @@ class TextMixin:
     def _data_processing(self):
         super()._data_processing()
         self._text_memo: dict[str, Any] = {}
-        self._item_text_list = self._build_texts("item")
-        self._user_profile_list = self._build_texts("user")
+        self._item_metadata_list = self._build_texts("item")
+        self._user_metadata_list = self._build_texts("user")
+        self._item_knowledge_list = self._knowledge_texts("item")
+        self._user_knowledge_list = self._knowledge_texts("user")
+        self._item_text_list = self._view_texts("item")
+        self._user_profile_list = self._view_texts("user")
         title = self._setting("item_title_field")
         self._item_title_list = (
             self._render_rows("item", "{" + str(title) + "}", quiet=True)
             if title
-            else self._item_text_list
+            else self._item_metadata_list
         )
+
+    # -- knowledge ----------------------------------------------------------------------------
+    def text_view(self, kind: str = "item") -> str:
+        """The configured view of ``kind`` texts (``item_text_view`` / ``user_text_view``)."""
+        key = f"{kind}_text_view"
+        view = str(self._setting(key))
+        require_choice(key, view, ITEM_TEXT_VIEWS if kind == "item" else USER_TEXT_VIEWS)
+        return view
+
+    def _knowledge_texts(self, kind: str) -> list[str | None] | None:
+        """Knowledge text per id (``None`` where the file has none); ``None`` when the view does
+        not read knowledge. A missing file is a :class:`ConfigError` naming where it looked."""
+        if self.text_view(kind) == "metadata":
+            return None
+        folder = self._setting("knowledge_dir")
+        path = find_knowledge_file(self.dataset_path, self.dataset_name, folder, kind)
+        if path is None:
+            looked = " and ".join(f"'{p}'" for p in knowledge_candidates(
+                self.dataset_path, self.dataset_name, folder, kind))
+            raise ConfigError(
+                f"Config key '{kind}_text_view' = {self.text_view(kind)} needs a {kind} knowledge "
+                f"file; none at {looked}. Write one with `recbole-llmkg knowledge import` or "
+                f"`knowledge generate`, set 'knowledge_dir', or set '{kind}_text_view: metadata'."
+            )
+        texts = read_knowledge(path, kind)
+        id_field = self.iid_field if kind == "item" else self.uid_field
+        token2id = self.field2token_id[id_field]
+        warn_unknown(path, texts, token2id, kind)
+        num = self.item_num if kind == "item" else self.user_num
+        out: list[str | None] = [None] * num
+        for token, text in texts.items():
+            if token in token2id and token2id[token] > 0:
+                out[token2id[token]] = text
+        covered = sum(t is not None for t in out)
+        logger.info(
+            "%s texts: view '%s', knowledge for %d of %d %ss from '%s' (the others keep their "
+            "metadata text).", kind.capitalize(), self.text_view(kind), covered, num - 1, kind,
+            path,
+        )
+        return out
+
+    def _view_texts(self, kind: str) -> list[str]:
+        """The one text per id of the view (``separate``: the combined text, for the encoders
+        that read one text per item, e.g. fine-tuning)."""
+        metadata = self._item_metadata_list if kind == "item" else self._user_metadata_list
+        knowledge = self._item_knowledge_list if kind == "item" else self._user_knowledge_list
+        if knowledge is None:
+            return list(metadata)
+        view = self.text_view(kind)
+        template = str(self._setting("knowledge_combined_template"))
+        texts = [PAD_TEXT]
+        for meta, know in zip(metadata[1:], knowledge[1:], strict=True):
+            if know is None:
+                texts.append(meta)
+            elif view == "knowledge":
+                texts.append(know)
+            else:
+                texts.append(template.format_map({"metadata": meta, "knowledge": know}))
+        return texts
+
+    def item_knowledge_texts(self) -> list[str | None]:
+        """Knowledge text per item id (``None`` where there is none, or no knowledge view)."""
+        if self._item_knowledge_list is None:
+            return [None] * self.item_num
+        return list(self._item_knowledge_list)
+
+    @property
+    def text_view_count(self) -> int:
+        """Views side by side in one item text embedding: 2 for ``separate``, else 1."""
+        return 2 if self.text_view("item") == "separate" else 1
 
     def _field_values(self, feat: Any, field: str) -> list:
         """Per-row values of a field as strings / lists of strings, ``None`` where missing."""
@@ -341,7 +426,7 @@ class TextMixin:
         return list(texts)
 
     # -- embeddings ---------------------------------------------------------------------------
-    def _encode(self, name: str, texts: list[str]) -> torch.Tensor:
+    def _encode(self, name: str, texts: list[str], view: str = "metadata") -> torch.Tensor:
         """Embed ``texts[1:]`` (row 0 = zeros) through the content-keyed cache and the encoder."""
         enc = settings.encoder_settings(self.config)
         path = enc["model_path"]
@@ -367,7 +452,8 @@ class TextMixin:
             emb = encode(body)
         else:
             key = {k: v for k, v in enc.items() if k not in ("batch_size", "model_path")}
-            key.update(model=model_fingerprint(path), precision=forward_precision(devices[0]))
+            key.update(model=model_fingerprint(path), precision=forward_precision(devices[0]),
+                       view=view)
             emb = EmbeddingCache(folder).get_or_compute(key, body, encode, what=name)
         return torch.cat([torch.zeros(1, emb.shape[1]), emb.float()])
 
@@ -396,10 +482,25 @@ class TextMixin:
             emb = self._precomputed("item")
             source = self._atomic_path("itememb")
             if emb is None:
-                emb = self._encode("item", self._item_text_list)
+                emb = self._encode_item_view()
                 source = "the text encoder"
+            elif self.text_view("item") != "metadata":
+                logger.warning("'%s' replaces the text encoder, so item_text_view '%s' is not "
+                               "used.", source, self.text_view("item"))
             memo = self._text_memo["item_emb"] = (emb, source)
         return memo
+
+    def _encode_item_view(self) -> torch.Tensor:
+        """Item embeddings of the configured view (``separate``: metadata and knowledge-or-
+        metadata embeddings concatenated, each scaled by 1/sqrt(2))."""
+        view = self.text_view("item")
+        if view != "separate":
+            return self._encode("item", self._item_text_list, view)
+        knowledge = [m if k is None else k for m, k in
+                     zip(self._item_metadata_list, self._item_knowledge_list, strict=True)]
+        parts = [self._encode("item", self._item_metadata_list, "metadata"),
+                 self._encode("item knowledge", knowledge, "knowledge")]
+        return torch.cat(parts, dim=1) / 2 ** 0.5
 
     def item_text_embeddings(self) -> torch.Tensor:
         """``[item_num, d]`` float32 text embeddings of items (row 0 zeros), on config device.
@@ -422,7 +523,7 @@ class TextMixin:
         if emb is not None:
             source = self._atomic_path("useremb")
         else:
-            emb = self._encode("user", self.user_texts())
+            emb = self._encode("user", self.user_texts(), self.text_view("user"))
             source = "the text encoder"
         item_emb, item_source = None, None
         if source != "the text encoder" or os.path.isfile(self._atomic_path("itememb")):

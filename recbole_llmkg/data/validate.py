@@ -16,7 +16,7 @@ import pandas as pd
 from recbole.utils import ModelType
 
 from recbole_llmkg.data.atomic import AtomicFile, check_atomic_file
-from recbole_llmkg.data.link import report_unlinked, resolve_link_duplicates
+from recbole_llmkg.data.link import link_file, report_unlinked, resolve_link_duplicates
 from recbole_llmkg.data.triples import repeated_triples
 
 
@@ -45,7 +45,8 @@ def dataset_files(config: Any) -> list[Path]:
     suffixes += ["user", "item"]
     if config["MODEL_TYPE"] == ModelType.KNOWLEDGE:
         suffixes += ["kg", "link"]
-    paths = [folder / f"{token}.{s}" for s in suffixes]
+    paths = [link_file(config, folder, token) if s == "link" else folder / f"{token}.{s}"
+             for s in suffixes]
     return [p for p in paths if p.is_file()]
 
 

@@ -1,4 +1,6 @@
-"""Language-model side: text templates, the offline TextEncoder and its on-disk cache."""
+"""Language-model side: text templates, the offline TextEncoder and its on-disk cache; the
+knowledge file (knowledge_file), its import (knowledge_import), generation (knowledge_generate)
+and their commands (knowledge_commands)."""
 
 from recbole_llmkg.llm.cache import EmbeddingCache, model_fingerprint, text_digest
 from recbole_llmkg.llm.encoder import TextEncoder, get_encoder, pool

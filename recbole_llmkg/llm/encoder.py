@@ -24,6 +24,11 @@ from recbole_llmkg.llm.bag_of_words import BagOfWordsEncoder, is_bag_of_words, n
 logger = logging.getLogger(__name__)
 
 POOLINGS = ("mean", "cls", "last")
+# How a text longer than ``max_length`` tokens is read: ``truncate`` keeps its first
+# ``max_length`` tokens; ``chunk`` splits it into windows of ``max_length`` tokens (special tokens
+# included), embeds each and averages them weighted by their token counts (chunk-and-pool), so the
+# whole text counts at the cost of one forward per window.
+LONG_TEXT_MODES = ("truncate", "chunk")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -69,6 +74,7 @@ class TextEncoder:
         device: where the model runs.
         show_progress: always show a progress bar (texts, with ETA).
         progress_min_texts: show it anyway for at least this many texts (``None``: never).
+        long_text: ``truncate`` | ``chunk`` (``llm_long_text``; see :data:`LONG_TEXT_MODES`).
     """
 
     def __init__(
@@ -81,6 +87,7 @@ class TextEncoder:
         device: str | torch.device = "cpu",
         show_progress: bool = False,
         progress_min_texts: int | None = None,
+        long_text: str = "truncate",
     ) -> None:
         path = Path(model_path).expanduser()
         if not path.is_dir() or not (path / "config.json").is_file():
@@ -95,6 +102,10 @@ class TextEncoder:
             raise ConfigError(f"llm_pooling must be one of {', '.join(POOLINGS)}, got '{pooling}'.")
         if int(max_length) < 1 or int(batch_size) < 1:
             raise ConfigError("llm_max_length and llm_batch_size must be positive integers.")
+        if long_text not in LONG_TEXT_MODES:
+            raise ConfigError(f"llm_long_text must be one of {', '.join(LONG_TEXT_MODES)}, got "
+                              f"'{long_text}'.")
+        self.long_text = long_text
         from transformers import AutoModel, AutoTokenizer
 
         self.model_path = path.resolve()
@@ -141,6 +152,29 @@ class TextEncoder:
 
         return tqdm(total=total, desc="Encoding texts", unit="text")
 
+    def _token_ids(self, texts: list[str]) -> tuple[list[list[int]], list[int] | None]:
+        """Token ids per forward row and, for ``chunk``, the text each row belongs to."""
+        if self.long_text == "truncate":
+            return self.tokenizer(texts, truncation=True, max_length=self.max_length,
+                                  add_special_tokens=True)["input_ids"], None
+        plain = self.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+        prefix, suffix = self._special_tokens()
+        room = max(self.max_length - len(prefix) - len(suffix), 1)
+        ids, owner = [], []
+        for t, tokens in enumerate(plain):
+            for at in range(0, max(len(tokens), 1), room):
+                ids.append(prefix + tokens[at:at + room] + suffix)
+                owner.append(t)
+        return ids, owner
+
+    def _special_tokens(self) -> tuple[list[int], list[int]]:
+        """The ids the tokenizer puts before and after a text (``[CLS]`` / ``[SEP]`` for BERT)."""
+        plain = self.tokenizer("a", add_special_tokens=False)["input_ids"]
+        full = self.tokenizer("a", add_special_tokens=True)["input_ids"]
+        at = next((i for i in range(len(full) - len(plain) + 1)
+                   if full[i:i + len(plain)] == plain), 0)
+        return full[:at], full[at + len(plain):]
+
     def encode(self, texts: Sequence[str], grad: bool = False) -> torch.Tensor:
         """Embed ``texts`` -> float32 ``[len(texts), dim]`` on ``self.device``, in input order.
 
@@ -151,12 +185,10 @@ class TextEncoder:
         if not texts:
             return torch.zeros(0, self.dim, device=self.device)
         start = time.perf_counter()
-        ids = self.tokenizer(
-            texts, truncation=True, max_length=self.max_length, add_special_tokens=True
-        )["input_ids"]
-        order = sorted(range(len(texts)), key=lambda i: len(ids[i]), reverse=True)
+        ids, owner = self._token_ids(texts)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        bar = self._progress(len(texts))
+        bar = self._progress(len(ids))
         chunks = []
         context = nullcontext() if grad else torch.inference_mode()
         with context, self._autocast():
@@ -172,11 +204,18 @@ class TextEncoder:
         if bar is not None:
             bar.close()
         out = torch.cat(chunks)
-        if self.normalize:
-            out = F.normalize(out, dim=-1)
         inverse = torch.empty(len(order), dtype=torch.long)
         inverse[torch.tensor(order)] = torch.arange(len(order))
         out = out[inverse.to(out.device)]
+        if owner is not None:  # chunk-and-pool: token-weighted mean of each text's windows
+            index = torch.tensor(owner, device=out.device)
+            weight = torch.tensor([float(len(i)) for i in ids], device=out.device)
+            total = torch.zeros(len(texts), device=out.device).index_add(0, index, weight)
+            share = (weight / total[index]).unsqueeze(1).to(out.dtype)  # exactly 1: one window
+            out = torch.zeros(len(texts), out.shape[1], device=out.device,
+                              dtype=out.dtype).index_add(0, index, out * share)
+        if self.normalize:
+            out = F.normalize(out, dim=-1)
         seconds = time.perf_counter() - start
         logger.info(
             "Encoded %d texts in %.2f s (%.0f texts/s)",
@@ -199,6 +238,7 @@ def get_encoder(
     device: str | torch.device = "cpu",
     show_progress: bool = False,
     progress_min_texts: int | None = None,
+    long_text: str = "truncate",
 ) -> TextEncoder | BagOfWordsEncoder:
     """A shared frozen encoder: loading a model takes seconds, so one per settings is kept.
 
@@ -211,6 +251,7 @@ def get_encoder(
         int(max_length),
         int(batch_size),
         bool(normalize),
+        long_text,
     )
     key = (*settings, str(torch.device(device)))
     encoder = _LOADED.get(key)
@@ -220,7 +261,8 @@ def get_encoder(
         if is_bag_of_words(model_path):
             encoder = BagOfWordsEncoder(model_path, normalize=normalize, device=device)
         else:
-            encoder = TextEncoder(model_path, pooling, max_length, batch_size, normalize, device)
+            encoder = TextEncoder(model_path, pooling, max_length, batch_size, normalize, device,
+                                  long_text=long_text)
         _LOADED[key] = encoder
     encoder.show_progress = show_progress
     encoder.progress_min_texts = progress_min_texts

@@ -12,6 +12,8 @@ language shared by most films comes last). One path per (history item, entity).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -119,3 +121,19 @@ class EdgeAttention:
         first = self.edge(0, sources, entities)
         last = self.edge(self.table.shape[0] - 1, entities, np.full(len(entities), target))
         return first * last
+
+
+def knowledge_quote(text: str | None, limit: int = 240) -> str | None:
+    """What ``--explain`` quotes of an item's LLM-written knowledge: its first sentences, whole,
+    up to ``limit`` characters (cut at a word with "..." when the first sentence is longer);
+    ``None`` without knowledge."""
+    if not text:
+        return None
+    quote = ""
+    for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
+        if len(quote) + len(sentence) + 1 > limit:
+            break
+        quote = f"{quote} {sentence}".strip()
+    if not quote:
+        quote = text[:limit].rsplit(" ", 1)[0] + " ..."
+    return quote

@@ -59,6 +59,9 @@ class TextSpace:
         device = self.config["device"] or "cpu"
         encoder = get_encoder(device=device, **encoder_settings(self.config))
         emb = encoder.encode([text.strip()])[0].float().to(self.item_text().device)
+        # item_text_view 'separate': items are [metadata; knowledge] side by side; the request
+        # is read against both views alike (its cosine is the mean of the two views' cosines)
+        emb = emb.repeat(int(getattr(self._dataset, "text_view_count", 1)))
         return torch.nn.functional.normalize(emb, dim=0)
 
     def similarity(self, text_embedding: torch.Tensor) -> torch.Tensor:

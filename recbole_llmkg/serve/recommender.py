@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from recbole_llmkg.errors import ServeError
-from recbole_llmkg.serve.explain import EdgeAttention, KGPaths
+from recbole_llmkg.serve.explain import EdgeAttention, KGPaths, knowledge_quote
 from recbole_llmkg.serve.families import family_for
 from recbole_llmkg.serve.loading import TrainedModel, load_trained
 from recbole_llmkg.serve.query import DEFAULT_QUERY_WEIGHT, TextSpace, blend
@@ -225,6 +225,8 @@ class Recommender:
         scores = self.family.scores(torch.tensor([user]))[0, items]
         share = share.cpu().numpy()
         kg = self._kg_paths()
+        knowledge = (self.dataset.item_knowledge_texts()  # LLM-written text, quoted when on
+                     if hasattr(self.dataset, "item_knowledge_texts") else None)
         explained = []
         for col, item in enumerate(items.tolist()):
             weight = share[:, col]
@@ -238,6 +240,9 @@ class Recommender:
                              "title": self._title(history[j]), "weight": float(weight[j])}
                             for j in top],
             }
+            quote = knowledge_quote(knowledge[item]) if knowledge is not None else None
+            if quote is not None:
+                entry["knowledge"] = quote
             if kg is not None:
                 paths = kg.paths(history, weight, item, n_paths, self._attention)
                 entry["paths"] = [

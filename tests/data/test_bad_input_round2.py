@@ -6,6 +6,7 @@ import logging
 
 import pytest
 from conftest import make_config, rewrite_lines, warning_messages
+from recbole.data.dataset import KnowledgeBasedDataset
 
 from recbole_llmkg.data import LLMKGDataset, LLMTextDataset
 from recbole_llmkg.data.atomic import BOM
@@ -100,7 +101,8 @@ def test_duplicated_kg_triple_warned_for_recbole_kg_models(tmp_path, tiny_copy, 
     """RecBole's own KG dataset class keeps every row: the warning says so and names the fix."""
     (triple,), _ = _repeat_kg_lines(tiny_copy, 5)
     dataset = create_dataset(make_config(tmp_path, data_path=tiny_copy, model="CKE"))
-    assert type(dataset).__name__ == "KnowledgeBasedDataset"
+    assert isinstance(dataset, KnowledgeBasedDataset)  # RecBole's class (reading the chosen .link)
+    assert type(dataset).__name__ == "CorrectedLinkDataset"
     (warning,) = warnings_of("tiny.kg")
     assert f"repeats 1 triple(s): '{triple}' on line 349 (first on line 5)" in warning
     assert "keeps every copy" in warning and "remove the repeats" in warning

@@ -24,6 +24,7 @@ from recbole.utils import InputType
 
 from recbole_llmkg.data import LLMTextDataset
 from recbole_llmkg.data.settings import encoder_settings
+from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.llm.encoder import TextEncoder
 from recbole_llmkg.model.layers import (
     IDTextFusion,
@@ -128,6 +129,10 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         # above so its pretrained weights are kept; its module is registered, so the optimiser
         # trains it and checkpoints hold it)
         self.text_model = None
+        if not self.llm_freeze and getattr(dataset, "text_view_count", 1) > 1:
+            raise ConfigError("llm_freeze: False fine-tunes the encoder on one text per item, but "
+                              "item_text_view: separate gives two; use item_text_view: combined "
+                              "(one text) or llm_freeze: True.")
         if not self.llm_freeze:
             encoder = TextEncoder(**encoder_settings(config), device=self.device)
             self.text_model = encoder.model
