@@ -65,11 +65,11 @@ def main() -> int:
 
     import torch
     import yaml
-    from recbole_llmkg.registry import create_dataset
 
     from recbole_llmkg.config import Config
     from recbole_llmkg.files import write_text_atomic
     from recbole_llmkg.llm.knowledge_source import dataset_folder, item_rows, item_titles
+    from recbole_llmkg.registry import create_dataset
     from recbole_llmkg.serve.query import TextSpace
 
     torch.set_num_threads(1)

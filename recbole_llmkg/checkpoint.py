@@ -195,7 +195,7 @@ def _refusal(path: str, qualname: str, why: str) -> CheckpointError:
         f"Refusing checkpoint '{path}': it references {qualname}, {why}. If that is your own "
         f"model class, import {module} before loading, register it under the "
         f"'{ENTRY_POINT_GROUP}' entry point of its package, or trust its module explicitly "
-        f"(Python: trusted_modules=['{module}'])."
+        f"(recommend --trust-module {module}; Python: trusted_modules=['{module}'])."
     )
 
 

@@ -309,6 +309,10 @@ def add_recommend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", help="write to this file (atomically) instead of stdout")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--data-path", help="folder holding the dataset, if it moved")
+    parser.add_argument("--trust-module", action="append", default=[], metavar="MODULE",
+                        help="a module that may be imported to find the checkpoint's model class "
+                        "(your own model outside the package; repeatable). The plugin's, "
+                        "RecBole's and entry-point models need none")
 
 
 def _text_table(user: str, rows: list[dict[str, Any]]) -> str:
@@ -361,7 +365,8 @@ def run_recommend(args) -> str:
                           else args.query_weight)
     if args.output:
         check_output_file(args.output)
-    rec = Recommender.load(args.checkpoint, device=args.device, data_path=args.data_path)
+    rec = Recommender.load(args.checkpoint, device=args.device, data_path=args.data_path,
+                           trusted_modules=args.trust_module)
     if args.user or chosen[3]:
         if args.user:
             frame = rec.recommend([args.user], args.k, args.include_seen, args.query, weight)

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import numpy as np
@@ -149,7 +151,24 @@ HOST_WARNINGS = (
     # Interaction.sort hands torch tensors to numpy (np.lexsort), numpy 2 deprecates the wrap
     (r"__array_wrap__ must accept context and return_scalar arguments", DeprecationWarning,
      r"numpy\._core\.fromnumeric"),
+    # the content kNNs keep their neighbour lists as CSR tensors, which torch calls beta
+    (r"Sparse CSR tensor support is in beta state", UserWarning, r"recbole_llmkg\."),
 )
+
+
+@contextmanager
+def quiet_model_loading() -> Iterator[None]:
+    """transformers >= 5 draws a "Loading weights" progress bar for every ``from_pretrained``;
+    hide it while the plugin loads its own models (and put the user's setting back)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def silence_host_warnings() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from recbole_llmkg.compat import quiet_model_loading
 from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.llm.bag_of_words import BagOfWordsEncoder, is_bag_of_words, not_fine_tunable
 
@@ -117,10 +118,12 @@ class TextEncoder:
         self.show_progress = show_progress
         self.progress_min_texts = progress_min_texts
         start = time.perf_counter()
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
+        with quiet_model_loading():
+            self.tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
         if self.tokenizer.pad_token is None:  # decoder LMs often ship without one
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
-        self.model = AutoModel.from_pretrained(self.model_path, local_files_only=True)
+        with quiet_model_loading():
+            self.model = AutoModel.from_pretrained(self.model_path, local_files_only=True)
         self.model.to(self.device).eval()
         logger.info(
             "Loaded text encoder %s in %.1f s", self.model_path, time.perf_counter() - start

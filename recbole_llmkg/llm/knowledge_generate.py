@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from recbole_llmkg.compat import quiet_model_loading
 from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.llm.knowledge_file import clean_text, write_knowledge
 from recbole_llmkg.llm.templates import render, template_fields
@@ -118,7 +119,8 @@ class Generator:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
-        self.model = AutoModelForCausalLM.from_pretrained(folder, **kwargs).to(device).eval()
+        with quiet_model_loading():
+            self.model = AutoModelForCausalLM.from_pretrained(folder, **kwargs).to(device).eval()
         self.device = device
 
     def chat(self, prompt: Prompt, text: str) -> str:

@@ -138,3 +138,16 @@ def test_encode_devices_setting():
         assert encode_devices({"llm_devices": "all"}, "cpu") == [cpu]  # no GPU: the run's
     with pytest.raises(ConfigError, match="llm_devices.*mixes device types"):
         encode_devices({"llm_devices": ["cpu", "cuda:0"]}, "cpu")
+
+
+def test_loading_the_encoder_prints_nothing(capfd):
+    """transformers >= 5 draws a "Loading weights" bar on every load: the plugin hides it, and
+    leaves the user's own transformers setting as it was."""
+    from transformers.utils import logging as hf_logging
+
+    assert hf_logging.is_progress_bar_enabled()
+    TextEncoder(default_model_path())
+    captured = capfd.readouterr()
+    assert "Loading weights" not in captured.err + captured.out
+    assert captured.err == "" and captured.out == ""
+    assert hf_logging.is_progress_bar_enabled()

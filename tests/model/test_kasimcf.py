@@ -13,9 +13,9 @@ import torch
 from recbole.data.interaction import Interaction
 
 from recbole_llmkg.errors import ConfigError
-from recbole_llmkg.model import similarity
 from recbole_llmkg.model.general_recommender import kasimcf
 from recbole_llmkg.model.general_recommender.kasimcf import KASimCF
+from recbole_llmkg.model.layers import similarity
 
 # --------------------------------------------------------------------------------- KASimCF
 #   items:   i1 i2 i3 i4        (id 0 is RecBole's padding item)
