@@ -55,9 +55,10 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
     only. ``n_layers > 0``: the ego towers above are the layer-0 embeddings of LightGCN smoothing
     (:class:`~recbole_llmkg.model.layers.bipartite.BipartiteSmoothing`) and every step propagates
     the sampled computation graph of its batch (``train_sampling: sampled``, fan-outs
-    ``train_fanouts``) or the whole graph (``full``); a user's final vector is its ego share plus one term per history item, which
-    is what explanations read and how a new user is folded in. Either way the towers over every
-    user and item run once per evaluation pass and are cached.
+    ``train_fanouts``) or the whole graph (``full``); a user's final vector is its ego share
+    plus one term per history item, which is what explanations read and how a new user is
+    folded in. Either way the towers over every user and item run once per evaluation pass and
+    are cached.
     """
 
     input_type = InputType.PAIRWISE
