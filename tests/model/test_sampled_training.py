@@ -80,5 +80,5 @@ def test_kgllmgnn_chunked_evaluation_equals_one_pass(tmp_path):
 def test_sampling_keys_are_checked(name, tmp_path):
     with pytest.raises(ConfigError, match="train_sampling"):
         build_run(name, tmp_path, train_sampling="partial")
-    with pytest.raises(ConfigError, match="'train_fanouts' must be a list of"):
+    with pytest.raises(ConfigError, match="'train_fanouts' must be one integer or a list of"):
         build_run(name, tmp_path / "b", train_fanouts=[5, 5, 5, 5])

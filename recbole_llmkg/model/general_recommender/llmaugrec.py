@@ -86,7 +86,6 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
             raise ConfigError(f"Config key 'n_layers' must be an integer >= 0 (0: no graph "
                               f"smoothing), got {self.n_layers!r}.")
         require_choice("train_sampling", self.train_sampling, TRAIN_SAMPLING_MODES)
-        fanouts = check_fanouts(config["train_fanouts"], self.n_layers)
 
         # frozen user text features (not parameters; recomputed from the dataset)
         interactions = dataset.inter_matrix(form="csr").astype(np.float32)
@@ -125,9 +124,10 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         if self.n_layers:
             from recbole_llmkg.model.layers.bipartite import BipartiteSmoothing
 
-            self.smoothing = BipartiteSmoothing(
-                interactions, self.n_layers, self.device,
-                fanouts if self.train_sampling == "sampled" else None)
+            fanouts = None
+            if self.train_sampling == "sampled":
+                fanouts = check_fanouts(config["train_fanouts"], self.n_layers)
+            self.smoothing = BipartiteSmoothing(interactions, self.n_layers, self.device, fanouts)
         self._graph_cache = None  # graph mode: the evaluation pass's users, items, messages
         self.bpr_loss = BPRLoss()
         self.reg_loss = EmbLoss()

@@ -75,7 +75,6 @@ class KGLLMGNN(TextFeaturesMixin, KnowledgeRecommender):
 
         require_choice("kg_training", self.kg_training, KG_TRAINING_MODES)
         require_choice("train_sampling", self.train_sampling, TRAIN_SAMPLING_MODES)
-        fanouts = check_fanouts(config["train_fanouts"], self.n_layers)
 
         # the collaborative KG (reverse edges per the dataset key ckg_reverse_edges), grouped by
         # (target, relation) once; recomputed from the dataset, so not checkpointed
@@ -87,6 +86,7 @@ class KGLLMGNN(TextFeaturesMixin, KnowledgeRecommender):
         self.sampler = None
         if self.train_sampling == "sampled":
             self.edge_type = edge_type.to(self.device)
+            fanouts = check_fanouts(config["train_fanouts"], self.n_layers)
             self.sampler = NeighbourSampler(edge_index.to(self.device), self.n_nodes, fanouts)
 
         # define layers and loss

@@ -25,17 +25,18 @@ TRAIN_SAMPLING_MODES = ("full", "sampled")
 
 
 def check_fanouts(fanouts: object, n_layers: int, key: str = "train_fanouts") -> list[int]:
-    """``fanouts`` as a list of ``n_layers`` ints (``-1`` = the whole neighbourhood), or a
-    :class:`ConfigError` naming ``key``."""
+    """``fanouts`` as a list of ``n_layers`` ints (``-1`` = the whole neighbourhood; one int is
+    used for every layer, so ``n_layers`` can change alone), or a :class:`ConfigError` naming
+    ``key``."""
     if isinstance(fanouts, int) and not isinstance(fanouts, bool):
         fanouts = [fanouts] * n_layers
     ok = (isinstance(fanouts, (list, tuple)) and len(fanouts) == n_layers
           and all(isinstance(f, int) and not isinstance(f, bool) and (f == -1 or f > 0)
                   for f in fanouts))
     if not ok:
-        raise ConfigError(f"Config key '{key}' must be a list of {n_layers} integers (one per "
-                          f"layer, nearest hop first; each > 0, or -1 for every neighbour), got "
-                          f"{fanouts!r}.")
+        raise ConfigError(f"Config key '{key}' must be one integer or a list of {n_layers} "
+                          f"integers (one per layer, nearest hop first; each > 0, or -1 for every "
+                          f"neighbour), got {fanouts!r}.")
     return [int(f) for f in fanouts]
 
 

@@ -204,7 +204,7 @@ def test_bipartite_sampled_smoothing_with_full_fanouts_equals_full_smoothing():
 
 @pytest.mark.parametrize("bad", [[10, 10], [0, 5, 5], "10", [10, -2, 3], [True, 1, 1]])
 def test_fanouts_must_be_one_positive_int_or_minus_one_per_layer(bad):
-    with pytest.raises(ConfigError, match="'train_fanouts' must be a list of 3 integers"):
+    with pytest.raises(ConfigError, match="'train_fanouts' must be one integer or a list of 3"):
         check_fanouts(bad, 3)
     assert check_fanouts([10, -1, 5], 3) == [10, -1, 5]
     assert check_fanouts(7, 2) == [7, 7]
