@@ -25,7 +25,6 @@ import torch
 from torch import nn
 from torch_geometric.nn import LGConv
 
-from recbole_llmkg.model.layers.graph import RelationGraph, pair_spmm
 from recbole_llmkg.model.layers.sampling import ComputationGraph, NeighbourSampler
 
 
@@ -75,20 +74,14 @@ class BipartiteSmoothing(nn.Module):
         layer-0 rows ``ego`` of its nodes; layer ``k`` runs over the edges into the nodes within
         ``K - k`` hops only."""
         weights = self.edge_weights[computation.edges] * computation.weight_scale
-        # one relation: the graph's pairs are its targets, and its CSR products come with a
-        # transposed layout for the backward pass (a COO product's backward re-sorts the edges)
-        graph = RelationGraph.build(torch.stack([computation.source, computation.target]),
-                                    torch.zeros_like(computation.source),
-                                    computation.nodes.shape[0])
-        weights = weights[graph.order]
         seeds = computation.n_seeds
         outputs, h = [ego[:seeds]], ego
         for layer in range(1, self.n_layers + 1):
-            n_targets, n_sources, _ = computation.layer_sizes(layer)
-            block = graph.restrict_targets(n_targets, n_sources)
-            grouped = pair_spmm(block, weights[: block.num_edges], h[:n_sources])
-            h = grouped.new_zeros(n_targets, grouped.shape[1]).index_copy(
-                0, block.pair_target, grouped)
+            n_targets, n_sources, n_edges = computation.layer_sizes(layer)
+            index = torch.stack([computation.target[:n_edges], computation.source[:n_edges]])
+            block = torch.sparse_coo_tensor(index, weights[:n_edges], (n_targets, n_sources),
+                                            check_invariants=False)
+            h = torch.sparse.mm(block, h[:n_sources])
             outputs.append(h[:seeds])
         return torch.stack(outputs).mean(dim=0)
 
