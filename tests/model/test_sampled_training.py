@@ -22,7 +22,7 @@ from recbole_llmkg.errors import ConfigError
     ("KGLLMGNN", {"train_fanouts": [2, 3, -1], "attention": False}),
     ("KGLLMGNN", {"train_sampling": "full"}),
     ("LLMAugRec", {}),
-    ("LLMAugRec", {"n_layers": 2, "train_fanouts": [3, 3]}),
+    ("LLMAugRec", {"n_layers": 2, "train_fanouts": [3, 3], "train_sampling": "sampled"}),
     ("LLMAugRec", {"train_sampling": "full"}),
 ])
 def test_graph_models_train_with_and_without_sampling(name, overrides, tmp_path):
@@ -56,7 +56,8 @@ def test_kgllmgnn_sampled_step_with_full_fanouts_equals_the_full_graph_step(tmp_
 
 
 def test_llmaugrec_sampled_step_with_full_fanouts_equals_the_full_graph_step(tmp_path):
-    _, model, _, data = build_run("LLMAugRec", tmp_path, n_layers=2, train_fanouts=[-1, -1])
+    _, model, _, data = build_run("LLMAugRec", tmp_path, n_layers=2, train_fanouts=[-1, -1],
+                                  train_sampling="sampled")
     batch = first_batch(data[0])
     model.eval()
     sampled = model.calculate_loss(batch)
@@ -81,4 +82,4 @@ def test_sampling_keys_are_checked(name, tmp_path):
     with pytest.raises(ConfigError, match="train_sampling"):
         build_run(name, tmp_path, train_sampling="partial")
     with pytest.raises(ConfigError, match="'train_fanouts' must be one integer or a list of"):
-        build_run(name, tmp_path / "b", train_fanouts=[5, 5, 5, 5])
+        build_run(name, tmp_path / "b", train_fanouts=[5, 5, 5, 5], train_sampling="sampled")
