@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -37,6 +38,16 @@ def parse_model(spec: str) -> tuple[str, dict[str, object]]:
 
     name, _, rest = spec.partition(":")
     return name, parse_overrides(f"--{item}" for item in rest.split(",") if item)
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a measuring child: this checkout first on ``PYTHONPATH`` (a script's
+    ``sys.path[0]`` is ``benchmarks/``, so without it the child imports whichever
+    ``recbole_llmkg`` is installed, e.g. another checkout's, and times that code) and one
+    BLAS / OpenMP thread."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def measure(spec: str, dataset: str, epochs: int, seed: int) -> dict[str, float]:
@@ -93,7 +104,7 @@ def main() -> int:
             out = subprocess.run(
                 [sys.executable, __file__, "--one", model, "-d", args.dataset,
                  "--epochs", str(args.epochs), "--seed", str(args.seed)],
-                cwd=ROOT, capture_output=True, text=True, check=False,
+                cwd=ROOT, capture_output=True, text=True, check=False, env=child_env(),
             )
             if out.returncode:
                 print(f"{model} failed:\n{out.stderr[-2000:]}", file=sys.stderr)

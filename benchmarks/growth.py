@@ -2,6 +2,7 @@
 
     python benchmarks/growth.py                               # every model, every size (make bench)
     python benchmarks/growth.py --models KGLLMGNN --sizes s m --rerun   # one model again
+    python benchmarks/growth.py --profile BPR l               # where one cell's batches go
 
 Each (model, size) cell runs in its own process with one torch / BLAS thread on a synthetic
 dataset from :mod:`recbole_llmkg.benchmark.synthetic` (with 64-d precomputed text vectors, so no
@@ -41,14 +42,18 @@ class Size:
     users: int
     items: int
     inter_per_user: float
+    kg_triples: int | None = None  # thin the generated .kg to this many triples (None: keep)
 
 
-#: about 10^4, 6 x 10^4, 2.5 x 10^5 and 10^6 interactions; 2k to 50k items
+#: about 10^4, 6 x 10^4, 2.5 x 10^5 and 10^6 interactions; 2k to 50k items; "ml1m" has
+#: MovieLens-1M's shape (6,040 users, 3,706 items, ~1M interactions, a KG of ~20k triples): few
+#: items, dense users, the next real dataset's cost
 SIZES = {
     "xs": Size(1_000, 2_000, 12),
     "s": Size(4_000, 5_000, 18),
     "m": Size(12_000, 12_000, 24),
     "l": Size(25_000, 50_000, 48),
+    "ml1m": Size(6_040, 3_706, 360, kg_triples=20_000),
 }
 #: model name -> (RecBole / plugin model, config overrides)
 MODELS = {
@@ -63,6 +68,7 @@ MODELS = {
     "KGIN": ("KGIN", {}),
     "EASE": ("EASE", {}),
 }
+SCALING = ("xs", "s", "m", "l")  # the sizes the fitted slopes run over
 OUT = REPO / "results" / "bench"
 
 
@@ -152,10 +158,23 @@ def run_cell(model_key: str, size: str, data: Path, args) -> dict:
     if not traditional:
         trainer._train_epoch(FirstBatches(train, args.warmup_batches), 0)
         timed = FirstBatches(train, args.batches)
+        profiler = None
+        if getattr(args, "profile", None):
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         clock = Clock()
         trainer._train_epoch(timed, 1)
         scale = len(train) / len(timed)
         cpu, wall = clock.seconds()
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            print(f"{model_key} @ {size}: {len(timed)} batches, {cpu:.2f} cpu s "
+                  f"({cpu / len(timed) * 1000:.1f} ms/batch, {len(train)} batches/epoch)")
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
         record.update(timed_batches=len(timed), epoch_s=round(cpu * scale, 3),
                       epoch_wall_s=round(wall * scale, 3), extrapolated=len(timed) < len(train))
     clock = Clock()
@@ -176,6 +195,19 @@ def ensure_data(size: str, data: Path, seed: int) -> None:
     s = SIZES[size]
     write_dataset(SyntheticSpec(users=s.users, items=s.items, seed=seed, name=name, emb_dim=64,
                                 interactions_per_user=s.inter_per_user), data)
+    if s.kg_triples is not None:
+        thin_kg(data / name / f"{name}.kg", s.kg_triples, seed)
+
+
+def thin_kg(path: Path, n_triples: int, seed: int) -> None:
+    """Keep a seeded random ``n_triples`` of the ``.kg`` rows (the synthetic generator writes
+    ~13 triples per item; ML-1M's usual KG has ~5)."""
+    import pandas as pd
+
+    kg = pd.read_csv(path, sep="\t", dtype=str)
+    if len(kg) > n_triples:
+        kg = kg.sample(n=n_triples, random_state=seed).sort_index()
+    write_text_atomic(path, kg.to_csv(sep="\t", index=False, lineterminator="\n"))
 
 
 def cell_path(model: str, size: str) -> Path:
@@ -252,9 +284,18 @@ def main(argv: list[str] | None = None) -> None:
                         help="where the synthetic datasets are generated (not committed)")
     parser.add_argument("--report-only", action="store_true", help="rebuild table and chart")
     parser.add_argument("--cell", nargs=2, metavar=("MODEL", "SIZE"), help=argparse.SUPPRESS)
+    parser.add_argument("--profile", nargs=2, metavar=("MODEL", "SIZE"),
+                        help="profile one cell's timed batches (cProfile, in this process, one "
+                             "thread); prints the functions with the most own time, writes no "
+                             "cell file")
+    parser.add_argument("--top", type=int, default=15, help="functions --profile prints")
     args = parser.parse_args(argv)
     args.data = args.data.resolve()
-    if args.cell:
+    if args.profile:
+        ensure_data(args.profile[1], args.data, args.seed)
+        os.chdir(args.data)  # RecBole's log/ folders land beside the data, as for a cell
+        run_cell(*args.profile, args.data, args)
+    elif args.cell:
         record = run_cell(*args.cell, args.data, args)
         write_text_atomic(cell_path(*args.cell), json.dumps(record, indent=1))
     elif args.report_only:
@@ -293,7 +334,10 @@ def report() -> None:
             frame[column] = None
     ok = frame[frame["status"] == "ok"]
     slopes = []
-    for model, rows in ok.groupby("model", sort=False):
+    # slopes over the scaling family only: the ml1m cell has another shape (few items, dense
+    # users), so it is a point to compare models at, not a step on the same curve
+    family = ok[ok["size"].isin(SCALING)]
+    for model, rows in family.groupby("model", sort=False):
         slopes.append({
             "model": model,
             "epoch_vs_interactions": slope(list(rows["interactions"]), list(rows["epoch_s"])),
@@ -344,7 +388,8 @@ def markdown(frame, slopes) -> str:
         )
     lines += [
         "",
-        "Fitted log-log slopes (1.0 = linear): epoch seconds against interactions, evaluation "
+        "Fitted log-log slopes (1.0 = linear) over sizes xs, s, m and l (ml1m has another "
+        "shape and is not on that curve): epoch seconds against interactions, evaluation "
         "seconds against users x items, fit seconds against items, data memory against "
         "interactions.",
         "",

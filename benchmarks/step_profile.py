@@ -18,6 +18,11 @@ import cProfile
 import pstats
 import sys
 import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script: import this checkout, not an installed copy
+    sys.path.insert(0, str(REPO))
 
 
 def main(argv: list[str]) -> int:

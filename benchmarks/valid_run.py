@@ -13,7 +13,12 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script: import this checkout, not an installed copy
+    sys.path.insert(0, str(REPO))
 
 
 def validation_config(model: str, data_path: str, pairs: Iterable[str], seed: int = 2020,

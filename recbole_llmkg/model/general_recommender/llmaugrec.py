@@ -34,6 +34,7 @@ from recbole_llmkg.model.layers import (
     principal_basis,
     to_principal,
 )
+from recbole_llmkg.model.layers.sampling import check_fanouts
 from recbole_llmkg.model.text_features import TextFeaturesMixin
 
 USER_TEXT_SOURCES = ("none", "profile", "history", "both")
@@ -53,9 +54,11 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
     ``n_layers: 0``: a training step runs the item tower over the distinct items of its batch
     only. ``n_layers > 0``: the ego towers above are the layer-0 embeddings of LightGCN smoothing
     (:class:`~recbole_llmkg.model.layers.bipartite.BipartiteSmoothing`) and every step propagates
-    the whole graph; a user's final vector is its ego share plus one term per history item, which
-    is what explanations read and how a new user is folded in. Either way the towers over every
-    user and item run once per evaluation pass and are cached.
+    the sampled computation graph of its batch (``train_sampling: sampled``, fan-outs
+    ``train_fanouts``) or the whole graph (``full``); a user's final vector is its ego share
+    plus one term per history item, which is what explanations read and how a new user is
+    folded in. Either way the towers over every user and item run once per evaluation pass and
+    are cached.
     """
 
     input_type = InputType.PAIRWISE
@@ -74,6 +77,7 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         self.llm_freeze = config["llm_freeze"]  # (bool) precomputed text embeddings vs fine-tuning
         self.llm_finetune_items = config["llm_finetune_items"]  # (int) items re-encoded per step
         self.n_layers = config["n_layers"]  # (int) LightGCN layers over the training graph
+        self.train_sampling = config["train_sampling"]  # (str) full | sampled training graph
         self.init_text_features(config, dataset)  # adapter / fusion keys, frozen item text
 
         # values are checked by the Config (value_rules in properties/model/LLMAugRec.yaml)
@@ -115,7 +119,10 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         if self.n_layers:
             from recbole_llmkg.model.layers.bipartite import BipartiteSmoothing
 
-            self.smoothing = BipartiteSmoothing(interactions, self.n_layers, self.device)
+            fanouts = None
+            if self.train_sampling == "sampled":
+                fanouts = check_fanouts(config["train_fanouts"], self.n_layers)
+            self.smoothing = BipartiteSmoothing(interactions, self.n_layers, self.device, fanouts)
         self._graph_cache = None  # graph mode: the evaluation pass's users, items, messages
         self.bpr_loss = BPRLoss()
         self.reg_loss = EmbLoss()
@@ -267,6 +274,21 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         user towers read the full history text: one propagation serves every pair)."""
         return self.smoothing(self.user_ego(), self.item_ego(None, id_mask))
 
+    def _propagate_sampled(self, nodes: torch.Tensor, id_mask: torch.Tensor) -> torch.Tensor:
+        """Final vectors of graph nodes ``nodes`` (users, then items offset by ``n_users``;
+        repeats allowed) over their sampled computation graph; ``id_mask`` ``[n_items, 1]``."""
+        seeds, position = torch.unique(nodes, return_inverse=True)
+        computation = self.smoothing.sample(seeds)
+        is_user = computation.nodes < self.n_users
+        users = computation.nodes[is_user]
+        items = computation.nodes[~is_user] - self.n_users
+        ego = self.user_embedding.weight.new_empty(computation.nodes.shape[0],
+                                                   self.embedding_size)
+        ego = ego.index_put((torch.nonzero(is_user).squeeze(1),), self.user_ego(users))
+        ego = ego.index_put((torch.nonzero(~is_user).squeeze(1),),
+                            self.item_ego(items, id_mask[items]))
+        return self.smoothing.forward_sampled(computation, ego)[position]
+
     def _smoothed(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """:meth:`_propagate`, recomputed in training and cached for evaluation and serving."""
         if self.training:
@@ -319,13 +341,19 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
             id_mask = self.item_id_mask(items)
             item_e = self.item_ego(items, id_mask)[position]
             bias = self.item_bias_vector(items, id_mask)[position]
-        else:  # every step propagates the whole graph (one ID-dropout draw per item)
+        elif self.smoothing.sampler is None:  # the whole graph (one ID-dropout draw per item)
             id_mask = self.item_id_mask()
             user_all, item_all, _ = self._propagate(id_mask)
             u_e = user_all[user]
             position = torch.cat([pos_item, neg_item])
             item_e = item_all[position]
             bias = self.item_bias_vector(None, id_mask)[position]
+        else:  # the batch's sampled computation graph (one ID-dropout draw per item)
+            id_mask = self.item_id_mask()
+            position = torch.cat([pos_item, neg_item])
+            final = self._propagate_sampled(torch.cat([user, position + self.n_users]), id_mask)
+            u_e, item_e = final.split([user.shape[0], position.shape[0]])
+            bias = self.item_bias_vector(position, id_mask[position])
         pos_e, neg_e = item_e.split(pos_item.shape[0])
         pos_b, neg_b = bias.split(pos_item.shape[0])
         pos_scores = (u_e * pos_e).sum(dim=1) + pos_b

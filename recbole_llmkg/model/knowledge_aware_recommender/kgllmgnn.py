@@ -18,6 +18,10 @@ from recbole.utils import InputType
 
 from recbole_llmkg.data import LLMKGDataset
 from recbole_llmkg.model.layers import KGEmbeddingLoss, RelationGraph, project_rows
+from recbole_llmkg.model.layers.sampling import (
+    NeighbourSampler,
+    check_fanouts,
+)
 from recbole_llmkg.model.text_features import TextFeaturesMixin
 from recbole_llmkg.trainer import KGJointOrAlternateTrainer
 
@@ -35,9 +39,12 @@ class KGLLMGNN(TextFeaturesMixin, KnowledgeRecommender):
     pass (``alternate``, via ``calculate_kg_loss`` and :class:`~recbole_llmkg.trainer.
     KGJointOrAlternateTrainer`).
 
-    Propagation runs once per training step over the graph grouped by (target, relation)
-    (:class:`~recbole_llmkg.model.layers.RelationGraph`, CSR kernels), and once per evaluation
-    pass, whose result is cached.
+    Propagation runs over the graph grouped by (target, relation)
+    (:class:`~recbole_llmkg.model.layers.RelationGraph`, CSR kernels). A training step
+    propagates over the sampled L-hop computation graph of its users and items
+    (``train_sampling: sampled``, fan-outs ``train_fanouts``) or over the whole graph
+    (``full``); an evaluation pass propagates the whole graph once, layer by layer in chunks of
+    about ``inference_chunk_edges`` edges, and its result is cached.
     """
 
     input_type = InputType.PAIRWISE
@@ -60,6 +67,8 @@ class KGLLMGNN(TextFeaturesMixin, KnowledgeRecommender):
         self.kg_training = config["kg_training"]  # (str) joint | alternate
         # (bool) False: propagate over user-item edges only, no KG loss (the "KG off" ablation)
         self.use_kg = config["use_kg"] is not False
+        self.train_sampling = config["train_sampling"]  # (str) full | sampled training graph
+        self.inference_chunk_edges = config["inference_chunk_edges"]  # (int) edges per chunk
         self.init_text_features(config, dataset)  # adapter / fusion keys, frozen item text
 
         # the collaborative KG (reverse edges per the dataset key ckg_reverse_edges), grouped by
@@ -69,6 +78,11 @@ class KGLLMGNN(TextFeaturesMixin, KnowledgeRecommender):
         self.n_nodes = self.n_users + self.n_entities
         self.graph = RelationGraph.build(edge_index.to(self.device), edge_type.to(self.device),
                                          self.n_nodes)
+        self.sampler = None
+        if self.train_sampling == "sampled":
+            self.edge_type = edge_type.to(self.device)
+            fanouts = check_fanouts(config["train_fanouts"], self.n_layers)
+            self.sampler = NeighbourSampler(edge_index.to(self.device), self.n_nodes, fanouts)
 
         # define layers and loss
         from recbole_llmkg.model.layers.propagation import RelationPropagation  # loads PyG
@@ -113,16 +127,44 @@ class KGLLMGNN(TextFeaturesMixin, KnowledgeRecommender):
             ego[is_item] = self.fuse_item(ego[is_item], entities[is_item])
         return ego
 
+    def ego_nodes(self, nodes: torch.Tensor) -> torch.Tensor:
+        """Layer-0 embeddings of CKG nodes (users first, then entities) by global id."""
+        is_user = nodes < self.n_users
+        ego = self.user_embedding.weight.new_empty(nodes.shape[0], self.embedding_size)
+        ego = ego.index_put((torch.nonzero(is_user).squeeze(1),),
+                            self.user_embedding(nodes[is_user]))
+        return ego.index_put((torch.nonzero(~is_user).squeeze(1),),
+                             self.ego_entities(nodes[~is_user] - self.n_users))
+
     def forward(self, graph: RelationGraph | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Propagate over the CKG (or over ``graph``, e.g. the CKG without some edges, as the
-        explanation check uses); returns the concatenated layer outputs of users and items."""
+        explanation check uses); returns the concatenated layer outputs of users and items.
+        Out of training the propagation runs without gradients, in chunks of target nodes."""
         ego = torch.cat([self.user_embedding.weight, self.ego_entities()], dim=0)
-        graph = (self.graph if graph is None else graph).drop_edges(self.edge_dropout,
-                                                                    self.training)
+        graph = self.graph if graph is None else graph
         keep = self.n_users + self.n_items
-        layers = self.propagation(ego, graph, self.relation_embedding.weight, keep_nodes=keep)
+        relation = self.relation_embedding.weight
+        if self.training:
+            graph = graph.drop_edges(self.edge_dropout, self.training)
+            layers = self.propagation(ego, graph, relation, keep_nodes=keep)
+        else:
+            layers = self.propagation.forward_chunked(ego, graph, relation, keep,
+                                                      self.inference_chunk_edges)
         final = torch.cat(layers, dim=1)
         return final[: self.n_users], final[self.n_users:]
+
+    def forward_sampled(self, nodes: torch.Tensor) -> torch.Tensor:
+        """Concatenated layer outputs ``[len(nodes), d (L + 1)]`` of the distinct CKG nodes
+        ``nodes``, propagated over their sampled computation graph (one draw per call)."""
+        computation = self.sampler.sample(nodes)
+        graph = RelationGraph.build(
+            torch.stack([computation.source, computation.target]),
+            self.edge_type[computation.edges], computation.nodes.shape[0],
+        ).drop_edges(self.edge_dropout, self.training)
+        layers = self.propagation.forward_sampled(
+            self.ego_nodes(computation.nodes), graph, self.relation_embedding.weight, computation
+        )
+        return torch.cat(layers, dim=1)
 
     @torch.no_grad()
     def propagation_edge_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -141,8 +183,14 @@ class KGLLMGNN(TextFeaturesMixin, KnowledgeRecommender):
         pos_item = interaction[self.ITEM_ID]
         neg_item = interaction[self.NEG_ITEM_ID]
 
-        user_all, item_all = self.forward()
-        u_e, pos_e, neg_e = user_all[user], item_all[pos_item], item_all[neg_item]
+        if self.sampler is None:
+            user_all, item_all = self.forward()
+            u_e, pos_e, neg_e = user_all[user], item_all[pos_item], item_all[neg_item]
+        else:  # only the batch's computation graph: users, then items (node ids after users)
+            nodes, position = torch.unique(
+                torch.cat([user, pos_item + self.n_users, neg_item + self.n_users]),
+                return_inverse=True)
+            u_e, pos_e, neg_e = self.forward_sampled(nodes)[position].split(user.shape[0])
         rec_loss = self.bpr_loss((u_e * pos_e).sum(dim=1), (u_e * neg_e).sum(dim=1))
         reg_loss = self.reg_loss(
             self.user_embedding(user),

@@ -5,6 +5,8 @@
 * :mod:`.propagation`: relation-aware PyG ``MessagePassing`` convs and their stack (imported on
   first use: it loads PyG).
 * :mod:`.graph`: the (target, relation)-grouped graph layout and its CSR kernels; edge dropout.
+* :mod:`.sampling`: layer-wise neighbour sampling of a batch's L-hop computation graph (a torch
+  CSR sampler: PyG's ``NeighborSampler`` needs pyg-lib or torch-sparse, absent on this stack).
 * :mod:`.segment`: segment mean / softmax over edge lists (the one scatter path).
 * :mod:`.kg_loss`: TransE / TransR loss on triples.
 * :mod:`.similarity`: chunked blended-cosine top-k, the collective-EASE closed form, and

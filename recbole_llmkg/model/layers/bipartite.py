@@ -7,6 +7,11 @@ bipartite, a user's layer ``k >= 1`` is a weighted sum over its own history item
 exactly into its own ego part and one term per history item
 (:meth:`BipartiteSmoothing.history_terms`): what explanations and fold-in read.
 
+A training step may instead propagate over the sampled computation graph of its batch
+(:meth:`BipartiteSmoothing.forward_sampled`, :mod:`.sampling`): each sampled sum is rescaled by
+``degree / sampled`` so it estimates the full one, and with every neighbour kept it is exact.
+Inference needs no chunking here: a layer is one CSR product with no per-edge feature buffer.
+
 Importing this module imports PyG (~1.7 s): models import it when they build a graph.
 """
 
@@ -20,12 +25,16 @@ import torch
 from torch import nn
 from torch_geometric.nn import LGConv
 
+from recbole_llmkg.model.layers.sampling import ComputationGraph, NeighbourSampler
+
 
 class BipartiteSmoothing(nn.Module):
     """``K`` parameter-free LightGCN layers over the training interactions of ``n_users`` users
     and ``n_items`` items (users are nodes ``0..n_users-1``, items follow)."""
 
-    def __init__(self, interactions: sp.spmatrix, n_layers: int, device: torch.device | str):
+    def __init__(self, interactions: sp.spmatrix, n_layers: int, device: torch.device | str,
+                 fanouts: list[int] | None = None):
+        """``fanouts``: per-hop fan-outs of :meth:`sample` (``None``: full-graph training)."""
         super().__init__()
         self.n_layers = n_layers
         binary = (sp.csr_matrix(interactions) > 0).astype(np.float32)
@@ -50,6 +59,31 @@ class BipartiteSmoothing(nn.Module):
         # tensor; it is rebuilt from the interactions, on the model's device, never saved
         self.adjacency = adjacency
         self.conv = LGConv(normalize=False)
+        self.sampler = None
+        if fanouts is not None:
+            self.sampler = NeighbourSampler(index.flip(0), size, fanouts)  # (source, target)
+            self.edge_weights = torch.cat([weights, weights])  # in ``index``'s edge order
+
+    def sample(self, nodes: torch.Tensor) -> ComputationGraph:
+        """The sampled computation graph of distinct nodes (users ``0..n_users-1``, items
+        after them)."""
+        return self.sampler.sample(nodes)
+
+    def forward_sampled(self, computation: ComputationGraph, ego: torch.Tensor) -> torch.Tensor:
+        """Final (layer-mean) vectors ``[n_seeds, d]`` of the computation graph's seeds from the
+        layer-0 rows ``ego`` of its nodes; layer ``k`` runs over the edges into the nodes within
+        ``K - k`` hops only."""
+        weights = self.edge_weights[computation.edges] * computation.weight_scale
+        seeds = computation.n_seeds
+        outputs, h = [ego[:seeds]], ego
+        for layer in range(1, self.n_layers + 1):
+            n_targets, n_sources, n_edges = computation.layer_sizes(layer)
+            index = torch.stack([computation.target[:n_edges], computation.source[:n_edges]])
+            block = torch.sparse_coo_tensor(index, weights[:n_edges], (n_targets, n_sources),
+                                            check_invariants=False)
+            h = torch.sparse.mm(block, h[:n_sources])
+            outputs.append(h[:seeds])
+        return torch.stack(outputs).mean(dim=0)
 
     def layers(self, users: torch.Tensor, items: torch.Tensor) -> list[torch.Tensor]:
         """Layer outputs ``0..K`` over all nodes (``[n_users + n_items, d]`` each)."""

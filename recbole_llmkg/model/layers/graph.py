@@ -30,7 +30,9 @@ class RelationGraph:
     ``[P + 1]`` and ``source`` ``[E]`` the CSR rows, ``row`` ``[E]`` each edge's pair,
     ``order`` ``[E]`` each edge's position in the edge list the graph was built from, and
     ``t_crow`` / ``t_row`` / ``t_perm`` the transpose (rows = sources; ``t_perm`` maps its
-    entries to edges).
+    entries to edges; ``None`` in the inference-only slices of :meth:`target_range`, which never
+    run a backward pass). ``target_start``: outputs are rows ``target - target_start`` (0 except
+    in those slices).
     """
 
     num_nodes: int
@@ -40,9 +42,10 @@ class RelationGraph:
     source: torch.Tensor
     row: torch.Tensor
     order: torch.Tensor
-    t_crow: torch.Tensor
-    t_row: torch.Tensor
-    t_perm: torch.Tensor
+    t_crow: torch.Tensor | None
+    t_row: torch.Tensor | None
+    t_perm: torch.Tensor | None
+    target_start: int = 0
 
     @classmethod
     def build(
@@ -75,6 +78,41 @@ class RelationGraph:
         """``[E]`` target node of every edge (the group of its attention softmax)."""
         return self.pair_target[self.row]
 
+    @property
+    def pair_output(self) -> torch.Tensor:
+        """``[P]`` output row of every pair: its target, less ``target_start``."""
+        return self.pair_target - self.target_start if self.target_start else self.pair_target
+
+    @property
+    def edge_output(self) -> torch.Tensor:
+        """``[E]`` output row of every edge's target (see :attr:`pair_output`)."""
+        return self.pair_output[self.row]
+
+    def target_range(self, start: int, stop: int) -> RelationGraph:
+        """The edges into nodes ``start..stop-1``, a contiguous slice, for inference in chunks
+        (no transpose: gradients cannot flow through it)."""
+        p0, p1 = (int(i) for i in torch.searchsorted(
+            self.pair_target, torch.tensor([start, stop], device=self.pair_target.device)))
+        e0, e1 = int(self.crow[p0]), int(self.crow[p1])
+        return RelationGraph(
+            self.num_nodes, self.pair_target[p0:p1], self.pair_relation[p0:p1],
+            self.crow[p0: p1 + 1] - e0, self.source[e0:e1], self.row[e0:e1] - p0,
+            self.order[e0:e1], None, None, None, start,
+        )
+
+    def target_chunks(self, n_targets: int, max_edges: int) -> list[tuple[int, int]]:
+        """Ranges ``(start, stop)`` covering targets ``0..n_targets-1`` with about ``max_edges``
+        in-edges each (a node with more edges gets a range of its own); one range when
+        ``max_edges <= 0`` or the edges fit."""
+        if max_edges <= 0 or self.num_edges <= max_edges:
+            return [(0, n_targets)]
+        node_edges = torch.bincount(self.edge_target, minlength=n_targets)[:n_targets]
+        ends = torch.cumsum(node_edges, 0)
+        cuts = torch.searchsorted(ends, torch.arange(max_edges, int(ends[-1]), max_edges,
+                                                     device=ends.device), right=True)
+        bounds = sorted({0, n_targets, *(int(c) for c in cuts if 0 < int(c) < n_targets)})
+        return list(zip(bounds[:-1], bounds[1:], strict=True))
+
     def subgraph(self, keep: torch.Tensor) -> RelationGraph:
         """The edges where ``keep`` (``[E]`` bool, this graph's edge order) is true; same pairs."""
         kept = torch.nonzero(keep).squeeze(1)
@@ -88,16 +126,19 @@ class RelationGraph:
             new_index[self.t_perm[t_kept]],
         )
 
-    def restrict_targets(self, n_targets: int) -> RelationGraph:
-        """Only the edges into nodes ``0..n_targets-1``: a prefix of the pairs and edges."""
+    def restrict_targets(self, n_targets: int, n_sources: int | None = None) -> RelationGraph:
+        """Only the edges into nodes ``0..n_targets-1``: a prefix of the pairs and edges.
+        ``n_sources``: the graph reads inputs of nodes ``0..n_sources-1`` only (every source of a
+        kept edge must be below it), as a trimmed layer of a sampled computation graph does."""
+        num_nodes = self.num_nodes if n_sources is None else n_sources
         n_pairs = int(torch.searchsorted(self.pair_target, n_targets))
         n_edges = int(self.crow[n_pairs])
         t_kept = torch.nonzero(self.t_row < n_pairs).squeeze(1)
         source = self.source[:n_edges]
         return RelationGraph(
-            self.num_nodes, self.pair_target[:n_pairs], self.pair_relation[:n_pairs],
+            num_nodes, self.pair_target[:n_pairs], self.pair_relation[:n_pairs],
             self.crow[: n_pairs + 1], source, self.row[:n_edges], self.order[:n_edges],
-            _pointers(source, self.num_nodes), self.t_row[t_kept],
+            _pointers(source, num_nodes), self.t_row[t_kept],
             self.t_perm[t_kept],
         )
 

@@ -19,6 +19,7 @@ from torch import nn
 from torch_geometric.nn import MessagePassing
 
 from recbole_llmkg.model.layers.graph import RelationGraph, pair_sddmm, pair_spmm
+from recbole_llmkg.model.layers.sampling import ComputationGraph
 from recbole_llmkg.model.layers.segment import scatter_softmax
 
 
@@ -58,7 +59,7 @@ class RelationMeanConv(MessagePassing):
     def edge_weights(self, graph: RelationGraph, x: torch.Tensor, rel: torch.Tensor,
                      num_targets: int) -> torch.Tensor:
         """``[E]`` weight of each edge in the fused path: ``1 / |N(t)|``."""
-        target = graph.edge_target
+        target = graph.edge_output
         degree = torch.bincount(target, minlength=num_targets).clamp_min(1).to(x.dtype)
         return degree.reciprocal()[target]
 
@@ -70,7 +71,7 @@ class RelationMeanConv(MessagePassing):
         weights = self.edge_weights(graph, x, rel, num_targets)
         grouped = pair_spmm(graph, weights, x)  # [P, d]
         out = x.new_zeros(num_targets, x.shape[1])
-        return out.index_add_(0, graph.pair_target, grouped * rel)
+        return out.index_add_(0, graph.pair_output, grouped * rel)
 
 
 class RelationAttentiveConv(RelationMeanConv):
@@ -95,7 +96,7 @@ class RelationAttentiveConv(RelationMeanConv):
                      num_targets: int) -> torch.Tensor:
         """``[E]`` attention ``a_st``; the logit ``<h_s * e_r, h_t>`` is ``<h_s, h_t * e_r>``."""
         logits = pair_sddmm(graph, x[graph.pair_target] * rel, x) * self.scale
-        return scatter_softmax(logits, graph.edge_target, num_nodes=num_targets)
+        return scatter_softmax(logits, graph.edge_output, num_nodes=num_targets)
 
 
 class RelationPropagation(nn.Module):
@@ -150,5 +151,43 @@ class RelationPropagation(nn.Module):
             else:
                 h = conv(h, graph, relation_embedding, edge_type)
             h = self.dropout(h)
+            outputs.append(h[:keep_nodes])
+        return outputs
+
+    def forward_sampled(
+        self, ego: torch.Tensor, graph: RelationGraph, relation_embedding: torch.Tensor,
+        computation: ComputationGraph,
+    ) -> list[torch.Tensor]:
+        """Layer outputs ``[h^0, ..., h^L]`` of the seeds of a sampled computation graph.
+
+        ``ego`` ``[n, d]``: layer-0 rows of ``computation.nodes``; ``graph``: its edges as a
+        :class:`RelationGraph` over local ids (edge dropout already applied). Layer ``l`` runs
+        over the edges into the nodes within ``L - l`` hops only (PyG's ``trim_to_layer``): with
+        fan-outs of -1 the seeds' outputs equal :meth:`forward`'s on the whole graph.
+        """
+        seeds = computation.n_seeds
+        outputs, h = [ego[:seeds]], ego
+        for layer, conv in enumerate(self.convs, start=1):
+            n_targets, n_sources, _ = computation.layer_sizes(layer)
+            block = graph.restrict_targets(n_targets, n_sources)
+            h = self.dropout(conv(h[:n_sources], block, relation_embedding, None, n_targets))
+            outputs.append(h[:seeds])
+        return outputs
+
+    @torch.no_grad()
+    def forward_chunked(
+        self, ego: torch.Tensor, graph: RelationGraph, relation_embedding: torch.Tensor,
+        keep_nodes: int, chunk_edges: int,
+    ) -> list[torch.Tensor]:
+        """:meth:`forward` for inference, layer by layer over target ranges of about
+        ``chunk_edges`` in-edges each, so the per-edge buffers stay bounded (0: one range)."""
+        outputs, h = [ego[:keep_nodes]], ego
+        for layer, conv in enumerate(self.convs, start=1):
+            n_targets = keep_nodes if layer == self.n_layers else h.shape[0]
+            out = h.new_empty(n_targets, h.shape[1])
+            for start, stop in graph.target_chunks(n_targets, chunk_edges):
+                part = graph.target_range(start, stop)
+                out[start:stop] = conv(h, part, relation_embedding, None, stop - start)
+            h = self.dropout(out)
             outputs.append(h[:keep_nodes])
         return outputs
