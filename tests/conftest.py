@@ -214,3 +214,31 @@ def served_recommenders(served_checkpoints):
         return cache[model]
 
     return get
+
+
+@pytest.fixture
+def data_reads(monkeypatch):
+    """Configs that reached ``quick_start.prepare_data`` (the first step that reads data), so a
+    test can tell an error raised before any data was read from one raised after."""
+    from recbole_llmkg import quick_start
+
+    reads: list[object] = []
+    real = quick_start.prepare_data
+
+    def recording(config):
+        reads.append(config)
+        return real(config)
+
+    monkeypatch.setattr(quick_start, "prepare_data", recording)
+    return reads
+
+
+@pytest.fixture
+def variant(tmp_path, monkeypatch):
+    """The out-of-tree KASimCF subclass of ``tests/out_of_tree.py``, importable for the test."""
+    from out_of_tree import write_model
+
+    folder = write_model(tmp_path / "variant")
+    monkeypatch.syspath_prepend(str(folder))
+    yield folder
+    sys.modules.pop("pop_kasimcf", None)

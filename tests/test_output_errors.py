@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from recbole_llmkg import files, quick_start
+from recbole_llmkg import files
 from recbole_llmkg.cli import main
 from recbole_llmkg.errors import OutputError
 
@@ -65,19 +65,6 @@ def read_only(monkeypatch):
     yield make
     for folder in made:
         folder.chmod(stat.S_IRWXU)
-
-
-@pytest.fixture
-def data_reads(monkeypatch):
-    reads: list[object] = []
-    real = quick_start.prepare_data
-
-    def recording(config):
-        reads.append(config)
-        return real(config)
-
-    monkeypatch.setattr(quick_start, "prepare_data", recording)
-    return reads
 
 
 def _bpr(tmp_path: Path, *options: str) -> int:

@@ -14,14 +14,6 @@ from recbole_llmkg.errors import ConfigError
 
 
 @pytest.fixture
-def variant(tmp_path, monkeypatch):
-    folder = write_model(tmp_path / "variant")
-    monkeypatch.syspath_prepend(str(folder))
-    yield folder
-    sys.modules.pop("pop_kasimcf", None)
-
-
-@pytest.fixture
 def installed(variant, monkeypatch):
     """The variant registered by an installed package's entry point (a dist-info on sys.path:
     importlib.metadata finds it as it finds pip-installed ones)."""

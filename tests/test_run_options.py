@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from recbole_llmkg import quick_start
 from recbole_llmkg.cli import main
 
 LOAD_TIME = "--load_col={'inter': ['user_id', 'item_id', 'timestamp']}"
@@ -49,24 +48,15 @@ REFUSED = {  # id: (options, words the one line must hold)
 
 
 @pytest.fixture
-def cli_run(tmp_path, monkeypatch, capsys):
+def cli_run(tmp_path, capsys, data_reads):
     """``cli_run(*options)`` -> (exit code, stdout, stderr lines, data read?) of
     ``-m BPR -d tiny --epochs=1`` with checkpoints under ``tmp_path``."""
-    reads: list[object] = []
-    prepare_data = quick_start.prepare_data
-
-    def recording(config):
-        reads.append(config)
-        return prepare_data(config)
-
-    monkeypatch.setattr(quick_start, "prepare_data", recording)
-
     def run(*options: str):
         code = main(["-m", "BPR", "-d", "tiny", "--epochs=1", "--state=ERROR",
                      "--show_progress=False", "--use_gpu=False",
                      f"--checkpoint_dir={tmp_path / 'saved'}", *options])
         out, err = capsys.readouterr()
-        return code, out, [line for line in err.splitlines() if line.strip()], bool(reads)
+        return code, out, [line for line in err.splitlines() if line.strip()], bool(data_reads)
 
     return run
 

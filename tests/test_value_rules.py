@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-from out_of_tree import write_model
 
 from recbole_llmkg.config import checks
 from recbole_llmkg.config.preflight import model_rule_files, preflight
@@ -17,14 +16,6 @@ from recbole_llmkg.paths import properties_dir
 PROBE = ("import sys; from recbole_llmkg.cli import main; rc = main(sys.argv[1:]); "
          "print('torch loaded' if 'torch' in sys.modules else 'torch not loaded'); "
          "sys.exit(rc)")
-
-
-@pytest.fixture
-def variant(tmp_path, monkeypatch):
-    folder = write_model(tmp_path / "variant")
-    monkeypatch.syspath_prepend(str(folder))
-    yield folder
-    sys.modules.pop("pop_kasimcf", None)
 
 
 def test_no_rule_is_written_twice():

@@ -180,6 +180,10 @@ RULES: tuple[Rule, ...] = (
     Rule(("llm_long_text",), choice_of("recbole_llmkg.llm.encoder", "LONG_TEXT_MODES")),
     Rule(("knowledge_dir", "kg_link_file"), optional(TEXT)),
     Rule(("knowledge_combined_template",), TEXT),
+    # graph models' sampled training (KGLLMGNN, LLMAugRec)
+    Rule(("train_sampling",), choice_of("recbole_llmkg.model.layers.sampling",
+                                        "TRAIN_SAMPLING_MODES")),
+    Rule(("train_fanouts",), each(integer(-1))),
     Rule(("user_history_len",), integer(0)),
     # Text layers (TextFeaturesMixin: every model that fuses IDs with text)
     Rule(("fusion",), choice_of(_TEXT_LAYERS, "FUSION_MODES")),
