@@ -49,6 +49,17 @@ def _board(board: str | os.PathLike) -> tuple[object, str | None]:
     return load_benchmark(board, profile, check_models=False), profile
 
 
+def _committed(board: str | os.PathLike, root: str | os.PathLike | None
+               ) -> tuple[object, Path, str, Path]:
+    """The committed board's spec, its results folder (relative to the repo), the command that
+    produces it, and the repo root."""
+    root = Path(root) if root is not None else repo_root()
+    spec, profile = _board(board)
+    command = f"python run_recbole_llmkg.py --benchmark {_shown(board, root)}" + (
+        f" --profile {profile}" if profile else "")
+    return spec, Path(spec.output_dir) / spec.folder, command, root
+
+
 def _not_run(spec, results: Path, command: str) -> str:
     return "\n".join([
         f"**The tuned `{spec.name}` board has not been run yet**: `{results.as_posix()}/` "
@@ -66,12 +77,8 @@ def leaderboard_section(board: str | os.PathLike, root: str | os.PathLike | None
                         link_prefix: str = "../") -> str:
     """The generated section of docs/benchmark.md (markers excluded) for the benchmark file
     ``board``; links are relative to the docs folder (``link_prefix``)."""
-    root = Path(root) if root is not None else repo_root()
-    spec, profile = _board(board)
-    results = Path(spec.output_dir) / spec.folder
+    spec, results, command, root = _committed(board, root)
     leaderboard = root / results / "leaderboard.md"
-    command = f"python run_recbole_llmkg.py --benchmark {_shown(board, root)}" + (
-        f" --profile {profile}" if profile else "")
     if not leaderboard.is_file():
         return _not_run(spec, results, command)
     text = leaderboard.read_text(encoding="utf-8")
@@ -91,12 +98,8 @@ def leaderboard_section(board: str | os.PathLike, root: str | os.PathLike | None
 def summary_section(board: str | os.PathLike, root: str | os.PathLike | None = None) -> str:
     """The README's results summary (markers excluded): the first protocol's main table, best
     first, at most :data:`SUMMARY_ROWS` rows, from the board's ``aggregate.csv``."""
-    root = Path(root) if root is not None else repo_root()
-    spec, profile = _board(board)
-    results = Path(spec.output_dir) / spec.folder
+    spec, results, command, root = _committed(board, root)
     aggregate = root / results / "aggregate.csv"
-    command = f"python run_recbole_llmkg.py --benchmark {_shown(board, root)}" + (
-        f" --profile {profile}" if profile else "")
     if not aggregate.is_file():
         return _not_run(spec, results, command)
     protocol = spec.protocols[0].slug
