@@ -562,6 +562,8 @@ def check_negative_sampling(config: Mapping[str, Any], model_class: type,
 
     if getattr(model_class, "input_type", None) != InputType.PAIRWISE:
         return
+    if config.get("loss_type") in ("CE", "NLL"):  # a softmax over every item (SINE, SASRec...)
+        return  # needs no sampled negative, whatever input_type the class declares
     args = config.get("train_neg_sample_args")
     distribution = args.get("distribution") if isinstance(args, Mapping) else args
     if distribution in (None, "None", "none"):

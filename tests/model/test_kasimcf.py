@@ -108,9 +108,12 @@ def test_kasimcf_closed_form_without_side_views_is_ease():
     assert torch.allclose(toy_scores(model), expected, atol=1e-5)
 
 
-def test_kasimcf_rejects_unknown_mode():
-    with pytest.raises(ConfigError, match="sim_mode"):
-        toy_kasimcf(sim_mode="graph")
+def test_kasimcf_rejects_unknown_mode(tiny_config):
+    """The rule sits in KASimCF's YAML (value_rules) and is checked when the config is built."""
+    from recbole_llmkg.config import Config
+
+    with pytest.raises(ConfigError, match="sim_mode.*graph.*item"):
+        Config("KASimCF", "tiny", config_dict=tiny_config(sim_mode="graph"), cmd_args=[])
 
 
 def test_kasimcf_closed_form_with_side_views_matches_a_float64_solve():
