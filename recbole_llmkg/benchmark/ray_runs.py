@@ -16,6 +16,7 @@ shared by all tasks; on a cluster use a database server every node reaches (e.g.
 
 from __future__ import annotations
 
+import logging
 import os
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -42,14 +43,17 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     if ray.is_initialized():
         return False
     if address:
-        ray.init(address=address, log_to_driver=False)
+        ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         return True
     package_parent = str(Path(__file__).resolve().parents[2])
     python_path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p)
     # address="local": a new instance even when a Ray cluster already runs on this machine (or
     # RAY_ADDRESS is set); without it ray.init joins that cluster and refuses num_cpus
+    # logging_level: no "Started a local Ray instance" / token-authentication notices on the
+    # console at default verbosity (errors still show)
     ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
-             log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": python_path}})
+             log_to_driver=False, logging_level=logging.ERROR,
+             runtime_env={"env_vars": {"PYTHONPATH": python_path}})
     _reap_ray_with_this_process()
     return True
 

@@ -234,3 +234,15 @@ def test_ray_agents_die_with_a_killed_runner(subprocess_env):
     finally:
         for pid, _ in _session_processes(driver.pid):  # only this test's own session
             os.kill(pid, signal.SIGKILL)
+
+
+def test_starting_local_ray_prints_nothing(subprocess_env, tmp_path):
+    """Ray logs "Started a local Ray instance" and a token-authentication notice on every start:
+    not at the plugin's default verbosity."""
+    script = ("import ray; from recbole_llmkg.benchmark.ray_runs import start_ray; "
+              "start_ray(num_cpus=1); ray.shutdown()")
+    done = subprocess.run([sys.executable, "-c", script], env=subprocess_env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Started a local Ray instance" not in done.stderr
+    assert done.stderr.strip() == "" and done.stdout.strip() == "", done.stderr[-2000:]
