@@ -1,4 +1,4 @@
-"""LightGCN smoothing over the user-item training graph, with PyG's ``LGConv``.
+"""LightGCN smoothing over the user-item training graph.
 
 He et al., "LightGCN" (SIGIR 2020): ``E^(k+1) = D^-1/2 A D^-1/2 E^(k)`` over the bipartite graph
 of training interactions, final embedding the mean of layers ``0..K``. Because the graph is
@@ -12,7 +12,10 @@ A training step may instead propagate over the sampled computation graph of its 
 ``degree / sampled`` so it estimates the full one, and with every neighbour kept it is exact.
 Inference needs no chunking here: a layer is one CSR product with no per-edge feature buffer.
 
-Importing this module imports PyG (~1.7 s): models import it when they build a graph.
+A full-graph layer is :func:`symmetric_spmm`, not PyG's ``LGConv``: the normalised adjacency is
+symmetric, so the backward pass reuses the same CSR matrix, where ``torch.sparse.mm``'s backward
+transposes it on every step (that transpose was over half of LLMAugRec's training step on
+ml-100k; the product itself is the same).
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import nn
-from torch_geometric.nn import LGConv
 
 from recbole_llmkg.model.layers.sampling import ComputationGraph, NeighbourSampler
+from recbole_llmkg.model.layers.sparse import symmetric_spmm
 
 
 class BipartiteSmoothing(nn.Module):
@@ -58,7 +61,6 @@ class BipartiteSmoothing(nn.Module):
         # a plain attribute, not a buffer: DDP broadcasts buffers and cannot broadcast a CSR
         # tensor; it is rebuilt from the interactions, on the model's device, never saved
         self.adjacency = adjacency
-        self.conv = LGConv(normalize=False)
         self.sampler = None
         if fanouts is not None:
             self.sampler = NeighbourSampler(index.flip(0), size, fanouts)  # (source, target)
@@ -89,7 +91,7 @@ class BipartiteSmoothing(nn.Module):
         """Layer outputs ``0..K`` over all nodes (``[n_users + n_items, d]`` each)."""
         out = [torch.cat([users, items])]
         for _ in range(self.n_layers):
-            out.append(self.conv(out[-1], self.adjacency))
+            out.append(symmetric_spmm(self.adjacency, out[-1]))
         return out
 
     def forward(self, users: torch.Tensor, items: torch.Tensor

@@ -56,3 +56,29 @@ def test_a_user_is_its_ego_share_plus_one_term_per_history_item():
         rebuilt = smoothing.ego_share() * users[user] + terms.sum(dim=0)
         assert torch.allclose(rebuilt, final_users[user], atol=1e-5)
 
+
+
+def test_gradients_match_the_dense_formula():
+    """The backward pass multiplies by the same symmetric matrix instead of transposing it: the
+    gradient of a loss over every layer equals the dense LightGCN formula's."""
+    graph = random_graph(seed=3)
+    n_users, n_items = graph.shape
+    smoothing = BipartiteSmoothing(graph, n_layers=2, device="cpu")
+    torch.manual_seed(1)
+    users = torch.randn(n_users, 4, requires_grad=True)
+    items = torch.randn(n_items, 4, requires_grad=True)
+    target = torch.randn(n_users + n_items, 4)
+    final_users, final_items, _ = smoothing(users, items)
+    (torch.cat([final_users, final_items]) * target).pow(2).sum().backward()
+
+    dense = torch.zeros(n_users + n_items, n_users + n_items)
+    dense[:n_users, n_users:] = torch.as_tensor(graph.toarray())
+    dense = dense + dense.T
+    degree = dense.sum(dim=1)
+    norm = torch.where(degree > 0, degree.clamp_min(1).rsqrt(), torch.zeros_like(degree))
+    adjacency = norm[:, None] * dense * norm[None, :]
+    ego = torch.cat([users, items]).detach().requires_grad_(True)
+    layers = [ego, adjacency @ ego, adjacency @ (adjacency @ ego)]
+    (torch.stack(layers).mean(dim=0) * target).pow(2).sum().backward()
+    torch.testing.assert_close(users.grad, ego.grad[:n_users])
+    torch.testing.assert_close(items.grad, ego.grad[n_users:])
