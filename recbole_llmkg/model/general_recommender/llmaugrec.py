@@ -215,18 +215,21 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         return item_e if items is None else item_e[items]
 
     def user_text_features(
-        self, users: torch.Tensor, exclude: torch.Tensor | None = None
+        self, users: torch.Tensor | None, exclude: torch.Tensor | None = None
     ) -> torch.Tensor | None:
-        """Profile text and/or mean text of the training history of ``users``.
+        """Profile text and/or mean text of the training history of ``users`` (``None``: all).
 
         ``exclude`` (the positive items of a training batch) is left out of each user's history
         mean, so the model cannot score a positive by matching the item against itself.
         """
+        def rows(table: torch.Tensor) -> torch.Tensor:
+            return table if users is None else table[users]
+
         parts = []
         if self.user_profile_text is not None:
-            parts.append(self.user_profile_text[users])
+            parts.append(rows(self.user_profile_text))
         if self.history_text_sum is not None:
-            total, count = self.history_text_sum[users], self.history_count[users]
+            total, count = rows(self.history_text_sum), rows(self.history_count)
             if exclude is not None:
                 total, count = total - self.item_text[exclude], count - 1
             parts.append(total / count.clamp_min(1.0))
@@ -238,9 +241,7 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         """``[n_users, d]`` (or the rows of ``users``): ID fused with the user's text, the user
         tower before any graph smoothing (``exclude``: one item per row left out of its history
         text)."""
-        if users is None:
-            users = torch.arange(self.n_users, device=self.user_embedding.weight.device)
-        ids = self.user_embedding(users)
+        ids = self.user_embedding.weight if users is None else self.user_embedding(users)
         text = self.user_text_features(users, exclude)
         if text is None:
             return ids
@@ -268,11 +269,12 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
                 + self.smoothing.ego_share() * text_change)
 
     # ------------------------------------------------------------------ graph smoothing
-    def _propagate(self, id_mask: torch.Tensor | None = None
-                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _propagate(self, id_mask: torch.Tensor | None = None, messages: bool = True
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Final user and item vectors and the item messages ``m_j`` over the whole graph (the
-        user towers read the full history text: one propagation serves every pair)."""
-        return self.smoothing(self.user_ego(), self.item_ego(None, id_mask))
+        user towers read the full history text: one propagation serves every pair; a training
+        step skips the messages, which only explanations and fold-in read)."""
+        return self.smoothing(self.user_ego(), self.item_ego(None, id_mask), messages)
 
     def _propagate_sampled(self, nodes: torch.Tensor, id_mask: torch.Tensor) -> torch.Tensor:
         """Final vectors of graph nodes ``nodes`` (users, then items offset by ``n_users``;
@@ -343,7 +345,7 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
             bias = self.item_bias_vector(items, id_mask)[position]
         elif self.smoothing.sampler is None:  # the whole graph (one ID-dropout draw per item)
             id_mask = self.item_id_mask()
-            user_all, item_all, _ = self._propagate(id_mask)
+            user_all, item_all, _ = self._propagate(id_mask, messages=False)
             u_e = user_all[user]
             position = torch.cat([pos_item, neg_item])
             item_e = item_all[position]
