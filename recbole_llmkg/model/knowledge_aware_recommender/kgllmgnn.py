@@ -159,7 +159,7 @@ class KGLLMGNN(TextFeaturesMixin, KnowledgeRecommender):
         computation = self.sampler.sample(nodes)
         graph = RelationGraph.build(
             torch.stack([computation.source, computation.target]),
-            self.edge_type[computation.edges], computation.nodes.shape[0],
+            self.edge_type.index_select(0, computation.edges), computation.nodes.shape[0],
         ).drop_edges(self.edge_dropout, self.training)
         layers = self.propagation.forward_sampled(
             self.ego_nodes(computation.nodes), graph, self.relation_embedding.weight, computation

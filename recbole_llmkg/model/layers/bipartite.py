@@ -80,7 +80,7 @@ class BipartiteSmoothing(nn.Module):
         """Final (layer-mean) vectors ``[n_seeds, d]`` of the computation graph's seeds from the
         layer-0 rows ``ego`` of its nodes; layer ``k`` runs over the edges into the nodes within
         ``K - k`` hops only."""
-        weights = self.edge_weights[computation.edges] * computation.weight_scale
+        weights = self.edge_weights.index_select(0, computation.edges) * computation.weight_scale
         seeds = computation.n_seeds
         outputs, h = [ego[:seeds]], ego
         for layer in range(1, self.n_layers + 1):

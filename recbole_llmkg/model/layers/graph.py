@@ -58,7 +58,8 @@ class RelationGraph:
         pairs, row = torch.unique(key, return_inverse=True)  # sorted: by target, then relation
         order = torch.argsort(row * num_nodes + source, stable=True)
         return cls._assemble(
-            num_nodes, pairs // n_rel, pairs % n_rel, row[order], source[order], order
+            num_nodes, pairs // n_rel, pairs % n_rel, row.index_select(0, order),
+            source.index_select(0, order), order,
         )
 
     @classmethod
@@ -67,7 +68,7 @@ class RelationGraph:
         crow = _pointers(row, n_pairs)
         t_perm = torch.argsort(source, stable=True)
         return cls(num_nodes, pair_target, pair_relation, crow, source, row, order,
-                   _pointers(source, num_nodes), row[t_perm], t_perm)
+                   _pointers(source, num_nodes), row.index_select(0, t_perm), t_perm)
 
     @property
     def num_edges(self) -> int:
@@ -76,7 +77,7 @@ class RelationGraph:
     @property
     def edge_target(self) -> torch.Tensor:
         """``[E]`` target node of every edge (the group of its attention softmax)."""
-        return self.pair_target[self.row]
+        return self.pair_target.index_select(0, self.row)
 
     @property
     def pair_output(self) -> torch.Tensor:
@@ -86,7 +87,7 @@ class RelationGraph:
     @property
     def edge_output(self) -> torch.Tensor:
         """``[E]`` output row of every edge's target (see :attr:`pair_output`)."""
-        return self.pair_output[self.row]
+        return self.pair_output.index_select(0, self.row)
 
     def target_range(self, start: int, stop: int) -> RelationGraph:
         """The edges into nodes ``start..stop-1``, a contiguous slice, for inference in chunks
@@ -116,14 +117,15 @@ class RelationGraph:
     def subgraph(self, keep: torch.Tensor) -> RelationGraph:
         """The edges where ``keep`` (``[E]`` bool, this graph's edge order) is true; same pairs."""
         kept = torch.nonzero(keep).squeeze(1)
-        t_kept = torch.nonzero(keep[self.t_perm]).squeeze(1)
+        t_kept = torch.nonzero(keep.index_select(0, self.t_perm)).squeeze(1)
         new_index = torch.cumsum(keep, 0) - 1
-        row, source = self.row[kept], self.source[kept]
+        row, source = self.row.index_select(0, kept), self.source.index_select(0, kept)
         return RelationGraph(
             self.num_nodes, self.pair_target, self.pair_relation,
-            _pointers(row, self.pair_target.shape[0]), source, row, self.order[kept],
-            _pointers(source, self.num_nodes), self.t_row[t_kept],
-            new_index[self.t_perm[t_kept]],
+            _pointers(row, self.pair_target.shape[0]), source, row,
+            self.order.index_select(0, kept),
+            _pointers(source, self.num_nodes), self.t_row.index_select(0, t_kept),
+            new_index.index_select(0, self.t_perm.index_select(0, t_kept)),
         )
 
     def restrict_targets(self, n_targets: int, n_sources: int | None = None) -> RelationGraph:
@@ -138,8 +140,8 @@ class RelationGraph:
         return RelationGraph(
             num_nodes, self.pair_target[:n_pairs], self.pair_relation[:n_pairs],
             self.crow[: n_pairs + 1], source, self.row[:n_edges], self.order[:n_edges],
-            _pointers(source, num_nodes), self.t_row[t_kept],
-            self.t_perm[t_kept],
+            _pointers(source, num_nodes), self.t_row.index_select(0, t_kept),
+            self.t_perm.index_select(0, t_kept),
         )
 
     def drop_edges(self, rate: float, training: bool) -> RelationGraph:
@@ -151,7 +153,7 @@ class RelationGraph:
         if not training or rate <= 0:
             return self
         keep = torch.rand(self.num_edges, device=self.source.device) >= rate
-        return self.subgraph(keep[self.order])
+        return self.subgraph(keep.index_select(0, self.order))
 
 
 def _pointers(rows: torch.Tensor, n_rows: int) -> torch.Tensor:
@@ -173,7 +175,8 @@ def _spmm_raw(graph: RelationGraph, values: torch.Tensor, dense: torch.Tensor) -
 
 def _spmm_t_raw(graph: RelationGraph, values: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
     shape = (graph.num_nodes, graph.pair_target.shape[0])
-    return torch.sparse.mm(_csr(graph.t_crow, graph.t_row, values[graph.t_perm], shape), dense)
+    values = values.index_select(0, graph.t_perm)
+    return torch.sparse.mm(_csr(graph.t_crow, graph.t_row, values, shape), dense)
 
 
 def _sddmm_raw(graph: RelationGraph, rows: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:

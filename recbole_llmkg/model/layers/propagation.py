@@ -61,13 +61,13 @@ class RelationMeanConv(MessagePassing):
         """``[E]`` weight of each edge in the fused path: ``1 / |N(t)|``."""
         target = graph.edge_output
         degree = torch.bincount(target, minlength=num_targets).clamp_min(1).to(x.dtype)
-        return degree.reciprocal()[target]
+        return degree.reciprocal().index_select(0, target)
 
     def message_and_aggregate(
         self, graph: RelationGraph, x: torch.Tensor, relation: torch.Tensor, num_targets: int
     ) -> torch.Tensor:
         """Fused path: ``h'_t = sum_{p = (t, r)} e_r * sum_{e in p} w_e h_{s_e}``."""
-        rel = relation[graph.pair_relation]  # [P, d]
+        rel = relation.index_select(0, graph.pair_relation)  # [P, d]
         weights = self.edge_weights(graph, x, rel, num_targets)
         grouped = pair_spmm(graph, weights, x)  # [P, d]
         out = x.new_zeros(num_targets, x.shape[1])
@@ -95,7 +95,7 @@ class RelationAttentiveConv(RelationMeanConv):
     def edge_weights(self, graph: RelationGraph, x: torch.Tensor, rel: torch.Tensor,
                      num_targets: int) -> torch.Tensor:
         """``[E]`` attention ``a_st``; the logit ``<h_s * e_r, h_t>`` is ``<h_s, h_t * e_r>``."""
-        logits = pair_sddmm(graph, x[graph.pair_target] * rel, x) * self.scale
+        logits = pair_sddmm(graph, x.index_select(0, graph.pair_target) * rel, x) * self.scale
         return scatter_softmax(logits, graph.edge_output, num_nodes=num_targets)
 
 
@@ -124,7 +124,7 @@ class RelationPropagation(nn.Module):
         into nodes the last layer skips get the weights they would have had."""
         weights, h = [], ego
         for conv in self.convs:
-            rel = relation_embedding[graph.pair_relation]
+            rel = relation_embedding.index_select(0, graph.pair_relation)
             weights.append(conv.edge_weights(graph, h, rel, h.shape[0]))
             h = conv(h, graph, relation_embedding)
         return weights

@@ -123,7 +123,7 @@ class NeighbourSampler:
     def __init__(self, edge_index: torch.Tensor, num_nodes: int, fanouts: list[int]):
         source, target = edge_index[0].long(), edge_index[1].long()
         self.edge_order = torch.argsort(target, stable=True)  # in-edges of a node: a range
-        self.sorted_source = source[self.edge_order]
+        self.sorted_source = source.index_select(0, self.edge_order)
         counts = torch.bincount(target, minlength=num_nodes)
         self.pointer = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
         self.num_nodes = num_nodes
@@ -138,8 +138,8 @@ class NeighbourSampler:
         positions, targets, scales, edge_counts = [], [], [], []
         frontier, n_edges = seeds, 0
         for fanout in self.fanouts:  # a loop over hops
-            start = self.pointer[frontier]
-            degree = self.pointer[frontier + 1] - start
+            start = self.pointer.index_select(0, frontier)
+            degree = self.pointer.index_select(0, frontier + 1) - start
             kept = sample_slots(start, degree, fanout)
             # each frontier node's kept count, to rescale its sampled sum to the full sum
             owner = torch.searchsorted(self.pointer, kept, right=True) - 1
@@ -150,8 +150,8 @@ class NeighbourSampler:
             scales.append(_lookup(frontier, owner, scale))
             n_edges += kept.shape[0]
             edge_counts.append(n_edges)
-            sources = self.sorted_source[kept]
-            new = torch.unique(sources[local[sources] < 0])
+            sources = self.sorted_source.index_select(0, kept)
+            new = torch.unique(sources[local.index_select(0, sources) < 0])
             local[new] = torch.arange(node_counts[-1], node_counts[-1] + new.shape[0],
                                       device=device)
             nodes.append(new)
@@ -159,8 +159,10 @@ class NeighbourSampler:
             frontier = new
         kept = torch.cat(positions)
         return ComputationGraph(
-            nodes=torch.cat(nodes), node_counts=node_counts, edges=self.edge_order[kept],
-            source=local[self.sorted_source[kept]], target=local[torch.cat(targets)],
+            nodes=torch.cat(nodes), node_counts=node_counts,
+            edges=self.edge_order.index_select(0, kept),
+            source=local.index_select(0, self.sorted_source.index_select(0, kept)),
+            target=local.index_select(0, torch.cat(targets)),
             weight_scale=torch.cat(scales), edge_counts=edge_counts,
         )
 
@@ -168,4 +170,5 @@ class NeighbourSampler:
 def _lookup(keys: torch.Tensor, query: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """``values[i]`` where ``keys[i] == query`` for every query (``keys`` distinct)."""
     order = torch.argsort(keys)
-    return values[order[torch.searchsorted(keys[order], query)]]
+    return values.index_select(
+        0, order.index_select(0, torch.searchsorted(keys.index_select(0, order), query)))
