@@ -289,7 +289,7 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
         ego = ego.index_put((torch.nonzero(is_user).squeeze(1),), self.user_ego(users))
         ego = ego.index_put((torch.nonzero(~is_user).squeeze(1),),
                             self.item_ego(items, id_mask[items]))
-        return self.smoothing.forward_sampled(computation, ego)[position]
+        return self.smoothing.forward_sampled(computation, ego).index_select(0, position)
 
     def _smoothed(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """:meth:`_propagate`, recomputed in training and cached for evaluation and serving."""
@@ -341,15 +341,15 @@ class LLMAugRec(TextFeaturesMixin, GeneralRecommender):
             # the item tower over the batch's distinct items (one ID-dropout draw per item)
             items, position = torch.unique(torch.cat([pos_item, neg_item]), return_inverse=True)
             id_mask = self.item_id_mask(items)
-            item_e = self.item_ego(items, id_mask)[position]
-            bias = self.item_bias_vector(items, id_mask)[position]
+            item_e = self.item_ego(items, id_mask).index_select(0, position)
+            bias = self.item_bias_vector(items, id_mask).index_select(0, position)
         elif self.smoothing.sampler is None:  # the whole graph (one ID-dropout draw per item)
             id_mask = self.item_id_mask()
             user_all, item_all, _ = self._propagate(id_mask, messages=False)
-            u_e = user_all[user]
+            u_e = user_all.index_select(0, user)
             position = torch.cat([pos_item, neg_item])
-            item_e = item_all[position]
-            bias = self.item_bias_vector(None, id_mask)[position]
+            item_e = item_all.index_select(0, position)
+            bias = self.item_bias_vector(None, id_mask).index_select(0, position)
         else:  # the batch's sampled computation graph (one ID-dropout draw per item)
             id_mask = self.item_id_mask()
             position = torch.cat([pos_item, neg_item])

@@ -185,12 +185,14 @@ class KGLLMGNN(TextFeaturesMixin, KnowledgeRecommender):
 
         if self.sampler is None:
             user_all, item_all = self.forward()
-            u_e, pos_e, neg_e = user_all[user], item_all[pos_item], item_all[neg_item]
+            u_e = user_all.index_select(0, user)
+            pos_e, neg_e = item_all.index_select(0, pos_item), item_all.index_select(0, neg_item)
         else:  # only the batch's computation graph: users, then items (node ids after users)
             nodes, position = torch.unique(
                 torch.cat([user, pos_item + self.n_users, neg_item + self.n_users]),
                 return_inverse=True)
-            u_e, pos_e, neg_e = self.forward_sampled(nodes)[position].split(user.shape[0])
+            final = self.forward_sampled(nodes).index_select(0, position)
+            u_e, pos_e, neg_e = final.split(user.shape[0])
         rec_loss = self.bpr_loss((u_e * pos_e).sum(dim=1), (u_e * neg_e).sum(dim=1))
         reg_loss = self.reg_loss(
             self.user_embedding(user),

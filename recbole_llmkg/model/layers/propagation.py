@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch_geometric.nn import MessagePassing
 
+from recbole_llmkg.model.layers.dropout import FastDropout
 from recbole_llmkg.model.layers.graph import RelationGraph, pair_sddmm, pair_spmm
 from recbole_llmkg.model.layers.sampling import ComputationGraph
 from recbole_llmkg.model.layers.segment import scatter_softmax
@@ -114,7 +115,7 @@ class RelationPropagation(nn.Module):
             RelationAttentiveConv(dim) if attention else RelationMeanConv()
             for _ in range(n_layers)
         )
-        self.dropout = nn.Dropout(mess_dropout)
+        self.dropout = FastDropout(mess_dropout)
 
     @torch.no_grad()
     def edge_weights(self, ego: torch.Tensor, graph: RelationGraph,
