@@ -55,11 +55,13 @@ class RelationGraph:
         source, target = edge_index[0].long(), edge_index[1].long()
         n_rel = int(edge_type.max()) + 1 if edge_type.numel() else 1
         key = target * n_rel + edge_type.long()
-        pairs, row = torch.unique(key, return_inverse=True)  # sorted: by target, then relation
-        order = torch.argsort(row * num_nodes + source, stable=True)
+        # one sort: by target, then relation, then source (a training step builds its sampled
+        # graph anew, so this runs every step)
+        order = torch.sort(key * num_nodes + source, stable=True).indices
+        pairs, counts = torch.unique_consecutive(key.index_select(0, order), return_counts=True)
+        row = torch.repeat_interleave(torch.arange(pairs.shape[0], device=key.device), counts)
         return cls._assemble(
-            num_nodes, pairs // n_rel, pairs % n_rel, row.index_select(0, order),
-            source.index_select(0, order), order,
+            num_nodes, pairs // n_rel, pairs % n_rel, row, source.index_select(0, order), order,
         )
 
     @classmethod
