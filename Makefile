@@ -37,10 +37,15 @@ full: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
-# Growth table: 8 models x 4 synthetic sizes, one process per cell, into results/bench/
-# (resumable: finished cells are skipped; BENCH_ARGS="--models KGLLMGNN --rerun" redoes one model)
+# Growth table: 8 models x 4 synthetic sizes plus an ML-1M-shaped cell, one process per cell,
+# into results/bench/growth.md with the scale targets (resumable: finished cells are skipped;
+# BENCH_ARGS=--rerun measures every cell again, BENCH_ARGS="--models KGLLMGNN --rerun" one
+# model); then the ml-100k per-epoch and per-evaluation ratios at the tuned defaults
+# (results/bench/epoch_speed_tuned.md). About 30 minutes with --rerun on 2 cores.
 bench: $(STAMP)
 	$(PY) benchmarks/growth.py $(BENCH_ARGS)
+	$(PY) benchmarks/epoch_speed.py -m BPR LightGCN LLMAugRec KGIN KGLLMGNN --repeat 3 \
+		--epochs 2 --out results/bench/epoch_speed_tuned.md
 
 lint: $(STAMP)
 	$(PY) -m ruff check recbole_llmkg tests benchmarks datasets run_recbole_llmkg.py setup.py

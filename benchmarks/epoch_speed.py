@@ -29,6 +29,8 @@ from pathlib import Path
 MODELS = ("BPR", "LightGCN", "KGIN", "LLMAugRec", "KGLLMGNN")
 RATIOS = (("KGLLMGNN", "KGIN"), ("LLMAugRec", "BPR"))
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: import this checkout, not an installed copy
+    sys.path.insert(0, str(ROOT))
 
 
 def parse_model(spec: str) -> tuple[str, dict[str, object]]:
@@ -85,6 +87,49 @@ def measure(spec: str, dataset: str, epochs: int, seed: int) -> dict[str, float]
             "valid_ndcg10": float(result.get("ndcg@10", float("nan")))}
 
 
+#: the scale issue's (#28) per-epoch and per-evaluation targets on ml-100k: (model, baseline,
+#: "epoch" or "eval", the largest ratio allowed)
+TARGETS = (("KGLLMGNN", "KGIN", "epoch", 1.0), ("KGLLMGNN", "KGIN", "eval", 2.0),
+           ("LLMAugRec", "BPR", "epoch", 2.0))
+
+
+def table(rows: dict[str, dict[str, float]], repeat: int, epochs: int) -> list[str]:
+    """The printed table, the ratios and the targets they meet (CPU seconds decide)."""
+    width = max(10, *(len(model) for model in rows))
+    lines = [f"{'model':<{width}} {'s/epoch':>8} {'cpu s/epoch':>11} {'eval s':>7} "
+             f"{'eval cpu s':>10} {'valid NDCG@10*':>15}   (median of {repeat} rounds)"]
+    for model, r in rows.items():
+        lines.append(f"{model:<{width}} {r['epoch_s']:8.3f} {r['epoch_cpu_s']:11.3f} "
+                     f"{r['eval_s']:7.3f} {r['eval_cpu_s']:10.3f} {r['valid_ndcg10']:15.4f}")
+    lines.append(f"(* after {1 + epochs} epochs; a sanity check, not a result)")
+    for a, b in RATIOS:
+        if a in rows and b in rows:
+            ra, rb = rows[a], rows[b]
+            lines.append(f"{a}/{b}: epoch {ra['epoch_s'] / rb['epoch_s']:.2f}x "
+                         f"(cpu {ra['epoch_cpu_s'] / rb['epoch_cpu_s']:.2f}x), "
+                         f"eval {ra['eval_s'] / rb['eval_s']:.2f}x "
+                         f"(cpu {ra['eval_cpu_s'] / rb['eval_cpu_s']:.2f}x)")
+    for model, base, kind, limit in TARGETS:
+        if model in rows and base in rows:
+            key = "epoch_cpu_s" if kind == "epoch" else "eval_cpu_s"
+            ratio = rows[model][key] / rows[base][key]
+            lines.append(f"target {model} <= {limit:g}x {base} per {kind} (cpu): "
+                         f"{ratio:.2f}x, {'met' if ratio <= limit else 'missed'}")
+    return lines
+
+
+def write_report(path: Path, lines: list[str], argv: list[str]) -> None:
+    """``lines`` as a markdown file with the command that made them (written atomically)."""
+    from recbole_llmkg.files import write_text_atomic
+
+    command = " ".join(["python benchmarks/epoch_speed.py", *argv])
+    body = ["# Seconds per epoch and per evaluation pass, ml-100k, one torch thread", "",
+            "Written by `make bench` (each model in its own process, interleaved rounds, "
+            "medians; CPU seconds are the comparable numbers on a shared machine):", "",
+            f"    {command}", "", "```", *lines, "```", ""]
+    write_text_atomic(path, "\n".join(body))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-d", "--dataset", default="ml-100k")
@@ -92,6 +137,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs after one warm-up")
     parser.add_argument("--seed", type=int, default=2020)
     parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds (medians)")
+    parser.add_argument("--out", type=Path, help="also write the table as markdown here")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # child mode: one model, JSON out
     args = parser.parse_args()
     if args.one:
@@ -112,20 +158,10 @@ def main() -> int:
             runs[model].append(json.loads(out.stdout.strip().splitlines()[-1]))
     rows = {model: {key: statistics.median(r[key] for r in found) for key in found[0]}
             for model, found in runs.items() if found}
-    width = max(10, *(len(model) for model in rows))
-    print(f"{'model':<{width}} {'s/epoch':>8} {'cpu s/epoch':>11} {'eval s':>7} "
-          f"{'eval cpu s':>10} {'valid NDCG@10*':>15}   (median of {args.repeat} rounds)")
-    for model, r in rows.items():
-        print(f"{model:<{width}} {r['epoch_s']:8.3f} {r['epoch_cpu_s']:11.3f} {r['eval_s']:7.3f} "
-              f"{r['eval_cpu_s']:10.3f} {r['valid_ndcg10']:15.4f}", flush=True)
-    print(f"(* after {1 + args.epochs} epochs; a sanity check, not a result)")
-    for a, b in RATIOS:
-        if a in rows and b in rows:
-            ra, rb = rows[a], rows[b]
-            print(f"{a}/{b}: epoch {ra['epoch_s'] / rb['epoch_s']:.2f}x "
-                  f"(cpu {ra['epoch_cpu_s'] / rb['epoch_cpu_s']:.2f}x), "
-                  f"eval {ra['eval_s'] / rb['eval_s']:.2f}x "
-                  f"(cpu {ra['eval_cpu_s'] / rb['eval_cpu_s']:.2f}x)")
+    lines = table(rows, args.repeat, args.epochs)
+    print("\n".join(lines), flush=True)
+    if args.out:
+        write_report(args.out, lines, sys.argv[1:])
     return 0
 
 

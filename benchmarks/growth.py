@@ -361,6 +361,43 @@ def _fmt(value, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
+def _cell(frame, model: str, size: str, column: str) -> float | None:
+    rows = frame[(frame["model"] == model) & (frame["size"] == size) & (frame["status"] == "ok")]
+    value = rows[column].iloc[0] if len(rows) else None
+    return None if value is None or value != value else float(value)
+
+
+def targets(frame, slopes) -> list[tuple[str, str, bool | None]]:
+    """``(target, measured, met)`` for the scale issue's targets that this table measures
+    (``met`` is None where a cell is missing): epoch-time slopes against BPR's + 0.1, and at the
+    ML-1M-shaped cell KGLLMGNN <= 1.0x KGIN and <= 60 s an epoch, LLMAugRec <= 3x BPR, and peak
+    memory of each plugin model <= 2x KGIN's."""
+    out: list[tuple[str, str, bool | None]] = []
+    by_model = {row.model: row.epoch_vs_interactions for row in slopes.itertuples()}
+    bpr = by_model.get("BPR")
+    for model in ("KGLLMGNN", "LLMAugRec"):
+        ours = by_model.get(model)
+        known = ours is not None and bpr is not None
+        measured = f"{_fmt(ours)} vs BPR {_fmt(bpr)}" if known else "missing cells"
+        out.append((f"{model} epoch slope <= BPR's + 0.1", measured,
+                    ours <= bpr + 0.1 if known else None))
+
+    def ratio(name: str, model: str, base: str, column: str, limit: float) -> None:
+        a, b = _cell(frame, model, "ml1m", column), _cell(frame, base, "ml1m", column)
+        known = a is not None and b
+        measured = f"{a / b:.2f}x ({_fmt(a)} / {_fmt(b)})" if known else "missing cells"
+        out.append((name, measured, a / b <= limit if known else None))
+
+    ratio("ml1m: KGLLMGNN s/epoch <= 1.0x KGIN", "KGLLMGNN", "KGIN", "epoch_s", 1.0)
+    epoch = _cell(frame, "KGLLMGNN", "ml1m", "epoch_s")
+    out.append(("ml1m: KGLLMGNN <= 60 s/epoch", "missing cell" if epoch is None else
+                f"{epoch:.1f} s", None if epoch is None else epoch <= 60.0))
+    ratio("ml1m: LLMAugRec s/epoch <= 3x BPR", "LLMAugRec", "BPR", "epoch_s", 3.0)
+    for model in ("KGLLMGNN", "LLMAugRec"):
+        ratio(f"ml1m: {model} peak memory <= 2x KGIN", model, "KGIN", "peak_gib", 2.0)
+    return out
+
+
 def markdown(frame, slopes) -> str:
     lines = [
         "# Growth: cost against data size (synthetic data, one thread per cell)",
@@ -403,6 +440,11 @@ def markdown(frame, slopes) -> str:
             f"{_fmt(row.eval_vs_users_x_items)} | {_fmt(row.fit_vs_items)} | "
             f"{_fmt(row.memory_vs_interactions)} |"
         )
+    lines += ["", "Targets of the scale issue (#28), from the rows above:", "",
+              "| target | measured | met |", "|---|---|---|"]
+    for target, measured, met in targets(frame, slopes):
+        verdict = "n/a" if met is None else "yes" if met else "no"
+        lines.append(f"| {target} | {measured} | {verdict} |")
     done = set(zip(frame["model"], frame["size"], strict=True))
     missing = [f"{m} @ {s}" for s in SIZES for m in MODELS if (m, s) not in done]
     if missing:
