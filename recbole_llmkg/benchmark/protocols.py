@@ -83,6 +83,12 @@ class Protocol:
         """The parameters, validated (one :class:`ConfigError` naming ``key`` otherwise)."""
         return params
 
+    def base_config(self, run: Any) -> Config:
+        """The run's RecBole config before any split entry: the dataset, its fields and file
+        format, from which :meth:`prepare` writes the split (and the report re-reads it)."""
+        return Config(run.model.name, run.dataset, config_dict=copy.deepcopy(run.config),
+                      cmd_args=[])
+
     def prepare(self, run: Any, data_root: Path) -> tuple[dict[str, Any], Split]:
         """Config entries that put ``run`` on this protocol's split, and that split.
 
@@ -90,10 +96,8 @@ class Protocol:
         protocol) is written once under ``data_root`` (:mod:`~recbole_llmkg.benchmark.splits`)
         and every model reads it.
         """
-        base = Config(run.model.name, run.dataset, config_dict=copy.deepcopy(run.config),
-                      cmd_args=[])
-        split = split_for_config(base, run.seed, data_root, self.name, run.protocol.params,
-                                 run.side_files)
+        split = split_for_config(self.base_config(run), run.seed, data_root, self.name,
+                                 run.protocol.params, run.side_files)
         return {**split.config(), "eval_args": copy.deepcopy(STANDARD_EVAL_ARGS)}, split
 
     def verify_loaded(self, run: Any, dataset: Any, split: Split) -> dict[str, Any]:

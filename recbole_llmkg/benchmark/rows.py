@@ -13,6 +13,7 @@ import json
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -148,8 +149,10 @@ def group(spec: BenchmarkSpec, plan: list[RunSpec],
 
     tables: dict[tuple[str, str, str], dict[str, ModelRow]] = {}
     order = {kind: i for i, kind in enumerate(TABLE_TITLES)}
+    data_root = (spec.results_dir / "data").resolve()  # where the runner writes the splits
     for run in sorted(plan, key=lambda r: order.get(r.model.table, 0)):
-        for protocol, record in protocol_views(run, records.get(run.key)):
+        for protocol, record in protocol_views(run, records.get(run.key), data_root,
+                                               str(spec.path)):
             rows = tables.setdefault((run.dataset, protocol, run.model.table), {})
             row = rows.get(run.model.label)
             if row is None:
@@ -253,8 +256,14 @@ VACUOUS_ON_COLD_ITEMS = {
 
 
 def vacuous_metrics(rows: list[ModelRow]) -> dict[str, str]:
-    """Metric name (lower case, no cut-off) -> why its cells of this table are n/a."""
-    return dict(VACUOUS_ON_COLD_ITEMS) if ranks_cold_items_alone(rows) else {}
+    """Metric name (lower case, no cut-off) -> why its cells of this table are n/a: on cold
+    items alone, or on a slice of the test users (metrics not stored per user)."""
+    from recbole_llmkg.benchmark.slices import NOT_PER_USER
+
+    out = dict(VACUOUS_ON_COLD_ITEMS) if ranks_cold_items_alone(rows) else {}
+    out.update({name: NOT_PER_USER for row in rows for r in row.ok
+                for name in (r.get("slice") or {}).get("not_per_user", ())})
+    return out
 
 
 def mark_not_ranked(rows: list[ModelRow], protocol: str) -> None:
@@ -337,11 +346,24 @@ def known_label(slug: str, n: int | str) -> str:
     return f"{slug} · {n} known"
 
 
-def protocol_views(run: RunSpec, record: dict[str, Any] | None
+def protocol_views(run: RunSpec, record: dict[str, Any] | None,
+                   data_root: Path | None = None, board: str = "<board file>"
                    ) -> list[tuple[str, dict[str, Any] | None]]:
     """The (table protocol, record) pairs a run contributes: its own, or for ``cold_user`` one
     per number of known interactions ``n``, each with that ``n``'s test and per-user metrics
-    (a model that cannot serve an ``n`` is a failed run of that table, with the reason)."""
+    (a model that cannot serve an ``n`` is a failed run of that table, with the reason).
+
+    A ``standard`` run also gives its sparse-user view (:func:`~recbole_llmkg.benchmark.slices.
+    sparse_view`, table ``standard · sparse users``) when ``data_root`` (the board's split
+    folder, where a gone split is written again) is given.
+    """
+    if run.protocol.name == "standard" and data_root is not None:
+        from recbole_llmkg.benchmark.slices import sparse_label, sparse_slice_of_run, sparse_view
+
+        sliced = sparse_slice_of_run(run, record, data_root, board) \
+            if record is not None and record.get("status") == "ok" else None
+        return [(run.protocol.slug, record),
+                (sparse_label(run.protocol.slug), sparse_view(record, sliced))]
     if run.protocol.name != "cold_user":
         return [(run.protocol.slug, record)]
     from recbole_llmkg.benchmark.cold_user import KNOWN_COUNTS

@@ -5,22 +5,38 @@ the split's training part, where behaviour alone says little and side knowledge 
 most. It is fixed by the split (never by a model or by test data), so every run on one split is
 sliced the same way and stays paired by user. Users are external ids (the ``.inter`` tokens), as
 in :class:`~recbole_llmkg.benchmark.per_user.PerUserMetrics`.
+
+The report shows the slice as a view of every ``standard`` run (:func:`sparse_view`): test
+metrics are the means over the slice's users of the run's stored per-user values, and its
+per-user values are restricted to them, so the board's tables, tests and intervals read it like
+any other table. List-level metrics (ItemCoverage, GiniIndex, AveragePopularity,
+TailPercentage: anything not stored per user) cannot be recomputed for a subset from stored
+values: they are n/a (:data:`NOT_PER_USER`). The slice is read from the split's training file
+(:func:`sparse_slice_of_run`): the folder the run recorded, else the split written again the way
+the runner writes it (content-addressed, under the board's git-ignored ``data/``), used only when
+its fingerprint is the run's; otherwise the view is n/a with the reason.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
 from recbole_llmkg.benchmark.per_user import PerUserMetrics
-from recbole_llmkg.benchmark.splits import Split
-from recbole_llmkg.errors import DataError
+from recbole_llmkg.benchmark.splits import PARTS, Split, _read_inter, split_fingerprint
+from recbole_llmkg.errors import DataError, LLMKGError
 
 SPARSE_MAX_TRAIN_INTERACTIONS = 20
+SPARSE_VIEW = "sparse users"  # the view's table name after the protocol slug
+NOT_PER_USER = ("a list-level metric (not stored per user), so it cannot be recomputed for the "
+                "sparse users from the stored values")
+REPORT_COMMAND = "python run_recbole_llmkg.py --benchmark {board} --report"
 
 
 def sparse_users(train_users: ArrayLike,
@@ -61,3 +77,106 @@ def restrict(per_user: PerUserMetrics, users: ArrayLike) -> PerUserMetrics:
     """The rows of ``per_user`` whose user is in ``users`` (order kept)."""
     keep = np.isin(per_user.users.astype(str), np.asarray(users).astype(str))
     return PerUserMetrics(per_user.users[keep], {k: v[keep] for k, v in per_user.values.items()})
+
+
+def sparse_label(slug: str) -> str:
+    """The table name of a protocol's sparse-user view, e.g. ``standard · sparse users``."""
+    return f"{slug} · {SPARSE_VIEW}"
+
+
+@dataclass(frozen=True)
+class SparseSlice:
+    """The sparse users of one split and the test counts over them, or why they are unknown."""
+
+    users: np.ndarray = field(default_factory=lambda: np.array([], dtype=str))
+    test_counts: dict[str, int] = field(default_factory=dict)  # users, items, interactions
+    reason: str | None = None  # set when the split's training file could not be read
+
+
+# (split fingerprint, data root) -> its slice: a report groups the rows several times
+_SLICES: dict[tuple[str, str], SparseSlice] = {}
+
+
+def sparse_slice_of_run(run: Any, record: dict[str, Any], data_root: str | os.PathLike,
+                        board: str = "<board file>") -> SparseSlice:
+    """The sparse users of the split ``run`` (a RunSpec) was tested on, per its ``record``.
+
+    Reads the split folder the record names (``resolved.data_path``); when it is gone (a clean
+    clone: ``data/`` is git-ignored), writes the split again under ``data_root`` the way the
+    runner does (:meth:`~recbole_llmkg.benchmark.protocols.Protocol.prepare`: deterministic,
+    content-addressed). Either folder is used only when its fingerprint is the record's.
+    """
+    fingerprint = record.get("split_fingerprint")
+    if not fingerprint:
+        return SparseSlice(reason="the run records no split fingerprint (it predates one split "
+                                  "per board); redo it with --rerun")
+    key = (str(fingerprint), str(data_root))
+    if key not in _SLICES:
+        _SLICES[key] = _read_slice(run, record, Path(data_root), str(fingerprint), board)
+    return _SLICES[key]
+
+
+def _read_slice(run: Any, record: dict[str, Any], data_root: Path, fingerprint: str,
+                board: str) -> SparseSlice:
+    from recbole_llmkg.benchmark.protocols import REGISTRY
+
+    dataset = run.dataset
+    command = REPORT_COMMAND.format(board=board)
+    try:
+        protocol = REGISTRY[run.protocol.name]
+        config = protocol.base_config(run)
+        stored = Path(str((record.get("resolved") or {}).get("data_path") or ""))
+        if stored.parts and (stored / f"{dataset}.train.inter").is_file():
+            folder = stored
+        else:
+            folder = Path(protocol.prepare(run, data_root)[1].data_path) / dataset
+        found = split_fingerprint(folder, dataset)
+    except (LLMKGError, OSError, ValueError, KeyError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return SparseSlice(reason=f"the split files are gone and could not be written again "
+                                  f"({type(error).__name__}: {message}); `{command}` writes "
+                                  "them once the dataset is in place")
+    if found != fingerprint:
+        return SparseSlice(reason=f"the split files in '{folder}' have fingerprint "
+                                  f"{found[:12]}, the run was tested on {fingerprint[:12]}; "
+                                  "redo the run with --rerun")
+    user_field, item_field = config["USER_ID_FIELD"], config["ITEM_ID_FIELD"]
+    separator, encoding = config["field_separator"] or "\t", config["encoding"] or "utf-8"
+    users = sparse_users(read_train_users(folder / f"{dataset}.{PARTS[0]}.inter", user_field,
+                                          separator, encoding))
+    _, _, test_users, test_items = _read_inter(folder / f"{dataset}.{PARTS[2]}.inter",
+                                               user_field, item_field, separator, encoding)
+    keep = np.isin(test_users.astype(str), users)
+    counts = {"users": int(len(np.unique(test_users[keep].astype(str)))),
+              "items": int(len(np.unique(test_items[keep].astype(str)))),
+              "interactions": int(keep.sum())}
+    return SparseSlice(users, counts)
+
+
+def sparse_view(record: dict[str, Any] | None, sliced: SparseSlice | None
+                ) -> dict[str, Any] | None:
+    """``record`` seen on the sparse users: test metrics the means over them of its per-user
+    values, per-user values restricted to them, the test counts theirs, and ``slice`` saying
+    which metrics are not per user (n/a). A run the slice cannot be read for is an ``n/a`` run
+    with the reason; a run not ok stays as it is."""
+    if record is None or record.get("status") != "ok":
+        return record
+    reason = "the split was not read" if sliced is None else sliced.reason
+    if reason is None and not record.get("per_user"):
+        reason = "the run stored no per-user metrics"
+    if reason is None:
+        assert sliced is not None  # for the type checker: no reason means a slice was read
+        per_user = restrict(PerUserMetrics.from_dict(record["per_user"]), sliced.users)
+        if not len(per_user.users):
+            reason = (f"no test user has 1..{SPARSE_MAX_TRAIN_INTERACTIONS} training "
+                      "interactions")
+    if reason is not None:
+        return {**record, "status": "n/a", "error": {"type": "n/a", "message": reason}}
+    split = dict(record.get("split") or {})
+    split["counts"] = {**(split.get("counts") or {}), "test": dict(sliced.test_counts)}
+    not_per_user = sorted({name.split("@")[0] for name in record.get("test") or {}
+                           if name not in per_user.values})
+    return {**record, "test": per_user.mean(), "per_user": per_user.to_dict(), "split": split,
+            "slice": {"name": SPARSE_VIEW, "max_train_interactions":
+                      SPARSE_MAX_TRAIN_INTERACTIONS, "users": int(len(per_user.users)),
+                      "not_per_user": not_per_user}}

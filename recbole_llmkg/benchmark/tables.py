@@ -104,6 +104,7 @@ def tables_markdown(spec: BenchmarkSpec, plan: list[RunSpec],
         except MixedTestSetError as error:
             lines += [f"**Table refused: {error}**", ""]
             continue
+        lines += slice_lines(rows)
         if sets:
             lines += ["Test set (every row of this table, per seed):", *test_set_lines(sets), ""]
         # cold_item: the share of top-k slots cold items take when every item competes
@@ -151,6 +152,18 @@ def tables_markdown(spec: BenchmarkSpec, plan: list[RunSpec],
             lines += ablation_lines(rows, grouped.get((dataset, protocol, "main"), []),
                                     spec.headline_key)
     return "\n".join(lines)
+
+
+def slice_lines(rows: list[ModelRow]) -> list[str]:
+    """What a table of a slice of the test users (:mod:`~recbole_llmkg.benchmark.slices`) is."""
+    sliced = next((r["slice"] for row in rows for r in row.ok if r.get("slice")), None)
+    if sliced is None:
+        return []
+    return [f"Sparse users: the test users with at most {sliced['max_train_interactions']} "
+            "interactions in the seed's training part, where behaviour alone says little. Each "
+            "run of the table above is re-read on them: its test metrics are the means over "
+            "these users of its stored per-user values (so tests and intervals pair the same "
+            "users); the valid and cost columns are the whole run's.", ""]
 
 
 def not_ranked_lines(rows: list[ModelRow], vacuous: dict[str, str], headline: str
@@ -271,8 +284,11 @@ def _table(header: list[str], rows: list[ModelRow], cells: Any) -> list[str]:
     for row in rows:
         name = f"{OURS_MARK} **{row.label}**" if row.ours else row.label
         seeds = f"{len(row.ok)}/{row.planned}"
-        if row.failed:
-            seeds += f" ({len(row.failed)} failed)"
+        unknown = [r for r in row.failed if r.get("status") == "n/a"]  # a view not computable
+        if len(row.failed) > len(unknown):
+            seeds += f" ({len(row.failed) - len(unknown)} failed)"
+        if unknown:
+            seeds += f" ({len(unknown)} n/a)"
         if row.ok and row.not_ranked == CANNOT_RANK_UNSEEN:
             body = ["–", name, CANNOT_RANK_UNSEEN, *[""] * (len(header) - 4), seeds]
         elif row.ok and row.not_ranked:
@@ -282,7 +298,9 @@ def _table(header: list[str], rows: list[ModelRow], cells: Any) -> list[str]:
             body = [str(rank), name, *cells(row), seeds]
         else:
             error = (row.failed[0].get("error") or {}) if row.failed else {}
-            if row.failed:
+            if row.failed and row.failed[0].get("status") == "n/a":
+                reason = f"n/a: {one_line(error.get('message', ''), 400)}"
+            elif row.failed:
                 reason = (f"failed: {error.get('type', 'Error')}: "
                           f"{one_line(error.get('message', ''))}")
             else:
