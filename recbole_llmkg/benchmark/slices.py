@@ -20,7 +20,7 @@ its fingerprint is the run's; otherwise the view is n/a with the reason.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +129,8 @@ def _read_slice(run: Any, record: dict[str, Any], data_root: Path, fingerprint: 
         if stored.parts and (stored / f"{dataset}.train.inter").is_file():
             folder = stored
         else:
-            folder = Path(protocol.prepare(run, data_root)[1].data_path) / dataset
+            folder = Path(protocol.prepare(_with_side_files_found(run), data_root)[1]
+                          .data_path) / dataset
         found = split_fingerprint(folder, dataset)
     except (LLMKGError, OSError, ValueError, KeyError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
@@ -151,6 +152,15 @@ def _read_slice(run: Any, record: dict[str, Any], data_root: Path, fingerprint: 
               "items": int(len(np.unique(test_items[keep].astype(str)))),
               "interactions": int(keep.sum())}
     return SparseSlice(users, counts)
+
+
+def _with_side_files_found(run: Any) -> Any:
+    """``run`` without its replacement side files when one is gone (the record names them by
+    absolute path, e.g. in another checkout): they are linked beside the part files but not in
+    them, so the fingerprint, which is checked, does not depend on them."""
+    if all(Path(path).is_file() for path in run.side_files.values()):
+        return run
+    return replace(run, side_files={})
 
 
 def sparse_view(record: dict[str, Any] | None, sliced: SparseSlice | None

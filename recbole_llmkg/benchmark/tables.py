@@ -169,8 +169,10 @@ def slice_lines(rows: list[ModelRow]) -> list[str]:
 def not_ranked_lines(rows: list[ModelRow], vacuous: dict[str, str], headline: str
                      ) -> list[str]:
     """What the table's n/a cells, unranked rows and random-order floor mean."""
-    lines = [f"n/a ({name}): {why}." for name, why in
-             sorted((m, w) for m, w in vacuous.items())]
+    reasons: dict[str, list[str]] = {}  # one line per reason, naming its metrics
+    for name, why in sorted(vacuous.items()):
+        reasons.setdefault(why, []).append(name)
+    lines = [f"n/a ({', '.join(names)}): {why}." for why, names in reasons.items()]
     unseen = [row.label for row in rows if row.not_ranked == CANNOT_RANK_UNSEEN]
     if unseen:
         lines.append(f"'{CANNOT_RANK_UNSEEN}': {', '.join(unseen)} score items by training "

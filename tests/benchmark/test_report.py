@@ -9,10 +9,11 @@ from recbole_llmkg.benchmark.spec import load_benchmark
 from recbole_llmkg.benchmark.store import Rerun
 
 
-def spec_and_plan(tmp_path):
+def spec_and_plan(tmp_path, **changes):
     body = {"name": "r", "datasets": ["tiny"], "models": ["Pop", "BPR"], "seeds": [1],
             "protocols": ["standard"], "metrics": ["NDCG"], "topk": [10],
-            "headline": "NDCG@10", "eval_batch_size": 64, "output_dir": str(tmp_path)}
+            "headline": "NDCG@10", "eval_batch_size": 64, "output_dir": str(tmp_path),
+            **changes}
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump(body))
     spec = load_benchmark(path)
