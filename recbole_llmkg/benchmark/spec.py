@@ -72,6 +72,7 @@ import yaml
 
 from recbole_llmkg.benchmark.protocols import ProtocolEntry, parse_protocol
 from recbole_llmkg.benchmark.provenance import code_identity
+from recbole_llmkg.benchmark.slices import sparse_label
 from recbole_llmkg.benchmark.targets import Target, parse_targets
 from recbole_llmkg.errors import ConfigError
 from recbole_llmkg.files import file_sha256
@@ -335,10 +336,12 @@ def load_benchmark(
             raise ConfigError(f"{where}: key 'profiles.{name}' must be a mapping (or empty).")
         _check_keys(body or {}, PROFILE_KEYS, where, f"profiles.{name}.")
     base_models = _parse_models(settings["models"], where, "models", check_models, {})
+    protocols = _check_protocols(settings["protocols"], _KeyPath(where, "", set()))
     targets = parse_targets(
         settings.get("targets"), where, "targets",
         [m.label for m in base_models if m.table in ("main", "ablation")],
-        [p.slug for p in _check_protocols(settings["protocols"], _KeyPath(where, "", set()))])
+        [*(p.slug for p in protocols),  # and each standard protocol's sparse-user table
+         *(sparse_label(p.slug) for p in protocols if p.name == "standard")])
     if profile is not None:
         if profile not in profiles:
             known = ", ".join(profiles) or "none defined"

@@ -19,7 +19,7 @@ from recbole_llmkg.benchmark.slices import (
     sparse_users_of_split,
 )
 from recbole_llmkg.benchmark.splits import split_fingerprint, write_standard_split
-from recbole_llmkg.errors import DataError
+from recbole_llmkg.errors import ConfigError, DataError
 from recbole_llmkg.paths import datasets_dir
 
 
@@ -150,3 +150,21 @@ def test_a_split_that_cannot_be_written_again_is_na_naming_the_command(tmp_path,
            "'x/tiny.inter' not found" in table
     assert f"`python run_recbole_llmkg.py --benchmark {spec.path} --report`" in table
     assert "0.5000" not in table
+
+
+def test_a_target_can_name_the_sparse_users_table(tmp_path):
+    target = {"name": "BPR on sparse users", "protocol": "standard · sparse users",
+              "models": ["BPR"], "against": ["Pop"]}
+    spec, (pop, bpr) = spec_and_plan(tmp_path, targets=[target])
+    folder = tmp_path / "split" / "tiny"
+    users = ["a20", "b21", "c1"]
+    fingerprint = write_split_folder(folder, {"a20": 20, "b21": 21, "c1": 1}, users)
+    records = {pop.key: sliced_record(pop, fingerprint, folder, users, [0.1, 0.9, 0.2]),
+               bpr.key: sliced_record(bpr, fingerprint, folder, users, [0.3, 0.0, 0.4])}
+    targets = leaderboard_markdown(spec, [pop, bpr], records, "c").split("## tiny · targets")[1]
+    # the sparse users' means (0.35 vs 0.15), not the whole test set's (0.23 vs 0.40)
+    assert "| BPR on sparse users | standard · sparse users | BPR | Pop | 1 | 0.3500 | 0.1500 |" \
+        in targets
+    with pytest.raises(ConfigError, match=r"must be one of the board's protocols \(standard, "
+                                          r"standard · sparse users\)"):
+        spec_and_plan(tmp_path, targets=[{**target, "protocol": "standard · sparse"}])
