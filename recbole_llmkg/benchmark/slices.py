@@ -121,7 +121,6 @@ def _read_slice(run: Any, record: dict[str, Any], data_root: Path, fingerprint: 
     from recbole_llmkg.benchmark.protocols import REGISTRY
 
     dataset = run.dataset
-    command = REPORT_COMMAND.format(board=board)
     try:
         protocol = REGISTRY[run.protocol.name]
         config = protocol.base_config(run)
@@ -132,15 +131,21 @@ def _read_slice(run: Any, record: dict[str, Any], data_root: Path, fingerprint: 
             folder = Path(protocol.prepare(_with_side_files_found(run), data_root)[1]
                           .data_path) / dataset
         found = split_fingerprint(folder, dataset)
+        if found != fingerprint:
+            return SparseSlice(reason=f"the split files in '{folder}' have fingerprint "
+                                      f"{found[:12]}, the run was tested on {fingerprint[:12]}; "
+                                      "redo the run with --rerun")
+        return _slice_of_folder(folder, dataset, config)
     except (LLMKGError, OSError, ValueError, KeyError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        return SparseSlice(reason=f"the split files are gone and could not be written again "
-                                  f"({type(error).__name__}: {message}); `{command}` writes "
-                                  "them once the dataset is in place")
-    if found != fingerprint:
-        return SparseSlice(reason=f"the split files in '{folder}' have fingerprint "
-                                  f"{found[:12]}, the run was tested on {fingerprint[:12]}; "
-                                  "redo the run with --rerun")
+        return SparseSlice(reason=f"the split files are gone and could not be written again, "
+                                  f"or not read ({type(error).__name__}: {message}); "
+                                  f"`{REPORT_COMMAND.format(board=board)}` writes them once "
+                                  "the dataset is in place")
+
+
+def _slice_of_folder(folder: Path, dataset: str, config: Any) -> SparseSlice:
+    """The sparse users of the split in ``folder`` and the counts of their test rows."""
     user_field, item_field = config["USER_ID_FIELD"], config["ITEM_ID_FIELD"]
     separator, encoding = config["field_separator"] or "\t", config["encoding"] or "utf-8"
     users = sparse_users(read_train_users(folder / f"{dataset}.{PARTS[0]}.inter", user_field,
@@ -171,17 +176,14 @@ def sparse_view(record: dict[str, Any] | None, sliced: SparseSlice | None
     with the reason; a run not ok stays as it is."""
     if record is None or record.get("status") != "ok":
         return record
-    reason = "the split was not read" if sliced is None else sliced.reason
-    if reason is None and not record.get("per_user"):
-        reason = "the run stored no per-user metrics"
-    if reason is None:
-        assert sliced is not None  # for the type checker: no reason means a slice was read
-        per_user = restrict(PerUserMetrics.from_dict(record["per_user"]), sliced.users)
-        if not len(per_user.users):
-            reason = (f"no test user has 1..{SPARSE_MAX_TRAIN_INTERACTIONS} training "
-                      "interactions")
-    if reason is not None:
-        return {**record, "status": "n/a", "error": {"type": "n/a", "message": reason}}
+    if sliced is None or sliced.reason is not None:
+        return _unknown(record, "the split was not read" if sliced is None else sliced.reason)
+    if not record.get("per_user"):
+        return _unknown(record, "the run stored no per-user metrics")
+    per_user = restrict(PerUserMetrics.from_dict(record["per_user"]), sliced.users)
+    if not len(per_user.users):
+        return _unknown(record, f"no test user has 1..{SPARSE_MAX_TRAIN_INTERACTIONS} "
+                                "training interactions")
     split = dict(record.get("split") or {})
     split["counts"] = {**(split.get("counts") or {}), "test": dict(sliced.test_counts)}
     not_per_user = sorted({name.split("@")[0] for name in record.get("test") or {}
@@ -190,3 +192,8 @@ def sparse_view(record: dict[str, Any] | None, sliced: SparseSlice | None
             "slice": {"name": SPARSE_VIEW, "max_train_interactions":
                       SPARSE_MAX_TRAIN_INTERACTIONS, "users": int(len(per_user.users)),
                       "not_per_user": not_per_user}}
+
+
+def _unknown(record: dict[str, Any], reason: str) -> dict[str, Any]:
+    """``record``'s view as an ``n/a`` run: the table shows the reason instead of numbers."""
+    return {**record, "status": "n/a", "error": {"type": "n/a", "message": reason}}
