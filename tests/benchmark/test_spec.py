@@ -304,3 +304,14 @@ def test_skip_must_say_why(tmp_path, reason):
     path = write(tmp_path, models=["Pop", {"name": "EASE", "skip": reason}])
     with pytest.raises(ConfigError, match=r"models\[1\]\.skip.*reason"):
         load_benchmark(path)
+
+
+def test_ml100k_closed_forms_profile_runs_only_the_full_boards_own_runs():
+    """The rerun's first part reuses the full board's studies and run keys: every run it plans
+    is a run of `full` (same key), and it plans every protocol's runs of its rows."""
+    board = BENCHMARKS / "ml-100k.yaml"
+    part, full = load_benchmark(board, "closed_forms"), load_benchmark(board, "full")
+    part_keys = {r.key for r in part.runs()}
+    assert part_keys < {r.key for r in full.runs()}
+    rows = {m.label for m in part.models}
+    assert part_keys == {r.key for r in full.runs() if r.model.label in rows}

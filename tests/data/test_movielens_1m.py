@@ -206,10 +206,17 @@ def test_ml1m_board_parses_and_plans(converted, monkeypatch):
     assert {p.name for p in spec.protocols} == {"standard", "cold_item", "cold_user"}
     runs = spec.runs()
     tuned = {m.label for m in spec.models if m.tune}
-    assert tuned and all(m.table == "main" and m.skip is None for m in spec.models if m.tune)
+    assert tuned and all(m.skip is None for m in spec.models if m.tune)
+    # tuned outside the main table: only the knowledge views, each with its own study
+    views = {m.label: m.config.get("item_text_view") for m in spec.models
+             if m.tune and m.table != "main"}
+    assert views and set(views.values()) == {"knowledge", "separate"}
     skipped = [m for m in spec.models if m.skip]
     assert all("CPU" in m.skip and "cost.md" in m.skip for m in skipped)  # a measured reason
     assert {r.seed for r in runs} == set(spec.seeds)
     check_run_configs(spec, [r for r in runs if r.model.skip is None])  # every config builds
     quick = load_benchmark(properties_dir() / "benchmark" / "ml-1m.yaml", "quick")
     assert quick.n_trials == 0 and len(quick.runs()) < len(runs)
+    # the first part of the board is the full board's own runs (same keys), nothing else
+    part = load_benchmark(properties_dir() / "benchmark" / "ml-1m.yaml", "closed_forms")
+    assert {r.key for r in part.runs()} < {r.key for r in runs}
