@@ -7,8 +7,7 @@ on first use (PEP 562), so ``recbole-llmkg --help`` answers at once. The host-st
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from recbole_llmkg.lazy_exports import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -26,14 +25,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'recbole_llmkg' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

@@ -7,8 +7,7 @@ They load on first access (PEP 562): importing a shared layer such as
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from recbole_llmkg.lazy_exports import lazy_exports
 
 # model class -> sub-package that exports it (test_imports checks it against the registry)
 _MODELS = {
@@ -27,14 +26,5 @@ _MODELS = {
 __all__ = sorted(_MODELS)
 
 
-def __getattr__(name: str) -> Any:
-    sub = _MODELS.get(name)
-    if sub is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{sub}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_MODELS))
+__getattr__, __dir__ = lazy_exports(
+    globals(), {name: f"{__name__}.{sub}" for name, sub in _MODELS.items()})
